@@ -1,0 +1,22 @@
+# The CUDA backend is a pure build option: model code never includes a CUDA header.
+set(MLXCPP_HAVE_CUDA OFF)
+if(NOT MLXCPP_CUDA STREQUAL "OFF")
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(CMAKE_CUDA_ARCHITECTURES ${MLXCPP_CUDA_ARCHITECTURES})
+    # CMake 3.25 cannot ask nvcc for C++20; CUDA sources are C++17 (they share only
+    # plain structs with the C++20 library).
+    set(CMAKE_CUDA_STANDARD 17)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    set(MLXCPP_HAVE_CUDA ON)
+  elseif(MLXCPP_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "MLXCPP_CUDA=ON but no CUDA compiler was found (looked for nvcc on PATH and in /usr/local/cuda/bin)")
+  endif()
+endif()
+message(STATUS "mlxcpp: CUDA backend ${MLXCPP_HAVE_CUDA}")

@@ -1,0 +1,11 @@
+# Every dependency is a Debian package installed by scripts/setup.sh; nothing is vendored.
+find_package(Threads REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(CLI11 REQUIRED)
+if(MLXCPP_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(MLXCPP_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs mlxcpp's build dependencies (Debian 12 packages) and builds Release into build/.
+# Usage: scripts/setup.sh            (needs root or sudo for apt-get)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake pkg-config git
+  nlohmann-json3-dev libfmt-dev libcli11-dev zlib1g-dev
+  libcurl4-openssl-dev libcpp-httplib-dev libssl-dev libpcre2-dev libutf8proc-dev libhwy-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-dev python3 python3-jinja2
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)"
+echo "setup: built build/mlxcpp" >&2

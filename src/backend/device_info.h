@@ -1,0 +1,25 @@
+// What accelerators this build can use. The CUDA implementation lives in
+// backend/cuda/cuda_device.cu; a build without CUDA links backend/cuda/no_cuda.cpp,
+// which reports "not built with CUDA" rather than pretending there is no GPU.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlxcpp {
+
+struct GpuInfo {
+  int index = 0;
+  std::string name;
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;
+  int compute_major = 0, compute_minor = 0;
+};
+
+bool built_with_cuda();
+// GPUs visible to the CUDA runtime; empty when there are none or no driver. `why`
+// receives the reason when the list is empty.
+std::vector<GpuInfo> cuda_devices(std::string* why = nullptr);
+
+}  // namespace mlxcpp

@@ -1,0 +1,16 @@
+// Each subcommand lives in its own cmd_*.cpp and registers itself on the CLI11 app:
+// options are declared exactly once, and CLI11 derives parsing, defaults and help.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace mlxcpp::cli {
+
+void register_inspect(CLI::App& app);
+void register_convert(CLI::App& app);
+void register_synth(CLI::App& app);
+
+// The model shipped in the repository, used when no -m is given.
+std::string bundled_model_dir();
+
+}  // namespace mlxcpp::cli

@@ -1,0 +1,38 @@
+// mlxcpp command-line front end. Errors from the library arrive as mlxcpp::Error and
+// leave with a one-line message on stderr and exit status 1; usage errors exit 2.
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "util/error.h"
+
+namespace mlxcpp::cli {
+
+std::string bundled_model_dir() {
+  // Next to the binary's source tree (a build from the repo), overridable for installs.
+  if (const char* env = std::getenv("MLXCPP_BUNDLED_MODEL")) return env;
+  return std::string(MLXCPP_SOURCE_DIR) + "/models/fortune-tiny-mlx-4bit-g64";
+}
+
+}  // namespace mlxcpp::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"mlxcpp — run mlx-community models on Linux CPUs and NVIDIA GPUs"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "mlxcpp 0.1.0");
+  mlxcpp::cli::register_inspect(app);
+  mlxcpp::cli::register_convert(app);
+  mlxcpp::cli::register_synth(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const mlxcpp::Error& e) {
+    std::fprintf(stderr, "mlxcpp: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mlxcpp: internal error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,40 @@
+// The quantization options shared by `convert` and `synth` (-q, --q-bits,
+// --q-group-size, --q-mode), declared once.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <optional>
+
+#include "quant/quant_spec.h"
+#include "util/error.h"
+
+namespace mlxcpp::cli {
+
+struct QuantOptions {
+  bool quantize = false;
+  std::optional<int> bits;
+  std::optional<int> group_size;
+  std::string mode = "affine";
+
+  void add_to(CLI::App* cmd) {
+    cmd->add_flag("-q,--quantize", quantize, "Quantize the weights");
+    cmd->add_option("--q-bits", bits, "Bits per weight (default: the mode's, 4 for affine)");
+    cmd->add_option("--q-group-size", group_size, "Elements per scale (default: the mode's, 64 for affine)");
+    cmd->add_option("--q-mode", mode, "affine, mxfp4, mxfp8 or nvfp4")
+        ->check(CLI::IsMember({"affine", "mxfp4", "mxfp8", "nvfp4"}));
+  }
+
+  std::optional<QuantSpec> spec() const {
+    if (!quantize) {
+      if (bits || group_size) fail("--q-bits / --q-group-size need -q");
+      return std::nullopt;
+    }
+    QuantSpec s = default_quant_spec(*parse_quant_mode(mode));
+    if (bits) s.bits = *bits;
+    if (group_size) s.group_size = *group_size;
+    validate_quant_spec(s, "quantization options");
+    return s;
+  }
+};
+
+}  // namespace mlxcpp::cli

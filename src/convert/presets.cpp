@@ -1,0 +1,88 @@
+#include "convert/presets.h"
+
+namespace mlxcpp {
+namespace {
+
+using nlohmann::json;
+
+// Phi-3.5's real longrope factors are 48 measured numbers per list; the synthetic model
+// keeps their shape (one per rotary pair, long > short) with a smooth ramp instead.
+json ramp(int n, double from, double to) {
+  json a = json::array();
+  for (int i = 0; i < n; ++i) a.push_back(from + (to - from) * double(i) / double(n - 1));
+  return a;
+}
+
+std::vector<SynthPreset> make_presets() {
+  std::vector<SynthPreset> p;
+  p.push_back({"llama-3.1-8b", "llama3.1",
+               json{{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", 4096},
+                    {"intermediate_size", 14336}, {"num_hidden_layers", 32}, {"num_attention_heads", 32},
+                    {"num_key_value_heads", 8}, {"head_dim", 128}, {"vocab_size", 128256}, {"rms_norm_eps", 1e-5},
+                    {"rope_theta", 500000.0}, {"max_position_embeddings", 131072},
+                    {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                                      {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}}},
+                    {"tie_word_embeddings", false}, {"bos_token_id", 128000},
+                    {"eos_token_id", {128001, 128008, 128009}}, {"torch_dtype", "bfloat16"}},
+               ""});
+  p.push_back({"llama-3.2-1b", "llama3.1",
+               json{{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", 2048},
+                    {"intermediate_size", 8192}, {"num_hidden_layers", 16}, {"num_attention_heads", 32},
+                    {"num_key_value_heads", 8}, {"head_dim", 64}, {"vocab_size", 128256}, {"rms_norm_eps", 1e-5},
+                    {"rope_theta", 500000.0}, {"max_position_embeddings", 131072},
+                    {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 32.0}, {"low_freq_factor", 1.0},
+                                      {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}}},
+                    {"tie_word_embeddings", true}, {"bos_token_id", 128000},
+                    {"eos_token_id", {128001, 128008, 128009}}, {"torch_dtype", "bfloat16"}},
+               ""});
+  p.push_back({"phi-3.5-mini", "phi-3-mini-4k-instruct",
+               json{{"architectures", {"Phi3ForCausalLM"}}, {"model_type", "phi3"}, {"hidden_size", 3072},
+                    {"intermediate_size", 8192}, {"num_hidden_layers", 32}, {"num_attention_heads", 32},
+                    {"num_key_value_heads", 32}, {"vocab_size", 32064}, {"rms_norm_eps", 1e-5},
+                    {"rope_theta", 10000.0}, {"max_position_embeddings", 131072},
+                    {"original_max_position_embeddings", 4096}, {"sliding_window", 262144},
+                    {"rope_scaling", {{"type", "longrope"}, {"long_factor", ramp(48, 1.0, 60.0)},
+                                      {"short_factor", ramp(48, 1.0, 3.0)}}},
+                    {"tie_word_embeddings", false}, {"bos_token_id", 1}, {"eos_token_id", {32000, 32001, 32007}},
+                    {"torch_dtype", "bfloat16"}},
+               "longrope factors are a smooth ramp, not Phi-3.5's measured lists; tokenizer is Phi-3 mini's "
+               "(the same 32011-token vocabulary)"});
+  p.push_back({"qwen2.5-0.5b", "qwen3",
+               json{{"architectures", {"Qwen2ForCausalLM"}}, {"model_type", "qwen2"}, {"hidden_size", 896},
+                    {"intermediate_size", 4864}, {"num_hidden_layers", 24}, {"num_attention_heads", 14},
+                    {"num_key_value_heads", 2}, {"vocab_size", 151936}, {"rms_norm_eps", 1e-6},
+                    {"rope_theta", 1000000.0}, {"max_position_embeddings", 32768}, {"tie_word_embeddings", true},
+                    {"bos_token_id", 151643}, {"eos_token_id", 151645}, {"torch_dtype", "bfloat16"}},
+               "tokenizer is Qwen3's (Qwen2.5's byte-level BPE plus a few added tokens)"});
+  p.push_back({"mistral-7b", "mistral-7b-v0.1",
+               json{{"architectures", {"MistralForCausalLM"}}, {"model_type", "mistral"}, {"hidden_size", 4096},
+                    {"intermediate_size", 14336}, {"num_hidden_layers", 32}, {"num_attention_heads", 32},
+                    {"num_key_value_heads", 8}, {"vocab_size", 32000}, {"rms_norm_eps", 1e-5},
+                    {"rope_theta", 10000.0}, {"max_position_embeddings", 32768}, {"sliding_window", 4096},
+                    {"tie_word_embeddings", false}, {"bos_token_id", 1}, {"eos_token_id", 2},
+                    {"torch_dtype", "bfloat16"}},
+               ""});
+  p.push_back({"tinyllama-1.1b", "tinyllama-1.1b-chat-v1.0",
+               json{{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", 2048},
+                    {"intermediate_size", 5632}, {"num_hidden_layers", 22}, {"num_attention_heads", 32},
+                    {"num_key_value_heads", 4}, {"vocab_size", 32000}, {"rms_norm_eps", 1e-5},
+                    {"rope_theta", 10000.0}, {"max_position_embeddings", 2048}, {"tie_word_embeddings", false},
+                    {"bos_token_id", 1}, {"eos_token_id", 2}, {"torch_dtype", "bfloat16"}},
+               ""});
+  return p;
+}
+
+}  // namespace
+
+const std::vector<SynthPreset>& synth_presets() {
+  static const std::vector<SynthPreset> presets = make_presets();
+  return presets;
+}
+
+const SynthPreset* find_synth_preset(const std::string& name) {
+  for (const auto& p : synth_presets())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+}  // namespace mlxcpp

@@ -1,0 +1,26 @@
+// The element types a safetensors file may declare.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string_view>
+
+namespace mlxcpp {
+
+enum class DType {
+  F64, F32, F16, BF16, I64, I32, I16, I8, U8, U16, U32, U64, BOOL, F8_E4M3, F8_E5M2,
+};
+
+size_t dtype_size(DType t);
+std::string_view dtype_name(DType t);  // the safetensors spelling, e.g. "BF16"
+std::optional<DType> parse_dtype(std::string_view name);
+bool dtype_is_float(DType t);
+
+// Converts `count` elements of a float type (F64, F32, F16, BF16, F8_*) to float32.
+// Throws Error for non-float types.
+void convert_to_f32(DType t, const void* src, float* dst, size_t count);
+
+// Converts float32 to F32, F16 or BF16 (round to nearest even).
+void convert_from_f32(DType t, const float* src, void* dst, size_t count);
+
+}  // namespace mlxcpp

@@ -1,0 +1,115 @@
+#include "hub/hf_cache.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+
+#include "util/error.h"
+
+namespace mlxcpp {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+fs::path expand_user(const std::string& p) {
+  if (p.starts_with("~/") || p == "~") return fs::path(env("HOME")) / p.substr(p.size() > 1 ? 2 : 1);
+  return fs::path(p);
+}
+
+bool valid_name_part(std::string_view s) {
+  static const std::regex re(R"(^[A-Za-z0-9_.\-]{1,96}$)");
+  if (!std::regex_match(s.begin(), s.end(), re)) return false;
+  // The Hub refuses names that start or end with '-' or '.', or contain "--" / "..".
+  if (s.front() == '-' || s.front() == '.' || s.back() == '-' || s.back() == '.') return false;
+  return s.find("--") == std::string_view::npos && s.find("..") == std::string_view::npos;
+}
+
+void validate_revision(const std::string& rev, std::string_view text) {
+  if (rev.empty()) fail("'{}': empty revision after '@'", text);
+  if (rev.front() == '/' || rev.find('\\') != std::string::npos || rev.find("..") != std::string::npos)
+    fail("'{}': revision '{}' is not a valid git reference", text, rev);
+  for (unsigned char c : rev)
+    if (c < 0x20 || c == 0x7f || c == ' ' || c == '~' || c == '^' || c == ':' || c == '?' || c == '*' || c == '[')
+      fail("'{}': revision '{}' contains a character git does not allow", text, rev);
+}
+
+}  // namespace
+
+bool looks_like_repo_id(std::string_view text) {
+  const auto at = text.find('@');
+  const std::string_view id = text.substr(0, at);
+  const auto slash = id.find('/');
+  if (slash == std::string_view::npos || id.find('/', slash + 1) != std::string_view::npos) return false;
+  return valid_name_part(id.substr(0, slash)) && valid_name_part(id.substr(slash + 1));
+}
+
+RepoRef parse_repo_ref(std::string_view text) {
+  RepoRef ref;
+  const auto at = text.find('@');
+  const std::string_view id = text.substr(0, at);
+  if (!looks_like_repo_id(id))
+    fail("'{}' is not a valid repo id: expected 'org/name' with letters, digits, '-', '_', '.' (no '--' or '..')",
+         text);
+  ref.repo_id = std::string(id);
+  if (at != std::string_view::npos) {
+    ref.revision = std::string(text.substr(at + 1));
+    validate_revision(ref.revision, text);
+  }
+  return ref;
+}
+
+fs::path hub_cache_dir() {
+  if (auto v = env("HF_HUB_CACHE"); !v.empty()) return expand_user(v);
+  if (auto v = env("HUGGINGFACE_HUB_CACHE"); !v.empty()) return expand_user(v);
+  if (auto v = env("HF_HOME"); !v.empty()) return expand_user(v) / "hub";
+  if (auto v = env("XDG_CACHE_HOME"); !v.empty()) return fs::path(v) / "huggingface" / "hub";
+  return fs::path(env("HOME")) / ".cache" / "huggingface" / "hub";
+}
+
+fs::path repo_folder(const fs::path& cache, std::string_view repo_id) {
+  std::string folder = "models--";
+  for (char c : repo_id) {
+    if (c == '/') folder += "--";
+    else folder += c;
+  }
+  return cache / folder;
+}
+
+std::optional<fs::path> find_snapshot(const fs::path& cache, const RepoRef& ref) {
+  const fs::path repo = repo_folder(cache, ref.repo_id);
+  std::string commit = ref.revision;
+  const fs::path ref_file = repo / "refs" / ref.revision;
+  if (fs::is_regular_file(ref_file)) {
+    std::ifstream in(ref_file);
+    std::getline(in, commit);
+    while (!commit.empty() && std::isspace(static_cast<unsigned char>(commit.back()))) commit.pop_back();
+    static const std::regex hex40("^[0-9a-f]{40}$");
+    if (!std::regex_match(commit, hex40))
+      fail("{}: does not hold a 40-hex commit id (corrupt cache?)", ref_file.string());
+  }
+  const fs::path snap = repo / "snapshots" / commit;
+  if (fs::is_directory(snap)) return snap;
+  return std::nullopt;
+}
+
+fs::path locate_model(std::string_view spec) {
+  const fs::path local{std::string(spec)};
+  if (fs::is_directory(local)) return local;
+  if (!looks_like_repo_id(spec)) {
+    if (fs::exists(local)) fail("{}: is a file; a model is a directory (or a repo id 'org/name')", spec);
+    fail("{}: no such model directory, and not a repo id of the form 'org/name[@revision]'", spec);
+  }
+  const RepoRef ref = parse_repo_ref(spec);
+  const fs::path cache = hub_cache_dir();
+  if (auto snap = find_snapshot(cache, ref)) return *snap;
+  fail("model '{}' (revision '{}') is not in the Hugging Face cache: looked in {} (set HF_HUB_CACHE or HF_HOME "
+       "to change it; 'mlxcpp pull {}' downloads it)",
+       ref.repo_id, ref.revision, repo_folder(cache, ref.repo_id).string(), ref.repo_id);
+}
+
+}  // namespace mlxcpp

@@ -1,0 +1,54 @@
+#include "model/weight_layout.h"
+
+#include <fmt/format.h>
+
+namespace mlxcpp {
+
+std::vector<WeightDecl> weight_layout(const ModelConfig& c) {
+  std::vector<WeightDecl> w;
+  const int64_t h = c.hidden_size, q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
+  const int64_t ffn = c.intermediate_size;
+  const bool gemma2 = c.arch == Architecture::Gemma2;
+  w.push_back({"model.embed_tokens.weight", {c.vocab_size, h}, TensorRole::Embedding});
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = fmt::format("model.layers.{}.", i);
+    w.push_back({p + "input_layernorm.weight", {h}, TensorRole::Norm});
+    w.push_back({p + "post_attention_layernorm.weight", {h}, TensorRole::Norm});
+    if (gemma2) {
+      w.push_back({p + "pre_feedforward_layernorm.weight", {h}, TensorRole::Norm});
+      w.push_back({p + "post_feedforward_layernorm.weight", {h}, TensorRole::Norm});
+    }
+    if (c.arch == Architecture::Phi3) {
+      w.push_back({p + "self_attn.qkv_proj.weight", {q + 2 * kv, h}, TensorRole::Linear});
+      w.push_back({p + "mlp.gate_up_proj.weight", {2 * ffn, h}, TensorRole::Linear});
+    } else {
+      w.push_back({p + "self_attn.q_proj.weight", {q, h}, TensorRole::Linear});
+      w.push_back({p + "self_attn.k_proj.weight", {kv, h}, TensorRole::Linear});
+      w.push_back({p + "self_attn.v_proj.weight", {kv, h}, TensorRole::Linear});
+      w.push_back({p + "mlp.gate_proj.weight", {ffn, h}, TensorRole::Linear});
+      w.push_back({p + "mlp.up_proj.weight", {ffn, h}, TensorRole::Linear});
+    }
+    w.push_back({p + "self_attn.o_proj.weight", {h, q}, TensorRole::Linear});
+    w.push_back({p + "mlp.down_proj.weight", {h, ffn}, TensorRole::Linear});
+    if (c.attention_bias) {
+      w.push_back({p + "self_attn.q_proj.bias", {q}, TensorRole::Bias});
+      w.push_back({p + "self_attn.k_proj.bias", {kv}, TensorRole::Bias});
+      w.push_back({p + "self_attn.v_proj.bias", {kv}, TensorRole::Bias});
+      if (c.arch != Architecture::Qwen2) w.push_back({p + "self_attn.o_proj.bias", {h}, TensorRole::Bias});
+    }
+    if (c.mlp_bias && c.arch != Architecture::Phi3) {
+      w.push_back({p + "mlp.gate_proj.bias", {ffn}, TensorRole::Bias});
+      w.push_back({p + "mlp.up_proj.bias", {ffn}, TensorRole::Bias});
+      w.push_back({p + "mlp.down_proj.bias", {h}, TensorRole::Bias});
+    }
+    if (c.arch == Architecture::Qwen3) {
+      w.push_back({p + "self_attn.q_norm.weight", {c.head_dim}, TensorRole::Norm});
+      w.push_back({p + "self_attn.k_norm.weight", {c.head_dim}, TensorRole::Norm});
+    }
+  }
+  w.push_back({"model.norm.weight", {h}, TensorRole::Norm});
+  if (!c.tie_word_embeddings) w.push_back({"lm_head.weight", {c.vocab_size, h}, TensorRole::Linear});
+  return w;
+}
+
+}  // namespace mlxcpp

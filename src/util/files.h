@@ -1,0 +1,20 @@
+// Small file-system helpers: whole-file reads and atomic writes (write to a temporary
+// file in the same directory, fsync, rename), so no reader ever sees a half-written file.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace mlxcpp {
+
+std::string read_text_file(const std::filesystem::path& path);
+
+// Parses a JSON file; errors name the file and the parser's position.
+nlohmann::json read_json_file(const std::filesystem::path& path);
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
+
+}  // namespace mlxcpp

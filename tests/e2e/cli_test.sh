@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# End-to-end checks of the mlxcpp binary: what a user sees, including exit statuses.
+set -uo pipefail
+bin="$1"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+fails=0
+check() {  # check NAME EXPECTED_STATUS PATTERN -- command...
+  local name="$1" want="$2" pattern="$3"; shift 4
+  local out status
+  out="$("$@" 2>&1)"; status=$?
+  if [ "$status" -ne "$want" ] || ! grep -qE -- "$pattern" <<<"$out"; then
+    echo "FAIL $name: status $status (want $want), output:"; echo "$out" | head -20; fails=$((fails + 1))
+  else
+    echo "ok   $name"
+  fi
+}
+check inspect-default 0 "parameters +1049728" -- "$bin" inspect
+check inspect-json 0 '"bits_per_weight"' -- "$bin" inspect "$root/models/fortune-tiny-mlx-4bit-g64" --json
+check inspect-missing 1 "not in the Hugging Face cache" -- env HF_HUB_CACHE="$tmp/cache" "$bin" inspect mlx-community/Nope-4bit
+check inspect-bad-id 1 "no such model directory" -- "$bin" inspect ../../etc
+check usage-error 2 "required" -- "$bin" convert
+check convert-q 0 "29 quantized" -- "$bin" convert "$root/tests/data/models/fortune-tiny" -o "$tmp/c4" --dtype bf16 -q
+check convert-exists 1 "already exists" -- "$bin" convert "$root/tests/data/models/fortune-tiny" -o "$tmp/c4"
+check convert-bad-bits 1 "got 7" -- "$bin" convert "$root/tests/data/models/fortune-tiny" -o "$tmp/c7" -q --q-bits 7
+check inspect-converted 0 "affine 4-bit g64" -- "$bin" inspect "$tmp/c4"
+check synth 0 "tokenizer from" -- "$bin" synth --like llama-3.2-1b --layers 1 -q -o "$tmp/s1"
+check synth-inspect 0 "llama \(1 layers, hidden 2048" -- "$bin" inspect "$tmp/s1"
+check synth-bad-preset 1 "neither a preset" -- "$bin" synth --like gpt-9 -o "$tmp/s2"
+exit $((fails > 0))

@@ -1,0 +1,130 @@
+// config.json parsing: both schemas, per-architecture defaults, quantization entries.
+#include "format/model_config.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+#include "util/error.h"
+
+namespace mlxcpp {
+namespace {
+
+using nlohmann::json;
+
+json base(const char* type) {
+  return {{"model_type", type}, {"hidden_size", 256}, {"num_hidden_layers", 2}, {"intermediate_size", 512},
+          {"num_attention_heads", 8}, {"num_key_value_heads", 2}, {"vocab_size", 1000}, {"rms_norm_eps", 1e-6},
+          {"head_dim", 32}, {"rope_theta", 10000.0}, {"max_position_embeddings", 4096}, {"tie_word_embeddings", true}};
+}
+
+std::string error_of(const json& j) {
+  try {
+    parse_model_config(j, "config.json");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ModelConfig, ReadsBothBundledSchemas) {
+  const ModelConfig newer = load_model_config(test::data_dir() / "models" / "fortune-tiny");
+  EXPECT_EQ(newer.arch, Architecture::Llama);
+  EXPECT_EQ(newer.rope_theta, 10000.0);  // from rope_parameters
+  EXPECT_EQ(newer.dtype, "float32");     // from dtype
+  EXPECT_EQ(newer.head_dim, 32);
+  EXPECT_EQ(newer.eos_token_ids, std::vector<int64_t>{1});
+  EXPECT_FALSE(newer.quantization.global);
+
+  const ModelConfig classic = load_model_config(test::bundled_model());
+  EXPECT_EQ(classic.dtype, "bfloat16");  // from torch_dtype
+  ASSERT_TRUE(classic.quantization.global);
+  EXPECT_EQ(*classic.quantization.global, (QuantSpec{QuantMode::Affine, 4, 64}));
+  EXPECT_EQ(classic.kv_bytes_per_token(2), 2 * 4 * 2 * 32 * 2);
+}
+
+TEST(ModelConfig, RopeParametersCarryScaling) {
+  json j = base("llama");
+  j.erase("rope_theta");
+  j["rope_parameters"] = {{"rope_type", "llama3"}, {"rope_theta", 500000.0}, {"factor", 8.0},
+                          {"original_max_position_embeddings", 8192}};
+  const ModelConfig c = parse_model_config(j, "x");
+  EXPECT_EQ(c.rope_theta, 500000.0);
+  ASSERT_TRUE(c.rope_scaling);
+  EXPECT_EQ(c.rope_scaling->type, "llama3");
+  EXPECT_EQ(c.rope_scaling->factor, 8.0);
+}
+
+TEST(ModelConfig, UnknownModelTypeListsSupported) {
+  const std::string e = error_of(base("gpt_neox"));
+  EXPECT_NE(e.find("'gpt_neox' is not supported"), std::string::npos) << e;
+  for (const auto& t : supported_model_types()) EXPECT_NE(e.find(t), std::string::npos) << t;
+}
+
+TEST(ModelConfig, MissingAndMistypedFieldsAreNamed) {
+  json j = base("qwen3");
+  j.erase("head_dim");
+  EXPECT_NE(error_of(j).find("'head_dim' is missing"), std::string::npos);
+  j = base("llama");
+  j["hidden_size"] = "big";
+  EXPECT_NE(error_of(j).find("'hidden_size' must be an integer"), std::string::npos);
+  j = base("llama");
+  j["num_key_value_heads"] = 3;
+  EXPECT_NE(error_of(j).find("not a multiple"), std::string::npos);
+  j = base("llama");
+  j["rope_scaling"] = {{"type", "wild"}};
+  EXPECT_NE(error_of(j).find("unsupported rope type 'wild'"), std::string::npos);
+}
+
+TEST(ModelConfig, ArchitectureDefaultsFollowMlxLm) {
+  json j = base("phi3");
+  j.erase("tie_word_embeddings");
+  j.erase("max_position_embeddings");
+  ModelConfig c = parse_model_config(j, "x");
+  EXPECT_FALSE(c.tie_word_embeddings);
+  EXPECT_EQ(c.max_position_embeddings, 131072);
+  EXPECT_EQ(c.original_max_position_embeddings, 4096);
+  EXPECT_EQ(c.head_dim, 32);  // hidden / heads, config head_dim ignored
+
+  j = base("qwen2");
+  j["head_dim"] = 99;  // ignored by qwen2
+  c = parse_model_config(j, "x");
+  EXPECT_TRUE(c.attention_bias);
+  EXPECT_EQ(c.head_dim, 32);
+
+  j = base("llama");
+  j.erase("tie_word_embeddings");
+  EXPECT_TRUE(parse_model_config(j, "x").tie_word_embeddings);  // mlx-lm's default
+
+  j = base("gemma2");
+  c = parse_model_config(j, "x");
+  EXPECT_EQ(c.attn_logit_softcapping, 50.0);
+  EXPECT_EQ(c.query_pre_attn_scalar, 144.0);
+}
+
+TEST(ModelConfig, QuantizationOverrides) {
+  json j = base("llama");
+  j["quantization"] = {{"group_size", 64}, {"bits", 4}, {"mode", "affine"},
+                       {"model.layers.0.mlp.down_proj", {{"group_size", nullptr}, {"bits", 6}}},
+                       {"lm_head", {{"group_size", 64}, {"bits", 8}}},
+                       {"model.layers.1.input_layernorm", false}};
+  const ModelConfig c = parse_model_config(j, "x");
+  const auto& q = c.quantization;
+  EXPECT_EQ(q.spec_for("model.layers.0.mlp.down_proj", true), (QuantSpec{QuantMode::Affine, 6, 64}));
+  EXPECT_EQ(q.spec_for("lm_head", true), (QuantSpec{QuantMode::Affine, 8, 64}));
+  EXPECT_EQ(q.spec_for("model.layers.1.mlp.up_proj", true), (QuantSpec{QuantMode::Affine, 4, 64}));
+  EXPECT_EQ(q.spec_for("model.layers.1.mlp.up_proj", false), std::nullopt);  // no .scales: not quantized
+  EXPECT_EQ(q.spec_for("model.layers.1.input_layernorm", false), std::nullopt);
+  EXPECT_THROW(q.spec_for("lm_head", false), Error);
+
+  j["quantization"] = {{"group_size", 32}, {"bits", 4}, {"mode", "mxfp4"}};
+  EXPECT_EQ(parse_model_config(j, "x").quantization.global, (QuantSpec{QuantMode::MxFp4, 4, 32}));
+  j["quantization"] = {{"group_size", 64}, {"bits", 7}};
+  EXPECT_NE(error_of(j).find("bits 2, 3, 4, 5, 6, 8, got 7"), std::string::npos);
+  j["quantization"] = {{"group_size", 64}, {"bits", 4}, {"mode", "nvfp4"}};
+  EXPECT_NE(error_of(j).find("nvfp4 requires bits 4 and group_size 16"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mlxcpp

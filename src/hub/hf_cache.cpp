@@ -1,8 +1,8 @@
 #include "hub/hf_cache.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 
 #include "util/error.h"
 
@@ -21,9 +21,17 @@ fs::path expand_user(const std::string& p) {
   return fs::path(p);
 }
 
+bool is_hex40(const std::string& s) {
+  if (s.size() != 40) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 bool valid_name_part(std::string_view s) {
-  static const std::regex re(R"(^[A-Za-z0-9_.\-]{1,96}$)");
-  if (!std::regex_match(s.begin(), s.end(), re)) return false;
+  if (s.empty() || s.size() > 96) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
   // The Hub refuses names that start or end with '-' or '.', or contain "--" / "..".
   if (s.front() == '-' || s.front() == '.' || s.back() == '-' || s.back() == '.') return false;
   return s.find("--") == std::string_view::npos && s.find("..") == std::string_view::npos;
@@ -88,8 +96,7 @@ std::optional<fs::path> find_snapshot(const fs::path& cache, const RepoRef& ref)
     std::ifstream in(ref_file);
     std::getline(in, commit);
     while (!commit.empty() && std::isspace(static_cast<unsigned char>(commit.back()))) commit.pop_back();
-    static const std::regex hex40("^[0-9a-f]{40}$");
-    if (!std::regex_match(commit, hex40))
+    if (!is_hex40(commit))
       fail("{}: does not hold a 40-hex commit id (corrupt cache?)", ref_file.string());
   }
   const fs::path snap = repo / "snapshots" / commit;

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "format/weight_set.h"
 #include "util/error.h"
@@ -13,8 +13,13 @@ namespace {
 
 // "model.layers.12.mlp.down_proj.weight" → "mlp.down_proj"; "model.embed_tokens.weight" → "embed_tokens".
 std::string tensor_class(const std::string& module_path) {
-  static const std::regex layer(R"(^model\.layers\.\d+\.)");
-  std::string c = std::regex_replace(module_path, layer, "");
+  std::string c = module_path;
+  const std::string prefix = "model.layers.";
+  if (c.starts_with(prefix)) {
+    size_t i = prefix.size();
+    while (i < c.size() && std::isdigit(static_cast<unsigned char>(c[i]))) ++i;
+    if (i > prefix.size() && i < c.size() && c[i] == '.') c = c.substr(i + 1);
+  }
   if (c.starts_with("model.")) c = c.substr(6);
   return c;
 }

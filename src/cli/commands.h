@@ -9,6 +9,8 @@ namespace mlxcpp::cli {
 void register_inspect(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_synth(CLI::App& app);
+void register_tokenize(CLI::App& app);
+void register_detokenize(CLI::App& app);
 
 // The model shipped in the repository, used when no -m is given.
 std::string bundled_model_dir();

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   mlxcpp::cli::register_inspect(app);
   mlxcpp::cli::register_convert(app);
   mlxcpp::cli::register_synth(app);
+  mlxcpp::cli::register_tokenize(app);
+  mlxcpp::cli::register_detokenize(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

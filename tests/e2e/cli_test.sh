@@ -27,4 +27,9 @@ check inspect-converted 0 "affine 4-bit g64" -- "$bin" inspect "$tmp/c4"
 check synth 0 "tokenizer from" -- "$bin" synth --like llama-3.2-1b --layers 1 -q -o "$tmp/s1"
 check synth-inspect 0 "llama \(1 layers, hidden 2048" -- "$bin" inspect "$tmp/s1"
 check synth-bad-preset 1 "neither a preset" -- "$bin" synth --like gpt-9 -o "$tmp/s2"
+check tokenize 0 "^0 317 978 722 286$" -- "$bin" tokenize "The best way to"
+check tokenize-json 0 '"tokens":\["<\|begin_of_text\|>","The"' -- "$bin" tokenize --json "The"
+check tokenize-stdin 0 "^317 978$" -- bash -c "printf 'The best' | '$bin' tokenize --no-special -"
+check detokenize 0 "^The best way to$" -- "$bin" detokenize 317 978 722 286
+check detokenize-range 1 "outside the vocabulary" -- "$bin" detokenize 99999
 exit $((fails > 0))

@@ -11,6 +11,8 @@ void register_convert(CLI::App& app);
 void register_synth(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_detokenize(CLI::App& app);
+void register_generate(CLI::App& app);
+void register_perplexity(CLI::App& app);
 
 // The model shipped in the repository, used when no -m is given.
 std::string bundled_model_dir();

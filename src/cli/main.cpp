@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   mlxcpp::cli::register_synth(app);
   mlxcpp::cli::register_tokenize(app);
   mlxcpp::cli::register_detokenize(app);
+  mlxcpp::cli::register_generate(app);
+  mlxcpp::cli::register_perplexity(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

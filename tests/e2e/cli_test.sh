@@ -32,4 +32,15 @@ check tokenize-json 0 '"tokens":\["<\|begin_of_text\|>","The"' -- "$bin" tokeniz
 check tokenize-stdin 0 "^317 978$" -- bash -c "printf 'The best' | '$bin' tokenize --no-special -"
 check detokenize 0 "^The best way to$" -- "$bin" detokenize 317 978 722 286
 check detokenize-range 1 "outside the vocabulary" -- "$bin" detokenize 99999
+check generate 0 "^ say that the man who, who knows it" -- "$bin" generate -p "The best way to" --raw --max-tokens 12
+check generate-json 0 '"finish_reason":"length".*"generation_tokens":5' -- "$bin" generate -p "The best way to" --raw --max-tokens 5 --json
+check generate-stop 0 '"finish_reason":"stop".*"text":" say that the man"' -- "$bin" generate -p "The best way to" --raw --stop " who" --json
+check generate-seed 0 '"ids"' -- "$bin" generate -p "You will" --raw --temp 0.8 --top-p 0.9 --seed 7 --json
+check generate-bad-temp 1 "temperature must be >= 0" -- "$bin" generate -p "x" --raw --temp -1
+check generate-chat-todo 1 "chat templates" -- "$bin" generate -p "x" --chat
+check perplexity 0 '"perplexity":937\.87' -- "$bin" perplexity -f "$root/tests/data/models/eval/debian-fortunes.txt" --ctx 128 --json
+a="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 42 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"
+b="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 42 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"
+c="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 43 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"
+if [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$c" ]; then echo "ok   seed-reproducible"; else echo "FAIL seed-reproducible: $a / $b / $c"; fails=$((fails + 1)); fi
 exit $((fails > 0))

@@ -1,0 +1,152 @@
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "hub/hf_cache.h"
+#include "model/decoder_lm.h"
+#include "runtime/generator.h"
+#include "runtime/perplexity.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+
+namespace mlxcpp::cli {
+namespace {
+
+// mlx-lm's generate unescapes the literal sequences \n and \t in --prompt.
+std::string unescape_prompt(const std::string& p) {
+  std::string out;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == '\\' && i + 1 < p.size() && (p[i + 1] == 'n' || p[i + 1] == 't')) {
+      out += p[i + 1] == 'n' ? '\n' : '\t';
+      ++i;
+    } else {
+      out += p[i];
+    }
+  }
+  return out;
+}
+
+std::filesystem::path resolve_model(const std::string& spec) {
+  if (!spec.empty()) return locate_model(spec);
+  // The catalogue default when it is cached, else the bundled model.
+  const char* kDefault = "mlx-community/Phi-3.5-mini-instruct-4bit";
+  try {
+    auto p = locate_model(kDefault);
+    std::fprintf(stderr, "mlxcpp: using %s from the Hugging Face cache\n", kDefault);
+    return p;
+  } catch (const Error&) {
+    std::fprintf(stderr, "mlxcpp: %s is not cached; using the bundled model %s\n", kDefault, bundled_model_dir().c_str());
+    return bundled_model_dir();
+  }
+}
+
+}  // namespace
+
+void register_generate(CLI::App& app) {
+  struct Opts {
+    std::string model, prompt, system, precision = "f32";
+    int max_tokens = 256, threads = 0;
+    SamplingParams sp;
+    std::optional<uint64_t> seed;
+    std::vector<std::string> stop;
+    bool chat = false, raw = false, json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("generate", "Generate text from a prompt, streaming it to stdout");
+  cmd->add_option("-m,--model", o->model, "Model directory or repo id (default: the catalogue default if cached, else bundled)");
+  cmd->add_option("-p,--prompt", o->prompt, "Prompt ('-' reads stdin; \\n and \\t are unescaped)")->required();
+  cmd->add_option("--max-tokens", o->max_tokens, "Maximum tokens to generate")->capture_default_str();
+  cmd->add_option("--temp", o->sp.temperature, "Temperature (0 = greedy)")->capture_default_str();
+  cmd->add_option("--top-p", o->sp.top_p, "Nucleus sampling mass")->capture_default_str();
+  cmd->add_option("--top-k", o->sp.top_k, "Keep the k most likely tokens (0 = off)")->capture_default_str();
+  cmd->add_option("--min-p", o->sp.min_p, "Drop tokens below min_p x the top probability")->capture_default_str();
+  cmd->add_option("--repetition-penalty", o->sp.repetition_penalty, "CTRL-style penalty (0 or 1 = off)");
+  cmd->add_option("--repetition-context-size", o->sp.repetition_context_size, "Tokens the repetition penalty looks back")->capture_default_str();
+  cmd->add_option("--presence-penalty", o->sp.presence_penalty, "Subtract once per distinct recent token");
+  cmd->add_option("--frequency-penalty", o->sp.frequency_penalty, "Subtract once per recent occurrence");
+  cmd->add_option("--seed", o->seed, "Random seed (same seed and inputs → same tokens)");
+  cmd->add_option("--stop", o->stop, "Stop string (repeatable), matched on the text");
+  auto* chat = cmd->add_flag("--chat", o->chat, "Apply the model's chat template");
+  auto* raw = cmd->add_flag("--raw", o->raw, "Use the prompt as is, with the tokenizer's special tokens");
+  chat->excludes(raw);
+  cmd->add_option("--system", o->system, "System prompt (with --chat)");
+  cmd->add_flag("--json", o->json, "Print one JSON object at the end instead of streaming");
+  cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)");
+  cmd->add_option("--precision", o->precision, "f32 (exact reference path) or fast")
+      ->check(CLI::IsMember({"f32", "fast"}))->capture_default_str();
+  cmd->callback([o] {
+    if (o->chat || !o->system.empty())
+      fail("--chat and --system need chat templates, which are not implemented yet (issue 3); use --raw");
+    const auto dir = resolve_model(o->model);
+    const auto tok = Tokenizer::load(dir);
+    auto model = DecoderLM::load(dir, o->threads);
+    std::string prompt = o->prompt;
+    if (prompt == "-") prompt.assign(std::istreambuf_iterator<char>(std::cin), {});
+    else prompt = unescape_prompt(prompt);
+    GenerationRequest req;
+    req.prompt = tok->encode(prompt, true);
+    req.max_tokens = o->max_tokens;
+    req.sampling = o->sp;
+    req.sampling.seed = o->seed;
+    req.stop = o->stop;
+    auto stream = [&](const std::string& s) {
+      if (o->json) return;
+      std::fwrite(s.data(), 1, s.size(), stdout);
+      std::fflush(stdout);
+    };
+    const GenerationResult r = generate(*model, *tok, req, stream);
+    if (o->json) {
+      nlohmann::json j = {{"text", r.text},
+                          {"ids", r.ids},
+                          {"finish_reason", r.finish_reason},
+                          {"prompt_tokens", r.prompt_tokens},
+                          {"generation_tokens", r.generation_tokens},
+                          {"prompt_tps", r.prompt_tps},
+                          {"generation_tps", r.generation_tps},
+                          {"peak_memory_bytes", r.peak_memory_bytes}};
+      std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    } else {
+      std::printf("\n");
+      std::fprintf(stderr, "prompt: %lld tokens, %.1f tokens/s | generation: %lld tokens, %.1f tokens/s | finish: %s\n",
+                   (long long)r.prompt_tokens, r.prompt_tps, (long long)r.generation_tokens, r.generation_tps,
+                   r.finish_reason.c_str());
+    }
+  });
+}
+
+void register_perplexity(CLI::App& app) {
+  struct Opts {
+    std::string model, file, precision = "f32";
+    int64_t ctx = 512;
+    int threads = 0;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("perplexity", "Perplexity of a text file (judges a quantization)");
+  cmd->add_option("-m,--model", o->model, "Model directory or repo id (default: bundled)");
+  cmd->add_option("-f,--file", o->file, "Text file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--ctx", o->ctx, "Window length in tokens")->capture_default_str();
+  cmd->add_option("--precision", o->precision, "f32 or fast")->check(CLI::IsMember({"f32", "fast"}));
+  cmd->add_option("--threads", o->threads, "Worker threads");
+  cmd->add_flag("--json", o->json, "Print {\"perplexity\", \"mean_nll\", \"scored_tokens\"}");
+  cmd->callback([o] {
+    const auto dir = locate_model(o->model.empty() ? bundled_model_dir() : o->model);
+    const auto tok = Tokenizer::load(dir);
+    auto model = DecoderLM::load(dir, o->threads);
+    std::ifstream in(o->file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const PerplexityResult r = perplexity(*model, *tok, ss.str(), o->ctx);
+    if (o->json)
+      std::printf("%s\n", nlohmann::json{{"perplexity", r.perplexity}, {"mean_nll", r.mean_nll}, {"scored_tokens", r.scored_tokens}}.dump().c_str());
+    else
+      std::printf("perplexity %.4f (mean NLL %.6f over %lld scored tokens, ctx %lld)\n", r.perplexity, r.mean_nll,
+                  (long long)r.scored_tokens, (long long)o->ctx);
+  });
+}
+
+}  // namespace mlxcpp::cli

@@ -1,0 +1,37 @@
+// What distinguishes the supported architectures inside the shared decoder. Each
+// architecture states its traits in its own file (arch_*.cpp); architectures.cpp is
+// the one place that maps a model_type to them.
+#pragma once
+
+#include "format/model_config.h"
+
+namespace mlxcpp {
+
+enum class Activation { Silu, Gelu, GeluTanh };
+
+struct ArchTraits {
+  bool fused_qkv = false;       // phi3: self_attn.qkv_proj
+  bool fused_gate_up = false;   // phi3: mlp.gate_up_proj
+  bool qkv_bias = false;        // qwen2 (and llama with attention_bias)
+  bool o_bias = false;          // llama with attention_bias
+  bool mlp_bias = false;
+  bool qk_norm = false;         // qwen3: per-head RMSNorm on q and k before RoPE
+  bool norm_weight_offset = false;  // gemma: norms scale by (1 + w)
+  bool embed_scale = false;     // gemma: embeddings times sqrt(hidden_size)
+  bool sandwich_norms = false;  // gemma2: post-attention and pre/post-feedforward norms
+  Activation activation = Activation::Silu;
+  float attn_softcap = 0.0f;    // gemma2: 0 = none
+  float final_softcap = 0.0f;
+  float query_scale = 0.0f;     // 0: head_dim^-0.5
+  bool honour_sliding_window = false;  // layer_types "sliding_attention" with sliding_window
+};
+
+ArchTraits llama_traits(const ModelConfig& c);
+ArchTraits qwen_traits(const ModelConfig& c);
+ArchTraits phi3_traits(const ModelConfig& c);
+ArchTraits gemma_traits(const ModelConfig& c);
+
+// The registry: model_type → traits.
+ArchTraits traits_for(const ModelConfig& c);
+
+}  // namespace mlxcpp

@@ -1,0 +1,210 @@
+#include "model/decoder_lm.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/ops.h"
+#include "util/error.h"
+
+namespace mlxcpp {
+
+std::unique_ptr<DecoderLM> DecoderLM::load(const std::filesystem::path& dir, int threads) {
+  ModelConfig cfg = load_model_config(dir);
+  WeightSet ws = WeightSet::open(dir);
+  return std::unique_ptr<DecoderLM>(new DecoderLM(std::move(cfg), std::move(ws), threads));
+}
+
+DecoderLM::DecoderLM(ModelConfig cfg, WeightSet ws, int threads)
+    : cfg_(std::move(cfg)), traits_(traits_for(cfg_)), weights_(std::move(ws)), pool_(threads), rope_(cfg_) {
+  const ModelConfig& c = cfg_;
+  const int64_t h = c.hidden_size, hd = c.head_dim, nq = c.num_attention_heads * hd, nkv = c.num_key_value_heads * hd;
+  const int64_t ffn = c.intermediate_size;
+  const WeightSet& w = weights_;
+  embed_ = bind_weight_matrix(w, c, "model.embed_tokens", c.vocab_size, h);
+  // Tied when the config says so or when the file simply has no lm_head (mlx-lm drops it).
+  if (!c.tie_word_embeddings && w.contains("lm_head.weight")) lm_head_ = bind_weight_matrix(w, c, "lm_head", c.vocab_size, h);
+  else lm_head_ = embed_;
+  final_norm_ = load_vector(w, "model.norm.weight", h);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = fmt::format("model.layers.{}.", i);
+    Layer L;
+    L.input_norm = load_vector(w, p + "input_layernorm.weight", h);
+    L.post_attn_norm = load_vector(w, p + "post_attention_layernorm.weight", h);
+    if (traits_.sandwich_norms) {
+      L.pre_ffn_norm = load_vector(w, p + "pre_feedforward_layernorm.weight", h);
+      L.post_ffn_norm = load_vector(w, p + "post_feedforward_layernorm.weight", h);
+    }
+    if (traits_.fused_qkv) {
+      L.qkv = bind_weight_matrix(w, c, p + "self_attn.qkv_proj", nq + 2 * nkv, h);
+    } else {
+      L.q = bind_weight_matrix(w, c, p + "self_attn.q_proj", nq, h, traits_.qkv_bias);
+      L.k = bind_weight_matrix(w, c, p + "self_attn.k_proj", nkv, h, traits_.qkv_bias);
+      L.v = bind_weight_matrix(w, c, p + "self_attn.v_proj", nkv, h, traits_.qkv_bias);
+    }
+    L.o = bind_weight_matrix(w, c, p + "self_attn.o_proj", h, nq, traits_.o_bias);
+    if (traits_.qk_norm) {
+      L.q_norm = load_vector(w, p + "self_attn.q_norm.weight", hd);
+      L.k_norm = load_vector(w, p + "self_attn.k_norm.weight", hd);
+    }
+    if (traits_.fused_gate_up) {
+      L.gate_up = bind_weight_matrix(w, c, p + "mlp.gate_up_proj", 2 * ffn, h);
+    } else {
+      L.gate = bind_weight_matrix(w, c, p + "mlp.gate_proj", ffn, h, traits_.mlp_bias);
+      L.up = bind_weight_matrix(w, c, p + "mlp.up_proj", ffn, h, traits_.mlp_bias);
+    }
+    L.down = bind_weight_matrix(w, c, p + "mlp.down_proj", h, ffn, traits_.mlp_bias);
+    // Sliding windows as transformers applies them: where layer_types says so; every
+    // layer of a Mistral with sliding_window; even layers of Gemma 2.
+    if (c.sliding_window) {
+      if (!c.layer_types.empty()) L.sliding = c.layer_types[size_t(i)] == "sliding_attention";
+      else if (c.arch == Architecture::Mistral || c.arch == Architecture::Phi3) L.sliding = true;
+      else if (c.arch == Architecture::Gemma2) L.sliding = i % 2 == 0;
+    }
+    layers_.push_back(std::move(L));
+  }
+}
+
+KVCache DecoderLM::new_cache(int64_t capacity) const {
+  return KVCache(cfg_.num_hidden_layers, cfg_.num_key_value_heads, cfg_.head_dim, capacity);
+}
+
+uint64_t DecoderLM::weight_bytes() const {
+  uint64_t total = 0;
+  for (const auto& f : weights_.files()) total += f->file_size();
+  return total;
+}
+
+void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KVCache& cache, float* out) {
+  const ModelConfig& c = cfg_;
+  const int64_t H = c.num_attention_heads, KV = c.num_key_value_heads, D = c.head_dim;
+  const int64_t group = H / KV;
+  std::vector<float> q(size_t(n * H * D)), k(size_t(n * KV * D)), v(size_t(n * KV * D));
+  if (traits_.fused_qkv) {
+    std::vector<float> qkv(size_t(n * (H + 2 * KV) * D));
+    L.qkv.matmul(x, n, qkv.data(), pool_);
+    for (int64_t i = 0; i < n; ++i) {
+      const float* row = &qkv[size_t(i * (H + 2 * KV) * D)];
+      std::memcpy(&q[size_t(i * H * D)], row, size_t(H * D) * sizeof(float));
+      std::memcpy(&k[size_t(i * KV * D)], row + H * D, size_t(KV * D) * sizeof(float));
+      std::memcpy(&v[size_t(i * KV * D)], row + (H + KV) * D, size_t(KV * D) * sizeof(float));
+    }
+  } else {
+    L.q.matmul(x, n, q.data(), pool_);
+    L.k.matmul(x, n, k.data(), pool_);
+    L.v.matmul(x, n, v.data(), pool_);
+  }
+  const int64_t start = cache.length;
+  if (start + n > cache.capacity)
+    fail("context overflow: {} tokens do not fit the cache of {}", start + n, cache.capacity);
+  const float eps = float(c.rms_norm_eps);
+  for (int64_t i = 0; i < n; ++i) {
+    float* qi = &q[size_t(i * H * D)];
+    float* ki = &k[size_t(i * KV * D)];
+    if (traits_.qk_norm) {
+      for (int64_t hh = 0; hh < H; ++hh) cpu::rms_norm(qi + hh * D, L.q_norm.data(), qi + hh * D, D, eps, false);
+      for (int64_t hh = 0; hh < KV; ++hh) cpu::rms_norm(ki + hh * D, L.k_norm.data(), ki + hh * D, D, eps, false);
+    }
+    rope_.apply(qi, H, D, start + i, start + n);
+    rope_.apply(ki, KV, D, start + i, start + n);
+    for (int64_t hh = 0; hh < KV; ++hh) {
+      std::memcpy(cache.k_at(layer, hh, start + i), ki + hh * D, size_t(D) * sizeof(float));
+      std::memcpy(cache.v_at(layer, hh, start + i), &v[size_t((i * KV + hh) * D)], size_t(D) * sizeof(float));
+    }
+  }
+  const float scale = traits_.query_scale > 0 ? traits_.query_scale : 1.0f / std::sqrt(float(D));
+  std::vector<float> attn(size_t(n * H * D));
+  pool_.parallel_for(n * H, [&](int64_t b, int64_t e) {
+    std::vector<float> scores(size_t(start + n));
+    for (int64_t job = b; job < e; ++job) {
+      const int64_t i = job / H, hh = job % H, kvh = hh / group;
+      const int64_t pos = start + i;
+      int64_t first = 0;
+      if (L.sliding) first = std::max<int64_t>(0, pos - *c.sliding_window + 1);
+      const float* qi = &q[size_t((i * H + hh) * D)];
+      const int64_t len = pos - first + 1;
+      for (int64_t t = first; t <= pos; ++t) {
+        const float* kt = cache.k_at(layer, kvh, t);
+        float s = 0;
+        for (int64_t d = 0; d < D; ++d) s += qi[d] * kt[d];
+        scores[size_t(t - first)] = s * scale;
+      }
+      if (traits_.attn_softcap > 0) cpu::softcap(scores.data(), len, traits_.attn_softcap);
+      cpu::softmax(scores.data(), len);
+      float* o = &attn[size_t((i * H + hh) * D)];
+      std::fill(o, o + D, 0.0f);
+      for (int64_t t = first; t <= pos; ++t) {
+        const float p = scores[size_t(t - first)];
+        const float* vt = cache.v_at(layer, kvh, t);
+        for (int64_t d = 0; d < D; ++d) o[d] += p * vt[d];
+      }
+    }
+  });
+  L.o.matmul(attn.data(), n, out, pool_);
+}
+
+void DecoderLM::mlp(Layer& L, const float* x, int64_t n, float* out) {
+  const int64_t F = cfg_.intermediate_size;
+  std::vector<float> gate(size_t(n * F)), up(size_t(n * F)), act(size_t(n * F));
+  if (traits_.fused_gate_up) {
+    std::vector<float> gu(size_t(n * 2 * F));
+    L.gate_up.matmul(x, n, gu.data(), pool_);
+    for (int64_t i = 0; i < n; ++i) {
+      std::memcpy(&gate[size_t(i * F)], &gu[size_t(i * 2 * F)], size_t(F) * sizeof(float));
+      std::memcpy(&up[size_t(i * F)], &gu[size_t(i * 2 * F + F)], size_t(F) * sizeof(float));
+    }
+  } else {
+    L.gate.matmul(x, n, gate.data(), pool_);
+    L.up.matmul(x, n, up.data(), pool_);
+  }
+  switch (traits_.activation) {
+    case Activation::Silu: cpu::silu_mul(gate.data(), up.data(), act.data(), n * F); break;
+    case Activation::Gelu: cpu::gelu_mul(gate.data(), up.data(), act.data(), n * F); break;
+    case Activation::GeluTanh: cpu::gelu_tanh_mul(gate.data(), up.data(), act.data(), n * F); break;
+  }
+  L.down.matmul(act.data(), n, out, pool_);
+}
+
+void DecoderLM::forward(std::span<const int32_t> tokens, KVCache& cache, std::vector<float>& logits, bool all_logits) {
+  const ModelConfig& c = cfg_;
+  const int64_t n = int64_t(tokens.size()), Hd = c.hidden_size;
+  if (n == 0) fail("forward: no tokens");
+  std::vector<float> x(size_t(n * Hd)), h(size_t(n * Hd)), tmp(size_t(n * Hd));
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t id = tokens[size_t(i)];
+    if (id < 0 || id >= c.vocab_size) fail("token id {} is outside the model's vocabulary of {}", id, c.vocab_size);
+    embed_.dequantize_row(id, &x[size_t(i * Hd)]);
+  }
+  if (traits_.embed_scale) {
+    const float s = std::sqrt(float(Hd));
+    for (auto& e : x) e *= s;
+  }
+  const float eps = float(c.rms_norm_eps);
+  const bool off = traits_.norm_weight_offset;
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    Layer& L = layers_[size_t(l)];
+    for (int64_t i = 0; i < n; ++i) cpu::rms_norm(&x[size_t(i * Hd)], L.input_norm.data(), &h[size_t(i * Hd)], Hd, eps, off);
+    attention(L, l, h.data(), n, cache, tmp.data());
+    if (traits_.sandwich_norms)
+      for (int64_t i = 0; i < n; ++i)
+        cpu::rms_norm(&tmp[size_t(i * Hd)], L.post_attn_norm.data(), &tmp[size_t(i * Hd)], Hd, eps, off);
+    for (size_t k = 0; k < x.size(); ++k) x[k] += tmp[k];
+    const std::vector<float>& ffn_norm = traits_.sandwich_norms ? L.pre_ffn_norm : L.post_attn_norm;
+    for (int64_t i = 0; i < n; ++i) cpu::rms_norm(&x[size_t(i * Hd)], ffn_norm.data(), &h[size_t(i * Hd)], Hd, eps, off);
+    mlp(L, h.data(), n, tmp.data());
+    if (traits_.sandwich_norms)
+      for (int64_t i = 0; i < n; ++i)
+        cpu::rms_norm(&tmp[size_t(i * Hd)], L.post_ffn_norm.data(), &tmp[size_t(i * Hd)], Hd, eps, off);
+    for (size_t k = 0; k < x.size(); ++k) x[k] += tmp[k];
+  }
+  cache.length += n;
+  const int64_t first_out = all_logits ? 0 : n - 1, n_out = n - first_out;
+  for (int64_t i = first_out; i < n; ++i)
+    cpu::rms_norm(&x[size_t(i * Hd)], final_norm_.data(), &h[size_t((i - first_out) * Hd)], Hd, eps, off);
+  logits.resize(size_t(n_out * c.vocab_size));
+  lm_head_.matmul(h.data(), n_out, logits.data(), pool_);
+  if (traits_.final_softcap > 0) cpu::softcap(logits.data(), int64_t(logits.size()), traits_.final_softcap);
+}
+
+}  // namespace mlxcpp

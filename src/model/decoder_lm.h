@@ -1,0 +1,57 @@
+// The shared decoder-only transformer that every supported architecture runs on, with
+// the per-architecture differences supplied by ArchTraits. This is the float32
+// reference path: weights are dequantized exactly (w = scale*q + bias in f32) and all
+// activations are f32.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "format/model_config.h"
+#include "format/weight_set.h"
+#include "model/architecture.h"
+#include "model/kv_cache.h"
+#include "model/rope.h"
+#include "model/weight_matrix.h"
+#include "runtime/thread_pool.h"
+
+namespace mlxcpp {
+
+class DecoderLM {
+ public:
+  // Loads config.json and the weights (mmapped) of a model directory.
+  static std::unique_ptr<DecoderLM> load(const std::filesystem::path& dir, int threads = 0);
+
+  const ModelConfig& config() const { return cfg_; }
+  const ArchTraits& traits() const { return traits_; }
+  KVCache new_cache(int64_t capacity) const;
+  uint64_t weight_bytes() const;
+
+  // Runs `tokens` at positions cache.length.., appending their K/V to the cache. Fills
+  // `logits` with [n_out, vocab] for the last token (all_logits false) or every token.
+  void forward(std::span<const int32_t> tokens, KVCache& cache, std::vector<float>& logits, bool all_logits = false);
+
+ private:
+  struct Layer {
+    std::vector<float> input_norm, post_attn_norm, pre_ffn_norm, post_ffn_norm, q_norm, k_norm;
+    WeightMatrix qkv, q, k, v, o, gate_up, gate, up, down;
+    bool sliding = false;
+  };
+  DecoderLM(ModelConfig cfg, WeightSet ws, int threads);
+  void attention(Layer& L, int64_t layer, const float* h, int64_t n, KVCache& cache, float* out);
+  void mlp(Layer& L, const float* h, int64_t n, float* out);
+
+  ModelConfig cfg_;
+  ArchTraits traits_;
+  WeightSet weights_;
+  ThreadPool pool_;
+  Rope rope_;
+  WeightMatrix embed_, lm_head_;
+  std::vector<float> final_norm_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace mlxcpp

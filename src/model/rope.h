@@ -1,0 +1,38 @@
+// Rotary position embeddings for every rope_scaling type the catalogue uses: default,
+// linear, dynamic (NTK), llama3, yarn, and phi3's longrope/su.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "format/model_config.h"
+
+namespace mlxcpp {
+
+class Rope {
+ public:
+  explicit Rope(const ModelConfig& config);
+
+  // Rotates the first `dims` features of each of `heads` vectors (stride head_dim) at
+  // absolute position `pos`. `total_len` is the sequence length seen so far (positions
+  // covered, including this one), which dynamic NTK and longrope use.
+  void apply(float* x, int64_t heads, int64_t head_dim, int64_t pos, int64_t total_len) const;
+
+  int64_t dims() const { return dims_; }
+  float mscale() const { return mscale_; }  // yarn / longrope attention factor on q and k
+
+ private:
+  std::vector<double> inv_freq(int64_t total_len) const;
+
+  const ModelConfig* cfg_;
+  int64_t dims_;
+  bool traditional_;
+  double base_;
+  double position_scale_ = 1.0;
+  float mscale_ = 1.0f;
+  std::string type_;
+  std::vector<double> fixed_inv_freq_;  // for types that do not depend on the length
+  std::vector<double> short_inv_freq_, long_inv_freq_;  // longrope
+};
+
+}  // namespace mlxcpp

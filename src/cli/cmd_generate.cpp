@@ -10,6 +10,7 @@
 #include "model/decoder_lm.h"
 #include "runtime/generator.h"
 #include "runtime/perplexity.h"
+#include "template/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
@@ -79,8 +80,6 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--precision", o->precision, "f32 (exact reference path) or fast")
       ->check(CLI::IsMember({"f32", "fast"}))->capture_default_str();
   cmd->callback([o] {
-    if (o->chat || !o->system.empty())
-      fail("--chat and --system need chat templates, which are not implemented yet (issue 3); use --raw");
     const auto dir = resolve_model(o->model);
     const auto tok = Tokenizer::load(dir);
     auto model = DecoderLM::load(dir, o->threads);
@@ -88,7 +87,23 @@ void register_generate(CLI::App& app) {
     if (prompt == "-") prompt.assign(std::istreambuf_iterator<char>(std::cin), {});
     else prompt = unescape_prompt(prompt);
     GenerationRequest req;
-    req.prompt = tok->encode(prompt, true);
+    // mlx-lm: the chat template is used when the model has one, unless the prompt is raw;
+    // the rendered text is then encoded without adding special tokens again.
+    const bool chat = o->chat || (!o->raw && tok->chat_template() != nullptr);
+    if (o->chat && !tok->chat_template()) fail("{}: --chat given but the model has no chat template", dir.string());
+    if (!o->system.empty() && !chat) fail("--system needs a chat template (drop --raw)");
+    if (chat) {
+      nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+      if (!o->system.empty()) messages.push_back({{"role", "system"}, {"content", o->system}});
+      messages.push_back({{"role", "user"}, {"content", prompt}});
+      nlohmann::ordered_json extra = nlohmann::ordered_json::object();
+      // mlx-lm injects enable_thinking when the vocabulary has <think> tokens.
+      if (tok->token_to_id("<think>") && tok->token_to_id("</think>")) extra["enable_thinking"] = true;
+      const ChatTemplate t = ChatTemplate::for_tokenizer(*tok, dir.string());
+      req.prompt = tok->encode(t.render(messages, nullptr, true, extra), false);
+    } else {
+      req.prompt = tok->encode(prompt, true);
+    }
     req.max_tokens = o->max_tokens;
     req.sampling = o->sp;
     req.sampling.seed = o->seed;

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   mlxcpp::cli::register_detokenize(app);
   mlxcpp::cli::register_generate(app);
   mlxcpp::cli::register_perplexity(app);
+  mlxcpp::cli::register_template(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

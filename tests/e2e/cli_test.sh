@@ -37,7 +37,13 @@ check generate-json 0 '"finish_reason":"length".*"generation_tokens":5' -- "$bin
 check generate-stop 0 '"finish_reason":"stop".*"text":" say that the man"' -- "$bin" generate -p "The best way to" --raw --stop " who" --json
 check generate-seed 0 '"ids"' -- "$bin" generate -p "You will" --raw --temp 0.8 --top-p 0.9 --seed 7 --json
 check generate-bad-temp 1 "temperature must be >= 0" -- "$bin" generate -p "x" --raw --temp -1
-check generate-chat-todo 1 "chat templates" -- "$bin" generate -p "x" --chat
+check generate-chat 0 '"prompt_tokens":1[0-9]' -- "$bin" generate -p "Hello" --chat --max-tokens 3 --json
+printf '[{"role":"user","content":"Hi"}]' > "$tmp/msgs.json"
+check template 0 "^<\|im_start\|>user$" -- "$bin" template --messages "$tmp/msgs.json" --add-generation-prompt
+out="$("$bin" template --messages "$tmp/msgs.json" --add-generation-prompt | od -c | tail -2 | head -1)"
+case "$out" in *'t  \n'*) echo "ok   template-exact-bytes";; *) echo "FAIL template-exact-bytes: $out"; fails=$((fails + 1));; esac
+printf '[{"role":"user"' > "$tmp/bad.json"
+check template-bad-json 1 "invalid JSON" -- "$bin" template --messages "$tmp/bad.json"
 check perplexity 0 '"perplexity":937\.87' -- "$bin" perplexity -f "$root/tests/data/models/eval/debian-fortunes.txt" --ctx 128 --json
 a="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 42 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"
 b="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 42 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"

@@ -1,0 +1,97 @@
+// Chat templates rendered by our Jinja interpreter against Python's jinja2 (goldens by
+// tests/tools/make_template_goldens.py): byte-identical output, the template's own
+// raise_exception surfacing as TemplateRaised, and failures where jinja2 fails.
+#include "template/chat_template.h"
+
+#include <gtest/gtest.h>
+
+#include <ctime>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "template/template_error.h"
+#include "test_support.h"
+#include "util/files.h"
+
+namespace mlxcpp {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+TEST(ChatTemplate, MatchesJinja2OnEveryTemplateAndConversation) {
+  const fs::path dir = test::data_dir() / "chat";
+  const json index = read_json_file(dir / "templates" / "index.json");
+  const json goldens = read_json_file(dir / "goldens.json");
+  std::map<std::string, nlohmann::ordered_json> conversations;
+  for (const auto& c : nlohmann::ordered_json::parse(read_text_file(dir / "conversations.json"))) conversations[c["name"]] = c;
+  std::map<std::string, std::unique_ptr<ChatTemplate>> templates;
+  for (const auto& [name, info] : index.items())
+    templates[name] = std::make_unique<ChatTemplate>(read_text_file(dir / "templates" / (name + ".jinja")), info["special_tokens"]);
+  int checked = 0, bad = 0;
+  for (const auto& g : goldens["cases"]) {
+    const std::string label = g["template"].get<std::string>() + " x " + g["conversation"].get<std::string>() +
+                              (g["add_generation_prompt"].get<bool>() ? " +gen" : "");
+    const nlohmann::ordered_json& conv = conversations.at(g["conversation"]);
+    const nlohmann::ordered_json tools = conv.contains("tools") ? conv["tools"] : nlohmann::ordered_json(nullptr);
+    nlohmann::ordered_json extra = {{"date_string", "25 Nov 2026"}};  // as the golden generator
+    if (conv.contains("extra"))
+      for (const auto& [k, v] : conv["extra"].items()) extra[k] = v;
+    const ChatTemplate& t = *templates.at(g["template"]);
+    ++checked;
+    try {
+      const std::string out = t.render(conv["messages"], tools, g["add_generation_prompt"], extra);
+      if (!g.contains("output")) {
+        if (++bad <= 8) ADD_FAILURE() << label << ": rendered, but jinja2 failed with " << g.dump();
+      } else if (out != g["output"].get<std::string>()) {
+        if (++bad <= 8) ADD_FAILURE() << label << ":\n--- ours\n" << out << "\n--- jinja2\n" << g["output"].get<std::string>();
+      }
+    } catch (const jinja::TemplateRaised& e) {
+      if (!g.contains("raises") || std::string(e.what()).find(g["raises"].get<std::string>()) == std::string::npos)
+        if (++bad <= 8) ADD_FAILURE() << label << ": raised " << e.what() << "; jinja2: " << g.dump().substr(0, 300);
+    } catch (const Error& e) {
+      if (!g.contains("error") && ++bad <= 8) ADD_FAILURE() << label << ": error " << e.what();
+    }
+  }
+  EXPECT_EQ(bad, 0) << "of " << checked;
+  EXPECT_GE(checked, 400);
+}
+
+TEST(ChatTemplate, UnsupportedConstructsNameLineAndColumn) {
+  auto error_of = [](const std::string& src) -> std::string {
+    try {
+      ChatTemplate t(src, json::object());
+      t.render(nlohmann::ordered_json::array(), nullptr, false);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(error_of("line one\n{% include 'x' %}").find("line 2, column 4: unsupported statement 'include'"), std::string::npos)
+      << error_of("line one\n{% include 'x' %}");
+  EXPECT_NE(error_of("{{ x | nosuchfilter }}").find("no filter named 'nosuchfilter'"), std::string::npos);
+  EXPECT_NE(error_of("{% if true %}unclosed").find("missing {% endif %}"), std::string::npos);
+  EXPECT_NE(error_of("{{ 'abc' ").find("unclosed tag"), std::string::npos);
+  EXPECT_NE(error_of("{{ raise_exception('bad roles') }}").find("the chat template raised an error: bad roles"), std::string::npos);
+  EXPECT_NE(error_of("{{ undefined_thing.attr }}").find("'undefined_thing' is undefined"), std::string::npos);
+}
+
+TEST(ChatTemplate, StrftimeNowFormatsTheCurrentDate) {
+  ChatTemplate t("{{ strftime_now('%Y') }}", json::object());
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  EXPECT_EQ(t.render(nlohmann::ordered_json::array(), nullptr, false), std::to_string(1900 + tm.tm_year));
+}
+
+TEST(ChatTemplate, PythonFormattingOfValues) {
+  ChatTemplate t("{{ 1.0 }} {{ 0.1 + 0.2 }} {{ 1e20 }} {{ [1, 'a', none, true] }} {{ {'k': \"it's\"} }} {{ 7 // 2 }} {{ -7 % 3 }} {{ 'x' * 3 }}"
+                 "{{ [3,1,2]|sort|join(',') }} {{ 'a,b'.split(',') }} {{ 'Hi'[::-1] }} {{ {'b': 1, 'a': [1.5, {'c': none}]}|tojson }}",
+                 json::object());
+  EXPECT_EQ(t.render(nlohmann::ordered_json::array(), nullptr, false),
+            "1.0 0.30000000000000004 1e+20 [1, 'a', None, True] {'k': \"it's\"} 3 2 xxx1,2,3 ['a', 'b'] iH "
+            "{\"b\": 1, \"a\": [1.5, {\"c\": null}]}");
+}
+
+}  // namespace
+}  // namespace mlxcpp

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "tokenizer/stream_decoder.h"
 #include "util/error.h"
 
 namespace mlxcpp {
@@ -67,7 +68,13 @@ GenerationResult generate(DecoderLM& model, const Tokenizer& tok, const Generati
   }
   auto t_first = clock::now();
 
+  StreamDecoder stream(tok, /*skip_special_tokens=*/true);
   std::string emitted;  // text already passed to on_text
+  auto emit = [&](const std::string& s) {
+    if (s.empty()) return;
+    if (on_text) on_text(s);
+    emitted += s;
+  };
   res.finish_reason = "length";
   for (int step = 0; step < req.max_tokens; ++step) {
     sampler.process_logits(logits, history);
@@ -81,35 +88,28 @@ GenerationResult generate(DecoderLM& model, const Tokenizer& tok, const Generati
     res.ids.push_back(next);
     history.push_back(next);
     ++res.generation_tokens;
-
-    std::string text = tok.decode(res.ids, /*skip_special_tokens=*/true);
+    stream.add(next);
+    std::string text = stream.text();
     bool stopped = false;
     for (const auto& s : req.stop)
       if (const auto at = text.find(s); at != std::string::npos) {
         text.resize(at);
         stopped = true;
       }
-    // Emit what is certain: no trailing partial character (U+FFFD from an incomplete
-    // byte sequence) and nothing that could be the start of a stop string.
-    size_t safe = text.size();
-    if (!stopped) {
-      if (text.ends_with("\xef\xbf\xbd")) safe -= 3;
-      safe -= std::min(safe, stop_prefix_overlap(text.substr(0, safe), req.stop));
-    }
-    if (safe > emitted.size() && text.compare(0, emitted.size(), emitted) == 0) {
-      const std::string delta = text.substr(emitted.size(), safe - emitted.size());
-      if (on_text) on_text(delta);
-      emitted += delta;
-    }
     res.text = text;
     if (stopped) {
       res.finish_reason = "stop";
       break;
     }
+    // Emit what is certain: what the stream decoder released, minus anything that could
+    // be the start of a stop string.
+    const size_t certain = stream.emitted();
+    const size_t hold = stop_prefix_overlap(text.substr(0, certain), req.stop);
+    if (certain - hold > emitted.size()) emit(text.substr(emitted.size(), certain - hold - emitted.size()));
     if (cache.length >= capacity) break;  // context end: finish_reason stays "length"
     model.forward(std::span<const int32_t>(&next, 1), cache, logits);
   }
-  if (res.text.size() > emitted.size() && on_text) on_text(res.text.substr(emitted.size()));
+  if (res.text.size() > emitted.size()) emit(res.text.substr(emitted.size()));
   const auto t_end = clock::now();
   const double prompt_s = std::chrono::duration<double>(t_first - t0).count();
   const double gen_s = std::chrono::duration<double>(t_end - t_first).count();

@@ -205,7 +205,10 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
   switch (c.arch) {
     case Architecture::Phi3:
       c.max_position_embeddings = f.integer("max_position_embeddings", 131072);
-      c.original_max_position_embeddings = f.integer("original_max_position_embeddings", 4096);
+      // Top level in the classic schema; inside rope_parameters in transformers v5.
+      c.original_max_position_embeddings = f.integer(
+          "original_max_position_embeddings",
+          c.rope_scaling && c.rope_scaling->original_max_position_embeddings ? *c.rope_scaling->original_max_position_embeddings : 4096);
       break;
     case Architecture::Qwen2:
       c.max_position_embeddings = f.integer("max_position_embeddings", 32768);

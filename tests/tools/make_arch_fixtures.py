@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Tiny random-weight models of every supported architecture, made with Hugging Face
+transformers, with their logits and greedy continuations as fixtures.
+
+Run on the GPU machine (torch + transformers installed; CPU float32 is used so results
+do not depend on the GPU):  python3 tests/tools/make_arch_fixtures.py OUT_DIR
+Writes OUT_DIR/<name>/{config.json, model.safetensors, reference.json}.
+"""
+import json, math, os, sys
+import torch
+import transformers
+from transformers import AutoConfig, AutoModelForCausalLM
+
+torch.manual_seed(0)
+OUT = sys.argv[1]
+VOCAB = 320
+COMMON = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=160, num_hidden_layers=3,
+              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+              rms_norm_eps=1e-6, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+
+def ramp(n, a, b):
+    return [a + (b - a) * i / (n - 1) for i in range(n)]
+
+MODELS = {
+    # llama with llama3 rope scaling (frequencies both kept, scaled and blended at this size)
+    "llama3-rope": ("llama", dict(head_dim=16, tie_word_embeddings=False, rope_theta=10000.0,
+                                  rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                                "high_freq_factor": 4.0, "original_max_position_embeddings": 64})),
+    "llama-tied-bias": ("llama", dict(head_dim=16, tie_word_embeddings=True, attention_bias=True, mlp_bias=True)),
+    "mistral-sliding": ("mistral", dict(head_dim=16, sliding_window=12, tie_word_embeddings=False)),
+    "qwen2-bias": ("qwen2", dict(tie_word_embeddings=True, rope_theta=1000000.0)),
+    "qwen3-qknorm": ("qwen3", dict(head_dim=16, tie_word_embeddings=False, rope_theta=1000000.0)),
+    # phi3 longrope: original context 32 so the 40-token sequence uses the long factors
+    # and the short prompt the short ones; distinct factor lists.
+    "phi3-longrope": ("phi3", dict(num_key_value_heads=4, original_max_position_embeddings=32, tie_word_embeddings=False,
+                                   rope_scaling={"type": "longrope", "short_factor": ramp(8, 1.0, 1.5),
+                                                 "long_factor": ramp(8, 1.0, 6.0)})),
+    "gemma": ("gemma", dict(head_dim=16, hidden_activation="gelu_pytorch_tanh")),
+    "gemma2-softcap": ("gemma2", dict(head_dim=16, query_pre_attn_scalar=24, attn_logit_softcapping=20.0,
+                                      final_logit_softcapping=15.0, sliding_window=12,
+                                      hidden_activation="gelu_pytorch_tanh")),
+}
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    g = torch.Generator().manual_seed(1234)
+    seq = torch.randint(3, VOCAB, (1, 40), generator=g)
+    prompt = seq[:, :8]
+    for name, (model_type, extra) in MODELS.items():
+        kw = dict(COMMON)
+        kw.update(extra)
+        config = AutoConfig.for_model(model_type, **kw)
+        torch.manual_seed(hash(name) % 1000)
+        model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.float32, attn_implementation="eager").eval()
+        # Spread the weights so logits have real structure (default init is tiny).
+        with torch.no_grad():
+            for p in model.parameters():
+                if p.dim() >= 2:
+                    p.normal_(0.0, 0.08)
+                elif "norm" in [n for n, q in model.named_parameters() if q is p][0]:
+                    p.normal_(0.0 if model_type.startswith("gemma") else 1.0, 0.1)
+                else:
+                    p.normal_(0.0, 0.05)
+        d = os.path.join(OUT, name)
+        model.save_pretrained(d, safe_serialization=True)
+        with torch.no_grad():
+            logits = model(seq).logits[0].float()
+            gen = model.generate(prompt, max_new_tokens=24, do_sample=False, min_new_tokens=24,
+                                 eos_token_id=None, pad_token_id=0)
+        ref = {"generator": f"tests/tools/make_arch_fixtures.py (transformers {transformers.__version__}, torch {torch.__version__}, float32, CPU, eager attention)",
+               "model_type": model_type, "input_ids": seq[0].tolist(), "logits": logits.tolist(),
+               "prompt_ids": prompt[0].tolist(), "greedy_ids": gen[0, prompt.shape[1]:].tolist()}
+        with open(os.path.join(d, "reference.json"), "w") as f:
+            json.dump(ref, f)
+        print(name, "ok", os.path.getsize(os.path.join(d, "model.safetensors")))
+
+main()

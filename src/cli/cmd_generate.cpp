@@ -49,7 +49,7 @@ std::filesystem::path resolve_model(const std::string& spec) {
 
 void register_generate(CLI::App& app) {
   struct Opts {
-    std::string model, prompt, system, precision = "f32";
+    std::string model, prompt, system, precision = "fast";
     int max_tokens = 256, threads = 0;
     SamplingParams sp;
     std::optional<uint64_t> seed;
@@ -82,7 +82,7 @@ void register_generate(CLI::App& app) {
   cmd->callback([o] {
     const auto dir = resolve_model(o->model);
     const auto tok = Tokenizer::load(dir);
-    auto model = DecoderLM::load(dir, o->threads);
+    auto model = DecoderLM::load(dir, o->threads, o->precision == "f32" ? Precision::F32 : Precision::Fast);
     std::string prompt = o->prompt;
     if (prompt == "-") prompt.assign(std::istreambuf_iterator<char>(std::cin), {});
     else prompt = unescape_prompt(prompt);
@@ -135,7 +135,7 @@ void register_generate(CLI::App& app) {
 
 void register_perplexity(CLI::App& app) {
   struct Opts {
-    std::string model, file, precision = "f32";
+    std::string model, file, precision = "fast";
     int64_t ctx = 512;
     int threads = 0;
     bool json = false;
@@ -145,13 +145,14 @@ void register_perplexity(CLI::App& app) {
   cmd->add_option("-m,--model", o->model, "Model directory or repo id (default: bundled)");
   cmd->add_option("-f,--file", o->file, "Text file")->required()->check(CLI::ExistingFile);
   cmd->add_option("--ctx", o->ctx, "Window length in tokens")->capture_default_str();
-  cmd->add_option("--precision", o->precision, "f32 or fast")->check(CLI::IsMember({"f32", "fast"}));
+  cmd->add_option("--precision", o->precision, "f32 (exact reference path) or fast")
+      ->check(CLI::IsMember({"f32", "fast"}))->capture_default_str();
   cmd->add_option("--threads", o->threads, "Worker threads");
   cmd->add_flag("--json", o->json, "Print {\"perplexity\", \"mean_nll\", \"scored_tokens\"}");
   cmd->callback([o] {
     const auto dir = locate_model(o->model.empty() ? bundled_model_dir() : o->model);
     const auto tok = Tokenizer::load(dir);
-    auto model = DecoderLM::load(dir, o->threads);
+    auto model = DecoderLM::load(dir, o->threads, o->precision == "f32" ? Precision::F32 : Precision::Fast);
     std::ifstream in(o->file, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();

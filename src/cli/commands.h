@@ -14,6 +14,7 @@ void register_detokenize(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_perplexity(CLI::App& app);
 void register_template(CLI::App& app);
+void register_bench(CLI::App& app);
 
 // The model shipped in the repository, used when no -m is given.
 std::string bundled_model_dir();

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   mlxcpp::cli::register_generate(app);
   mlxcpp::cli::register_perplexity(app);
   mlxcpp::cli::register_template(app);
+  mlxcpp::cli::register_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,14 +10,14 @@
 
 namespace mlxcpp {
 
-std::unique_ptr<DecoderLM> DecoderLM::load(const std::filesystem::path& dir, int threads) {
+std::unique_ptr<DecoderLM> DecoderLM::load(const std::filesystem::path& dir, int threads, Precision precision) {
   ModelConfig cfg = load_model_config(dir);
   WeightSet ws = WeightSet::open(dir);
-  return std::unique_ptr<DecoderLM>(new DecoderLM(std::move(cfg), std::move(ws), threads));
+  return std::unique_ptr<DecoderLM>(new DecoderLM(std::move(cfg), std::move(ws), threads, precision));
 }
 
-DecoderLM::DecoderLM(ModelConfig cfg, WeightSet ws, int threads)
-    : cfg_(std::move(cfg)), traits_(traits_for(cfg_)), weights_(std::move(ws)), pool_(threads), rope_(cfg_) {
+DecoderLM::DecoderLM(ModelConfig cfg, WeightSet ws, int threads, Precision precision)
+    : cfg_(std::move(cfg)), precision_(precision), traits_(traits_for(cfg_)), weights_(std::move(ws)), pool_(threads), rope_(cfg_) {
   const ModelConfig& c = cfg_;
   const int64_t h = c.hidden_size, hd = c.head_dim, nq = c.num_attention_heads * hd, nkv = c.num_key_value_heads * hd;
   const int64_t ffn = c.intermediate_size;
@@ -83,7 +83,7 @@ void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KV
   std::vector<float> q(size_t(n * H * D)), k(size_t(n * KV * D)), v(size_t(n * KV * D));
   if (traits_.fused_qkv) {
     std::vector<float> qkv(size_t(n * (H + 2 * KV) * D));
-    L.qkv.matmul(x, n, qkv.data(), pool_);
+    L.qkv.matmul(x, n, qkv.data(), pool_, precision_);
     for (int64_t i = 0; i < n; ++i) {
       const float* row = &qkv[size_t(i * (H + 2 * KV) * D)];
       std::memcpy(&q[size_t(i * H * D)], row, size_t(H * D) * sizeof(float));
@@ -91,9 +91,9 @@ void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KV
       std::memcpy(&v[size_t(i * KV * D)], row + (H + KV) * D, size_t(KV * D) * sizeof(float));
     }
   } else {
-    L.q.matmul(x, n, q.data(), pool_);
-    L.k.matmul(x, n, k.data(), pool_);
-    L.v.matmul(x, n, v.data(), pool_);
+    L.q.matmul(x, n, q.data(), pool_, precision_);
+    L.k.matmul(x, n, k.data(), pool_, precision_);
+    L.v.matmul(x, n, v.data(), pool_, precision_);
   }
   const int64_t start = cache.length;
   if (start + n > cache.capacity)
@@ -141,7 +141,7 @@ void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KV
       }
     }
   });
-  L.o.matmul(attn.data(), n, out, pool_);
+  L.o.matmul(attn.data(), n, out, pool_, precision_);
 }
 
 void DecoderLM::mlp(Layer& L, const float* x, int64_t n, float* out) {
@@ -149,21 +149,21 @@ void DecoderLM::mlp(Layer& L, const float* x, int64_t n, float* out) {
   std::vector<float> gate(size_t(n * F)), up(size_t(n * F)), act(size_t(n * F));
   if (traits_.fused_gate_up) {
     std::vector<float> gu(size_t(n * 2 * F));
-    L.gate_up.matmul(x, n, gu.data(), pool_);
+    L.gate_up.matmul(x, n, gu.data(), pool_, precision_);
     for (int64_t i = 0; i < n; ++i) {
       std::memcpy(&gate[size_t(i * F)], &gu[size_t(i * 2 * F)], size_t(F) * sizeof(float));
       std::memcpy(&up[size_t(i * F)], &gu[size_t(i * 2 * F + F)], size_t(F) * sizeof(float));
     }
   } else {
-    L.gate.matmul(x, n, gate.data(), pool_);
-    L.up.matmul(x, n, up.data(), pool_);
+    L.gate.matmul(x, n, gate.data(), pool_, precision_);
+    L.up.matmul(x, n, up.data(), pool_, precision_);
   }
   switch (traits_.activation) {
     case Activation::Silu: cpu::silu_mul(gate.data(), up.data(), act.data(), n * F); break;
     case Activation::Gelu: cpu::gelu_mul(gate.data(), up.data(), act.data(), n * F); break;
     case Activation::GeluTanh: cpu::gelu_tanh_mul(gate.data(), up.data(), act.data(), n * F); break;
   }
-  L.down.matmul(act.data(), n, out, pool_);
+  L.down.matmul(act.data(), n, out, pool_, precision_);
 }
 
 void DecoderLM::forward(std::span<const int32_t> tokens, KVCache& cache, std::vector<float>& logits, bool all_logits) {
@@ -203,7 +203,7 @@ void DecoderLM::forward(std::span<const int32_t> tokens, KVCache& cache, std::ve
   for (int64_t i = first_out; i < n; ++i)
     cpu::rms_norm(&x[size_t(i * Hd)], final_norm_.data(), &h[size_t((i - first_out) * Hd)], Hd, eps, off);
   logits.resize(size_t(n_out * c.vocab_size));
-  lm_head_.matmul(h.data(), n_out, logits.data(), pool_);
+  lm_head_.matmul(h.data(), n_out, logits.data(), pool_, precision_);
   if (traits_.final_softcap > 0) cpu::softcap(logits.data(), int64_t(logits.size()), traits_.final_softcap);
 }
 

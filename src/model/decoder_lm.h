@@ -23,10 +23,13 @@ namespace mlxcpp {
 class DecoderLM {
  public:
   // Loads config.json and the weights (mmapped) of a model directory.
-  static std::unique_ptr<DecoderLM> load(const std::filesystem::path& dir, int threads = 0);
+  static std::unique_ptr<DecoderLM> load(const std::filesystem::path& dir, int threads = 0,
+                                         Precision precision = Precision::F32);
 
   const ModelConfig& config() const { return cfg_; }
   const ArchTraits& traits() const { return traits_; }
+  Precision precision() const { return precision_; }
+  int threads() const { return pool_.size(); }
   KVCache new_cache(int64_t capacity) const;
   uint64_t weight_bytes() const;
 
@@ -40,11 +43,12 @@ class DecoderLM {
     WeightMatrix qkv, q, k, v, o, gate_up, gate, up, down;
     bool sliding = false;
   };
-  DecoderLM(ModelConfig cfg, WeightSet ws, int threads);
+  DecoderLM(ModelConfig cfg, WeightSet ws, int threads, Precision precision);
   void attention(Layer& L, int64_t layer, const float* h, int64_t n, KVCache& cache, float* out);
   void mlp(Layer& L, const float* h, int64_t n, float* out);
 
   ModelConfig cfg_;
+  Precision precision_;
   ArchTraits traits_;
   WeightSet weights_;
   ThreadPool pool_;

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "backend/cpu/fast_matmul.h"
 #include "quant/affine.h"
 #include "quant/bit_packing.h"
 #include "quant/fp_formats.h"
@@ -48,9 +49,15 @@ void WeightMatrix::dequantize_row(int64_t r, float* out) const {
   }
 }
 
-void WeightMatrix::matvec(const float* x, float* y, ThreadPool& pool) const { matmul(x, 1, y, pool); }
+void WeightMatrix::matvec(const float* x, float* y, ThreadPool& pool, Precision precision) const {
+  matmul(x, 1, y, pool, precision);
+}
 
-void WeightMatrix::matmul(const float* x, int64_t n, float* y, ThreadPool& pool) const {
+void WeightMatrix::matmul(const float* x, int64_t n, float* y, ThreadPool& pool, Precision precision) const {
+  if (precision == Precision::Fast && cols % 32 == 0) {
+    cpu::fast_matmul(*this, x, n, y, pool);
+    return;
+  }
   pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
     std::vector<float> w(static_cast<size_t>(cols));
     for (int64_t r = r0; r < r1; ++r) {

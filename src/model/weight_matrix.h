@@ -16,6 +16,10 @@ namespace mlxcpp {
 
 class ThreadPool;
 
+// f32: exact dequantization (w = scale*q + bias in f32), the reference path.
+// fast: the SIMD path of backend/cpu/fast_matmul (same maths, other summation order).
+enum class Precision { F32, Fast };
+
 struct WeightMatrix {
   std::string name;  // module path, for errors
   int64_t rows = 0, cols = 0;
@@ -30,9 +34,9 @@ struct WeightMatrix {
   void dequantize_row(int64_t r, float* out) const;
 
   // y[rows] = W · x (+ bias), f32 accumulation. Rows are split across the pool.
-  void matvec(const float* x, float* y, ThreadPool& pool) const;
+  void matvec(const float* x, float* y, ThreadPool& pool, Precision precision = Precision::F32) const;
   // Y[n, rows] = X[n, cols] · Wᵀ (+ bias).
-  void matmul(const float* x, int64_t n, float* y, ThreadPool& pool) const;
+  void matmul(const float* x, int64_t n, float* y, ThreadPool& pool, Precision precision = Precision::F32) const;
 
   uint64_t bytes() const;
 };

@@ -12,6 +12,8 @@
 namespace mlxcpp::jinja {
 namespace {
 
+constexpr uint64_t kMaxStringBytes = uint64_t(64) << 20;  // no template legitimately builds more
+
 std::shared_ptr<Callable> fn(std::string name, Function f) {
   auto c = std::make_shared<Callable>();
   c->name = std::move(name);
@@ -340,7 +342,7 @@ Value get_attr(const Value& obj, const std::string& name) {
     const Value* v = obj.dict().find(name);
     return v ? *v : Value(Undefined{name});
   }
-  if (obj.is_list() && !name.empty() && std::all_of(name.begin(), name.end(), ::isdigit))
+  if (obj.is_list() && !name.empty() && name.size() < 18 && std::all_of(name.begin(), name.end(), ::isdigit))
     return get_item(obj, Value(int64_t(std::stoll(name))));
   return Undefined{name};
 }
@@ -433,6 +435,7 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
   if (op == "*" && ((a.is_string() && b.is_int()) || (a.is_int() && b.is_string()))) {
     const std::string& s = a.is_string() ? a.str() : b.str();
     const int64_t n = a.is_int() ? a.integer() : b.integer();
+    if (n > 0 && s.size() * uint64_t(n) > kMaxStringBytes) throw Error("string repetition result is too large");
     std::string out;
     for (int64_t i = 0; i < n; ++i) out += s;
     return out;
@@ -444,11 +447,14 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
   const double x = a.number(), y = b.number();
   if (ints) {
     const int64_t i = int64_t(x), j = int64_t(y);
-    if (op == "+") return i + j;
-    if (op == "-") return i - j;
-    if (op == "*") return i * j;
+    int64_t r;
+    if (op == "+" && !__builtin_add_overflow(i, j, &r)) return r;
+    if (op == "-" && !__builtin_sub_overflow(i, j, &r)) return r;
+    if (op == "*" && !__builtin_mul_overflow(i, j, &r)) return r;
+    if (op == "+" || op == "-" || op == "*") throw Error("integer overflow in " + op);
     if (op == "//" || op == "%") {
       if (j == 0) throw Error("integer division or modulo by zero");
+      if (i == INT64_MIN && j == -1) throw Error("integer overflow in " + op);
       int64_t q = i / j, r = i % j;
       if (r != 0 && ((r < 0) != (j < 0))) {
         --q;
@@ -457,9 +463,12 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
       return op == "//" ? q : r;
     }
     if (op == "**" && j >= 0) {
-      int64_t r = 1;
-      for (int64_t k = 0; k < j; ++k) r *= i;
-      return r;
+      int64_t p = 1;
+      for (int64_t k = 0; k < j; ++k) {
+        if (__builtin_mul_overflow(p, i, &p)) throw Error("integer overflow in **");
+        if (p == 0 || p == 1 || (p == -1 && k > 64)) break;  // the result can no longer change magnitude
+      }
+      return (p == -1 && (j % 2 == 0)) ? int64_t(1) : p;
     }
   }
   if (op == "+") return x + y;
@@ -637,7 +646,10 @@ Value apply_filter(const std::string& name, const Args& a, const Kwargs& kw, con
     return 0.0;
   }
   if (name == "abs") {
-    if (v.is_int()) return v.integer() < 0 ? -v.integer() : v.integer();
+    if (v.is_int()) {
+      if (v.integer() == INT64_MIN) throw Error("integer overflow in abs");
+      return v.integer() < 0 ? -v.integer() : v.integer();
+    }
     return std::abs(v.number());
   }
   if (name == "round") {

@@ -130,7 +130,10 @@ class Renderer {
         if (e.name == "not") return !v.truthy();
         if (!v.is_number() && !v.is_bool()) fail_at(e, "bad operand type for unary " + e.name + ": '" + v.type_name() + "'");
         if (e.name == "+") return v;
-        if (v.is_int()) return -v.integer();
+        if (v.is_int()) {
+          if (v.integer() == INT64_MIN) fail_at(e, "integer overflow in unary -");
+          return -v.integer();
+        }
         return -v.number();
       }
       case Expr::Ternary: {
@@ -168,6 +171,8 @@ class Renderer {
   }
 
   void exec(const Node& n, std::string& out) {
+    // Templates are untrusted: bound the output so loops cannot exhaust memory.
+    if (out.size() > (size_t(64) << 20)) fail_at(n, "template output exceeds 64 MiB");
     switch (n.kind) {
       case Node::Text: out += n.text; return;
       case Node::Output: {

@@ -1,5 +1,7 @@
 #include "template/parser.h"
 
+#include <charconv>
+#include <cstdlib>
 #include <set>
 
 #include "template/template_error.h"
@@ -267,12 +269,19 @@ class ExprParser {
     }
     if (at.kind == Token::Int) {
       auto e = make(Expr::Literal, at);
-      e->value = int64_t(std::stoll(next().text));
+      const std::string text = next().text;
+      int64_t v = 0;
+      const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || ptr != text.data() + text.size())
+        throw TemplateError(at.line, at.col, "integer literal " + text.substr(0, 40) + " is out of range");
+      e->value = v;
       return e;
     }
     if (at.kind == Token::Float) {
       auto e = make(Expr::Literal, at);
-      e->value = std::stod(next().text);
+      const std::string text = next().text;
+      char* end = nullptr;
+      e->value = std::strtod(text.c_str(), &end);  // overflow gives inf, as Python's float()
       return e;
     }
     if (at.kind == Token::Name) {

@@ -61,6 +61,7 @@ AddedVocabulary::AddedVocabulary(const nlohmann::json& list, const std::string& 
     if (!t.is_object() || !t.contains("id") || !t["id"].is_number_integer() || !t.contains("content") ||
         !t["content"].is_string())
       fail("{}: added token {} needs an integer 'id' and a string 'content'", where, t.dump());
+    if (t["id"].get<int64_t>() < 0 || t["id"].get<int64_t>() > INT32_MAX) fail("{}: added token id {} is out of range", where, t["id"].dump());
     AddedToken a{t["id"].get<int32_t>(), t["content"].get<std::string>(), t.value("single_word", false),
                  t.value("lstrip", false), t.value("rstrip", false), t.value("normalized", false),
                  t.value("special", false)};

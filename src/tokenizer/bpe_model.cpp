@@ -28,6 +28,9 @@ BpeModel::BpeModel(const nlohmann::json& m, const std::string& where) {
     vocab_[tok] = id.get<int32_t>();
     max_id = std::max(max_id, id.get<int32_t>());
   }
+  // Ids are dense in every real vocabulary; a sparse one would make the id table huge.
+  if (size_t(max_id) >= 2 * vocab_.size() + 65536)
+    fail("{}: vocabulary ids reach {} for only {} tokens (ids must be dense)", where, max_id, vocab_.size());
   id_to_token_.resize(size_t(max_id + 1));
   for (const auto& [tok, id] : vocab_) id_to_token_[size_t(id)] = tok;
 

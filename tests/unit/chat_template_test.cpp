@@ -74,6 +74,12 @@ TEST(ChatTemplate, UnsupportedConstructsNameLineAndColumn) {
   EXPECT_NE(error_of("{{ 'abc' ").find("unclosed tag"), std::string::npos);
   EXPECT_NE(error_of("{{ raise_exception('bad roles') }}").find("the chat template raised an error: bad roles"), std::string::npos);
   EXPECT_NE(error_of("{{ undefined_thing.attr }}").find("'undefined_thing' is undefined"), std::string::npos);
+  // Found by fuzzing: an out-of-range literal, overflow, and runaway output are errors.
+  EXPECT_NE(error_of("{{ 99999999999999999999999 }}").find("out of range"), std::string::npos);
+  EXPECT_NE(error_of("{{ 9223372036854775807 + 1 }}").find("integer overflow"), std::string::npos);
+  EXPECT_NE(error_of("{{ 'x' * 100000000000 }}").find("too large"), std::string::npos);
+  EXPECT_NE(error_of("{% for i in range(1000000) %}{% for j in range(1000000) %}xxxxxxxx{% endfor %}{% endfor %}").find("exceeds 64 MiB"),
+            std::string::npos);
 }
 
 TEST(ChatTemplate, StrftimeNowFormatsTheCurrentDate) {

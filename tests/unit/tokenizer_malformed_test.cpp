@@ -48,6 +48,7 @@ TEST(TokenizerMalformed, EachDefectIsNamed) {
       {"added tokens shape", [](json& j) { j["added_tokens"] = json::array({{{"id", "x"}}}); }, "needs an integer 'id'"},
       {"template token", [](json& j) { j["post_processor"]["processors"][1]["single"][0]["SpecialToken"]["id"] = "<nope>"; }, "missing from special_tokens"},
       {"unk missing", [](json& j) { j["model"]["unk_token"] = "<not-there>"; }, "unk_token '<not-there>' is not in the vocabulary"},
+      {"sparse ids (found by fuzzing)", [](json& j) { j["model"]["vocab"]["Ġthe"] = 2000000000; }, "ids must be dense"},
       {"wrong json type", [](json& j) { j["model"]["byte_fallback"] = "yes"; }, "malformed tokenizer"},
   };
   for (const auto& c : cases) {

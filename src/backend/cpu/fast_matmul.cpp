@@ -1,0 +1,153 @@
+#include "backend/cpu/fast_matmul.h"
+
+#include <cstring>
+#include <vector>
+
+#include "model/weight_matrix.h"
+#include "quant/bit_packing.h"
+#include "quant/fp_formats.h"
+#include "runtime/thread_pool.h"
+#include "util/float_bits.h"
+
+namespace mlxcpp::cpu {
+namespace {
+
+typedef float v8f __attribute__((vector_size(32)));
+
+// Columns are processed in blocks of kBlock (a multiple of 8 that divides every group
+// size); float weights use the same block size with scale 1 and bias 0.
+constexpr int64_t kBlock = 32;
+
+float scalar_at(DType t, const uint8_t* base, size_t i) {
+  uint16_t h;
+  switch (t) {
+    case DType::BF16: std::memcpy(&h, base + 2 * i, 2); return bf16_to_f32(h);
+    case DType::F16: std::memcpy(&h, base + 2 * i, 2); return f16_to_f32(h);
+    default: {
+      float f;
+      std::memcpy(&f, base + 4 * i, 4);
+      return f;
+    }
+  }
+}
+
+// The activations rearranged to match the order in which weight codes are unpacked, plus
+// per-group sums for the affine bias term.
+struct Prepared {
+  int64_t n = 0, cols = 0, group = 0;
+  std::vector<float> x;     // [n][cols] in unpack order
+  std::vector<float> gsum;  // [n][cols/group]
+};
+
+// 4-bit codes are unpacked as (low nibbles, high nibbles) of each 16-byte run, which is
+// (even, odd) elements of each 32-column block: permute x the same way once per call.
+bool nibble_order(const WeightMatrix& w) { return w.quant && w.quant->bits == 4; }
+
+Prepared prepare(const WeightMatrix& w, const float* x, int64_t n) {
+  Prepared p;
+  p.n = n;
+  p.cols = w.cols;
+  p.group = w.quant ? w.quant->group_size : kBlock;
+  p.x.resize(size_t(n * w.cols));
+  p.gsum.assign(size_t(n * (w.cols / p.group)), 0.0f);
+  const bool perm = nibble_order(w);
+  for (int64_t i = 0; i < n; ++i) {
+    const float* xi = x + i * w.cols;
+    float* out = &p.x[size_t(i * w.cols)];
+    for (int64_t b = 0; b < w.cols; b += kBlock)
+      for (int64_t k = 0; k < kBlock; ++k) {
+        const int64_t src = perm ? b + (k < kBlock / 2 ? 2 * k : 2 * (k - kBlock / 2) + 1) : b + k;
+        out[b + k] = xi[src];
+      }
+    for (int64_t c = 0; c < w.cols; ++c) p.gsum[size_t(i * (w.cols / p.group) + c / p.group)] += xi[c];
+  }
+  return p;
+}
+
+// Widens one block of kBlock codes of row r starting at column c into q (unpack order).
+inline void unpack_block(const WeightMatrix& w, int64_t r, int64_t c, float* q) {
+  if (!w.quant) {
+    const size_t esz = dtype_size(w.dtype);
+    const uint8_t* base = w.data + size_t(r * w.cols + c) * esz;
+    if (w.dtype == DType::BF16) {
+      for (int k = 0; k < kBlock; ++k) {
+        uint16_t h;
+        std::memcpy(&h, base + 2 * k, 2);
+        q[k] = bf16_to_f32(h);
+      }
+    } else {
+      convert_to_f32(w.dtype, base, q, size_t(kBlock));
+    }
+    return;
+  }
+  const QuantSpec& s = *w.quant;
+  const uint8_t* row = w.data + size_t(r) * size_t(w.cols) * size_t(s.bits) / 8;
+  if (s.bits == 4 && s.mode == QuantMode::Affine) {
+    const uint8_t* b = row + c / 2;
+    for (int k = 0; k < kBlock / 2; ++k) {
+      q[k] = float(b[k] & 0x0f);
+      q[k + kBlock / 2] = float(b[k] >> 4);
+    }
+    return;
+  }
+  if (s.bits == 8 && s.mode == QuantMode::Affine) {
+    const uint8_t* b = row + c;
+    for (int k = 0; k < kBlock; ++k) q[k] = float(b[k]);
+    return;
+  }
+  if (s.mode == QuantMode::Affine) {
+    for (int k = 0; k < kBlock; ++k) q[k] = float(unpack_bits(row, size_t(c + k), s.bits));
+    return;
+  }
+  // Floating-point modes: the element value times its (power-of-two or E4M3) scale.
+  const size_t groups = size_t(w.cols / s.group_size);
+  for (int k = 0; k < kBlock; ++k) {
+    const uint8_t sc = w.scales[size_t(r) * groups + size_t((c + k) / s.group_size)];
+    const float scale = s.mode == QuantMode::NvFp4 ? fp8_e4m3_to_f32(sc) : e8m0_to_f32(sc);
+    const uint32_t code = unpack_bits(row, size_t(c + k), s.bits);
+    q[k] = scale * (s.bits == 4 ? fp4_e2m1_to_f32(uint8_t(code)) : fp8_e4m3_to_f32(uint8_t(code)));
+  }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void rows_kernel(const WeightMatrix& w, const Prepared& p, float* y, int64_t r0, int64_t r1) {
+  const bool affine = w.quant && w.quant->mode == QuantMode::Affine;
+  const int64_t group = p.group, groups = w.cols / group;
+  alignas(64) float q[128];  // one group of codes (group sizes are at most 128)
+  std::vector<float> acc(size_t(p.n));
+  for (int64_t r = r0; r < r1; ++r) {
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (int64_t g = 0; g < groups; ++g) {
+      for (int64_t c = 0; c < group; c += kBlock) unpack_block(w, r, g * group + c, q + c);
+      const float scale = affine ? scalar_at(w.dtype, w.scales, size_t(r * groups + g)) : 1.0f;
+      const float bias = affine ? scalar_at(w.dtype, w.biases, size_t(r * groups + g)) : 0.0f;
+      // Σ q·x over the group, for every input row, the codes widened once.
+      for (int64_t i = 0; i < p.n; ++i) {
+        const float* xi = &p.x[size_t(i * w.cols + g * group)];
+        v8f a0 = {0, 0, 0, 0, 0, 0, 0, 0}, a1 = a0;
+        for (int64_t k = 0; k < group; k += 16) {
+          v8f qa, qb, xa, xb;
+          std::memcpy(&qa, q + k, 32);
+          std::memcpy(&qb, q + k + 8, 32);
+          std::memcpy(&xa, xi + k, 32);
+          std::memcpy(&xb, xi + k + 8, 32);
+          a0 += qa * xa;
+          a1 += qb * xb;
+        }
+        const v8f s = a0 + a1;
+        const float dot = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+        acc[size_t(i)] += affine ? scale * dot + bias * p.gsum[size_t(i * groups + g)] : dot;
+      }
+    }
+    for (int64_t i = 0; i < p.n; ++i) y[i * w.rows + r] = acc[size_t(i)] + (w.bias.empty() ? 0.0f : w.bias[size_t(r)]);
+  }
+}
+
+}  // namespace
+
+void fast_matmul(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  const Prepared p = prepare(w, x, n);
+  pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) { rows_kernel(w, p, y, r0, r1); });
+}
+
+}  // namespace mlxcpp::cpu

@@ -1,0 +1,97 @@
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "cli/commands.h"
+#include "hub/hf_cache.h"
+#include "model/decoder_lm.h"
+#include "runtime/generator.h"
+#include "util/error.h"
+
+namespace mlxcpp::cli {
+namespace {
+
+struct Stat {
+  double mean = 0, sd = 0;
+};
+
+Stat stat(const std::vector<double>& v) {
+  Stat s;
+  for (double x : v) s.mean += x;
+  s.mean /= double(v.size());
+  for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+  s.sd = v.size() > 1 ? std::sqrt(s.sd / double(v.size() - 1)) : 0;
+  return s;
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+  struct Opts {
+    std::string model, precision = "fast";
+    int prompt = 512, gen = 128, reps = 3, threads = 0;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("bench", "Prefill and decode speed (tokens/s, mean ± sd), like llama-bench");
+  cmd->add_option("-m,--model", o->model, "Model directory or repo id (default: bundled)");
+  cmd->add_option("-p,--n-prompt", o->prompt, "Prompt tokens for the prefill test")->capture_default_str();
+  cmd->add_option("-n,--n-gen", o->gen, "Tokens for the decode test")->capture_default_str();
+  cmd->add_option("-r,--repetitions", o->reps, "Repetitions")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)");
+  cmd->add_option("--precision", o->precision, "f32 or fast")->check(CLI::IsMember({"f32", "fast"}))->capture_default_str();
+  cmd->add_flag("--json", o->json, "Print one JSON object");
+  cmd->callback([o] {
+    if (o->prompt < 1 || o->gen < 1 || o->reps < 1) fail("bench: -p, -n and -r must be positive");
+    const auto dir = locate_model(o->model.empty() ? bundled_model_dir() : o->model);
+    const auto t_load0 = std::chrono::steady_clock::now();
+    auto model = DecoderLM::load(dir, o->threads, o->precision == "f32" ? Precision::F32 : Precision::Fast);
+    const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load0).count();
+    const int64_t vocab = model->config().vocab_size;
+    if (o->prompt + o->gen > model->config().context_length())
+      fail("bench: -p {} + -n {} exceeds the model's context of {}", o->prompt, o->gen, model->config().context_length());
+    std::mt19937 rng(0);
+    std::vector<double> pp, tg;
+    std::vector<float> logits;
+    for (int r = 0; r < o->reps; ++r) {
+      std::vector<int32_t> prompt(size_t(o->prompt));
+      for (auto& t : prompt) t = int32_t(rng() % uint32_t(vocab));
+      {
+        KVCache cache = model->new_cache(o->prompt);
+        const auto t0 = std::chrono::steady_clock::now();
+        model->forward(prompt, cache, logits);
+        pp.push_back(o->prompt / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      {
+        // Decode from a one-token start, as llama-bench's tg test does.
+        KVCache cache = model->new_cache(o->gen + 1);
+        int32_t tok = prompt[0];
+        model->forward(std::span<const int32_t>(&tok, 1), cache, logits);
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < o->gen; ++i) {
+          tok = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+          model->forward(std::span<const int32_t>(&tok, 1), cache, logits);
+        }
+        tg.push_back(o->gen / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+    }
+    const Stat p = stat(pp), t = stat(tg);
+    if (o->json) {
+      std::printf("%s\n", nlohmann::json{{"model", dir.string()}, {"threads", model->threads()}, {"precision", o->precision},
+                                         {"n_prompt", o->prompt}, {"n_gen", o->gen}, {"repetitions", o->reps},
+                                         {"prefill_tps", p.mean}, {"prefill_tps_sd", p.sd}, {"decode_tps", t.mean},
+                                         {"decode_tps_sd", t.sd}, {"load_seconds", load_s},
+                                         {"weights_bytes", model->weight_bytes()}, {"peak_rss_bytes", peak_rss_bytes()}}
+                                  .dump()
+                                  .c_str());
+    } else {
+      std::printf("model %s, %d threads, precision %s, load %.3f s\n", dir.c_str(), model->threads(), o->precision.c_str(), load_s);
+      std::printf("pp%-5d %10.2f ± %.2f tokens/s\n", o->prompt, p.mean, p.sd);
+      std::printf("tg%-5d %10.2f ± %.2f tokens/s\n", o->gen, t.mean, t.sd);
+    }
+  });
+}
+
+}  // namespace mlxcpp::cli

@@ -446,7 +446,8 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
   const bool ints = (a.is_int() || a.is_bool()) && (b.is_int() || b.is_bool());
   const double x = a.number(), y = b.number();
   if (ints) {
-    const int64_t i = int64_t(x), j = int64_t(y);
+    const int64_t i = a.is_bool() ? int64_t(std::get<bool>(a.v)) : a.integer();
+    const int64_t j = b.is_bool() ? int64_t(std::get<bool>(b.v)) : b.integer();
     int64_t r;
     if (op == "+" && !__builtin_add_overflow(i, j, &r)) return r;
     if (op == "-" && !__builtin_sub_overflow(i, j, &r)) return r;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "backend/cpu/fast_matmul.h"
+#include "backend/cpu/int8_matmul.h"
 #include "quant/affine.h"
 #include "quant/bit_packing.h"
 #include "quant/fp_formats.h"
@@ -54,6 +55,10 @@ void WeightMatrix::matvec(const float* x, float* y, ThreadPool& pool, Precision 
 }
 
 void WeightMatrix::matmul(const float* x, int64_t n, float* y, ThreadPool& pool, Precision precision) const {
+  if (precision == Precision::Fast && cpu::int8_matmul_supported(*this)) {
+    cpu::int8_matmul(*this, x, n, y, pool);
+    return;
+  }
   if (precision == Precision::Fast && cols % 32 == 0) {
     cpu::fast_matmul(*this, x, n, y, pool);
     return;

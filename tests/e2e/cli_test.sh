@@ -44,7 +44,10 @@ out="$("$bin" template --messages "$tmp/msgs.json" --add-generation-prompt | od 
 case "$out" in *'t  \n'*) echo "ok   template-exact-bytes";; *) echo "FAIL template-exact-bytes: $out"; fails=$((fails + 1));; esac
 printf '[{"role":"user"' > "$tmp/bad.json"
 check template-bad-json 1 "invalid JSON" -- "$bin" template --messages "$tmp/bad.json"
-check perplexity 0 '"perplexity":937\.87' -- "$bin" perplexity -f "$root/tests/data/models/eval/debian-fortunes.txt" --ctx 128 --json
+check perplexity-f32 0 '"perplexity":937\.87' -- "$bin" perplexity -f "$root/tests/data/models/eval/debian-fortunes.txt" --ctx 128 --json --precision f32
+# The default fast path (int8 activations, two passes) stays within 1 % of 937.88.
+check perplexity-fast 0 '"perplexity":(93[3-9]|94[0-7])\.' -- "$bin" perplexity -f "$root/tests/data/models/eval/debian-fortunes.txt" --ctx 128 --json
+check bench 0 'tg8 ' -- "$bin" bench -p 8 -n 8 -r 2
 a="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 42 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"
 b="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 42 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"
 c="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 43 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"

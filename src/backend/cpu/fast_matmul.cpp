@@ -41,7 +41,7 @@ struct Prepared {
 
 // 4-bit codes are unpacked as (low nibbles, high nibbles) of each 16-byte run, which is
 // (even, odd) elements of each 32-column block: permute x the same way once per call.
-bool nibble_order(const WeightMatrix& w) { return w.quant && w.quant->bits == 4; }
+bool nibble_order(const WeightMatrix& w) { return w.quant && w.quant->bits == 4 && w.quant->mode == QuantMode::Affine; }
 
 Prepared prepare(const WeightMatrix& w, const float* x, int64_t n) {
   Prepared p;

@@ -1,0 +1,102 @@
+#include "backend/cpu/int8_matmul.h"
+#include "backend/cpu/int8_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "model/weight_matrix.h"
+#include "runtime/thread_pool.h"
+#include "util/float_bits.h"
+
+
+namespace mlxcpp::cpu {
+
+#if defined(__x86_64__)
+namespace {
+
+enum class Kernel { None, Avx2, Vnni };
+
+Kernel detect() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
+    return Kernel::Vnni;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Kernel::Avx2;
+  return Kernel::None;
+}
+
+Kernel kernel() {
+  static const Kernel k = detect();  // CPU features do not change while running
+  return k;
+}
+
+QInput quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, bool nibble_order) {
+  QInput in;
+  in.n = n;
+  in.cols = cols;
+  in.group = group;
+  in.q.resize(size_t(n * cols));
+  in.q2.resize(size_t(n * cols));
+  in.scale.resize(size_t(n * cols / 32));
+  in.scale2.resize(size_t(n * cols / 32));
+  in.gsum.assign(size_t(n * cols / group), 0.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    const float* xi = x + i * cols;
+    for (int64_t b = 0; b < cols; b += 32) {
+      float amax = 0;
+      for (int k = 0; k < 32; ++k) amax = std::max(amax, std::abs(xi[b + k]));
+      const float d = amax / 127.0f;
+      const float inv = d > 0 ? 1.0f / d : 0.0f;
+      in.scale[size_t((i * cols + b) / 32)] = d;
+      const float d2 = d / 127.0f;
+      const float inv2 = d2 > 0 ? 1.0f / d2 : 0.0f;
+      in.scale2[size_t((i * cols + b) / 32)] = d2;
+      int8_t* out = &in.q[size_t(i * cols + b)];
+      int8_t* out2 = &in.q2[size_t(i * cols + b)];
+      for (int k = 0; k < 32; ++k) {
+        const int64_t src = nibble_order ? b + (k < 16 ? 2 * k : 2 * (k - 16) + 1) : b + k;
+        out[k] = int8_t(std::lrint(xi[src] * inv));
+        const float residual = xi[src] - d * float(out[k]);  // |residual| <= d/2
+        out2[k] = int8_t(std::clamp(std::lrint(residual * inv2), -127L, 127L));
+      }
+    }
+    for (int64_t c = 0; c < cols; ++c) in.gsum[size_t(i * (cols / group) + c / group)] += xi[c];
+  }
+  return in;
+}
+
+}  // namespace
+
+bool int8_matmul_supported(const WeightMatrix& w) {
+  return kernel() != Kernel::None && w.quant && w.quant->mode == QuantMode::Affine &&
+         (w.quant->bits == 4 || w.quant->bits == 8) && w.cols % 32 == 0;
+}
+
+const char* int8_kernel_name() {
+  switch (kernel()) {
+    case Kernel::Vnni: return "avx512vnni";
+    case Kernel::Avx2: return "avx2";
+    default: return "none";
+  }
+}
+
+void int8_matmul(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  const QInput in = quantize_input(x, n, w.cols, w.quant->group_size, w.quant->bits == 4);
+  const Kernel k = kernel();
+  const int bits = w.quant->bits;
+  pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
+    if (k == Kernel::Vnni) (bits == 4 ? vnni::rows4 : vnni::rows8)(w, in, y, r0, r1);
+    else (bits == 4 ? avx2::rows4 : avx2::rows8)(w, in, y, r0, r1);
+  });
+}
+
+#else  // not x86-64: the float SIMD path serves instead
+
+bool int8_matmul_supported(const WeightMatrix&) { return false; }
+const char* int8_kernel_name() { return "none"; }
+void int8_matmul(const WeightMatrix&, const float*, int64_t, float*, ThreadPool&) {}
+
+#endif
+
+}  // namespace mlxcpp::cpu

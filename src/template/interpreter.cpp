@@ -310,6 +310,7 @@ class Renderer {
     fn->name = n.text;
     const Node* np = &n;
     fn->fn = [this, np](const Args& args, const Kwargs& kwargs) -> Value {
+      if (frames_.size() > 200) fail_at(*np, "macro calls nested too deeply (recursion?)");
       if (args.size() > np->params.size()) fail_at(*np, "macro '" + np->text + "' takes " + std::to_string(np->params.size()) + " arguments");
       frames_.emplace_back();
       for (size_t i = 0; i < np->params.size(); ++i) {

@@ -41,7 +41,18 @@ class ExprParser {
 
   ExprPtr or_expr_no_ternary() { return or_expr(); }
 
+  // Untrusted templates: bound the nesting so recursion cannot exhaust the stack.
+  static constexpr int kMaxDepth = 64;
+  struct DepthGuard {
+    ExprParser& p;
+    explicit DepthGuard(ExprParser& parser) : p(parser) {
+      if (++p.depth_ > kMaxDepth) p.error("expression nested deeper than " + std::to_string(kMaxDepth));
+    }
+    ~DepthGuard() { --p.depth_; }
+  };
+
   ExprPtr expression() {  // ternary
+    DepthGuard guard(*this);
     ExprPtr e = or_expr();
     if (is_name("if")) {
       const Token at = next();
@@ -80,6 +91,7 @@ class ExprParser {
     return e;
   }
   ExprPtr not_expr() {
+    DepthGuard guard(*this);
     if (is_name("not")) {
       const Token at = next();
       auto e = make(Expr::Unary, at);
@@ -153,6 +165,7 @@ class ExprParser {
     return filters(postfix(primary()));
   }
   ExprPtr unary_no_filter() {
+    DepthGuard guard(*this);
     if (is_op("-") || is_op("+")) {
       const Token at = next();
       auto e = make(Expr::Unary, at);
@@ -341,6 +354,7 @@ class ExprParser {
  private:
   std::vector<Token> t_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 class TemplateParser {
@@ -364,6 +378,14 @@ class TemplateParser {
 
   // Parses nodes until a statement whose first word is in `stops` (left unconsumed).
   Body parse_until(const std::set<std::string>& stops) {
+    if (++depth_ > 64) {
+      const Chunk& c = chunks_[std::min(pos_, chunks_.size() - 1)];
+      throw TemplateError(c.line, c.col, "blocks nested deeper than 64");
+    }
+    struct Leave {
+      int& d;
+      ~Leave() { --d; }
+    } leave{depth_};
     Body body;
     while (pos_ < chunks_.size()) {
       const Chunk& c = chunks_[pos_];
@@ -569,6 +591,7 @@ class TemplateParser {
 
   std::vector<Chunk> chunks_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

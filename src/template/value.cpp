@@ -118,24 +118,37 @@ std::string repr_string(const std::string& s) {
 
 }  // namespace
 
-std::string to_repr(const Value& v) {
+namespace {
+constexpr int kMaxValueDepth = 128;  // deeper values come only from hostile input
+void check_depth(int depth) {
+  if (depth > kMaxValueDepth) fail("value nested deeper than {} levels", kMaxValueDepth);
+}
+std::string repr_at(const Value& v, int depth);
+}  // namespace
+
+std::string to_repr(const Value& v) { return repr_at(v, 0); }
+
+namespace {
+std::string repr_at(const Value& v, int depth) {
+  check_depth(depth);
   if (v.is_string()) return repr_string(v.str());
   if (v.is_list()) {
     std::string out = "[";
-    for (size_t i = 0; i < v.list().size(); ++i) out += (i ? ", " : "") + to_repr(v.list()[i]);
+    for (size_t i = 0; i < v.list().size(); ++i) out += (i ? ", " : "") + repr_at(v.list()[i], depth + 1);
     return out + "]";
   }
   if (v.is_dict()) {
     std::string out = "{";
     bool first = true;
     for (const auto& [k, x] : v.dict().items) {
-      out += (first ? "" : ", ") + repr_string(k) + ": " + to_repr(x);
+      out += (first ? "" : ", ") + repr_string(k) + ": " + repr_at(x, depth + 1);
       first = false;
     }
     return out + "}";
   }
   return to_str(v);
 }
+}  // namespace
 
 std::string to_str(const Value& v) {
   return std::visit(
@@ -154,7 +167,13 @@ std::string to_str(const Value& v) {
       v.v);
 }
 
-bool equals(const Value& a, const Value& b) {
+namespace {
+bool equals_at(const Value& a, const Value& b, int depth);
+}
+bool equals(const Value& a, const Value& b) { return equals_at(a, b, 0); }
+namespace {
+bool equals_at(const Value& a, const Value& b, int depth) {
+  check_depth(depth);
   if ((a.is_number() || a.is_bool()) && (b.is_number() || b.is_bool())) return a.number() == b.number();
   if (a.is_string() && b.is_string()) return a.str() == b.str();
   if (a.is_none() && b.is_none()) return true;
@@ -162,36 +181,45 @@ bool equals(const Value& a, const Value& b) {
   if (a.is_list() && b.is_list()) {
     if (a.list().size() != b.list().size()) return false;
     for (size_t i = 0; i < a.list().size(); ++i)
-      if (!equals(a.list()[i], b.list()[i])) return false;
+      if (!equals_at(a.list()[i], b.list()[i], depth + 1)) return false;
     return true;
   }
   if (a.is_dict() && b.is_dict()) {
     if (a.dict().items.size() != b.dict().items.size()) return false;
     for (const auto& [k, x] : a.dict().items) {
       const Value* y = b.dict().find(k);
-      if (!y || !equals(x, *y)) return false;
+      if (!y || !equals_at(x, *y, depth + 1)) return false;
     }
     return true;
   }
   if (a.is_namespace() && b.is_namespace()) return std::get<std::shared_ptr<Namespace>>(a.v) == std::get<std::shared_ptr<Namespace>>(b.v);
   return false;
 }
+}  // namespace
 
-int compare(const Value& a, const Value& b) {
+namespace {
+int compare_at(const Value& a, const Value& b, int depth);
+}
+int compare(const Value& a, const Value& b) { return compare_at(a, b, 0); }
+namespace {
+int compare_at(const Value& a, const Value& b, int depth) {
+  check_depth(depth);
   if ((a.is_number() || a.is_bool()) && (b.is_number() || b.is_bool()))
     return a.number() < b.number() ? -1 : a.number() > b.number() ? 1 : 0;
   if (a.is_string() && b.is_string()) return a.str() < b.str() ? -1 : a.str() > b.str() ? 1 : 0;
   if (a.is_list() && b.is_list()) {
     const auto &x = a.list(), &y = b.list();
     for (size_t i = 0; i < std::min(x.size(), y.size()); ++i)
-      if (int c = compare(x[i], y[i])) return c;
+      if (int c = compare_at(x[i], y[i], depth + 1)) return c;
     return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
   }
   fail("'<' not supported between instances of '{}' and '{}'", a.type_name(), b.type_name());
 }
+}  // namespace
 
 template <typename J>
-Value from_json_impl(const J& j) {
+Value from_json_impl(const J& j, int depth = 0) {
+  check_depth(depth);
   switch (j.type()) {
     case nlohmann::json::value_t::null: return None{};
     case nlohmann::json::value_t::boolean: return j.template get<bool>();
@@ -201,12 +229,12 @@ Value from_json_impl(const J& j) {
     case nlohmann::json::value_t::string: return j.template get<std::string>();
     case nlohmann::json::value_t::array: {
       List l;
-      for (const auto& x : j) l.push_back(from_json_impl(x));
+      for (const auto& x : j) l.push_back(from_json_impl(x, depth + 1));
       return l;
     }
     case nlohmann::json::value_t::object: {
       Dict d;
-      for (const auto& [k, x] : j.items()) d.items.emplace_back(k, from_json_impl(x));
+      for (const auto& [k, x] : j.items()) d.items.emplace_back(k, from_json_impl(x, depth + 1));
       return d;
     }
     default: return Undefined{};
@@ -238,6 +266,7 @@ void json_string(const std::string& s, std::string& out) {
 }
 
 void json_dump(const Value& v, int indent, bool sort_keys, int depth, std::string& out) {
+  check_depth(depth);
   const std::string nl = indent >= 0 ? "\n" + std::string(size_t(indent * (depth + 1)), ' ') : "";
   const std::string nl_end = indent >= 0 ? "\n" + std::string(size_t(indent * depth), ' ') : "";
   const std::string item_sep = indent >= 0 ? "," : ", ";

@@ -76,6 +76,13 @@ TEST(ChatTemplate, UnsupportedConstructsNameLineAndColumn) {
   EXPECT_NE(error_of("{{ undefined_thing.attr }}").find("'undefined_thing' is undefined"), std::string::npos);
   // Found by fuzzing: an out-of-range literal, overflow, and runaway output are errors.
   EXPECT_NE(error_of("{{ 99999999999999999999999 }}").find("out of range"), std::string::npos);
+  EXPECT_NE(error_of("{{ " + std::string(500, '[') + " }}").find("nested deeper"), std::string::npos);
+  std::string deep_ifs;
+  for (int i = 0; i < 100; ++i) deep_ifs += "{% if true %}";
+  EXPECT_NE(error_of(deep_ifs).find("nested deeper than 64"), std::string::npos);
+  EXPECT_NE(error_of("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}").find("nested too deeply"), std::string::npos);
+  EXPECT_NE(error_of("{% set ns = namespace(x=[]) %}{% for i in range(1000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}")
+                .find("nested deeper than 128"), std::string::npos);
   EXPECT_NE(error_of("{{ 9223372036854775807 + 1 }}").find("integer overflow"), std::string::npos);
   EXPECT_NE(error_of("{{ 'x' * 100000000000 }}").find("too large"), std::string::npos);
   EXPECT_NE(error_of("{% for i in range(1000000) %}{{ 'x' * 1000000 }}{% endfor %}").find("exceeds 64 MiB"),

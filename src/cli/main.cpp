@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   mlxcpp::cli::register_perplexity(app);
   mlxcpp::cli::register_template(app);
   mlxcpp::cli::register_bench(app);
+  mlxcpp::cli::register_list(app);
+  mlxcpp::cli::register_resolve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -52,4 +52,9 @@ a="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 42 --max-tokens 20 --
 b="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 42 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"
 c="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 43 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"
 if [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$c" ]; then echo "ok   seed-reproducible"; else echo "FAIL seed-reproducible: $a / $b / $c"; fails=$((fails + 1)); fi
+check resolve-exact 0 "is in the catalogue" -- "$bin" resolve mlx-community/Phi-3.5-mini-instruct-4bit
+check resolve-suggest 3 "did you mean: mlx-community/Meta-Llama-3.1-8B-Instruct-4bit" -- "$bin" resolve mlx-community/Llama-3.1-8B-Instruct-mlx
+check resolve-nothing 4 "nothing resembles" -- "$bin" resolve "zzzz qqqq"
+check list-json 0 '"small-fast"' -- "$bin" list --json
+check list-category 0 "CodeLlama-7b-Python-mlx" -- "$bin" list --category code
 exit $((fails > 0))

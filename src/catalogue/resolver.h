@@ -1,0 +1,34 @@
+// Name resolution: an exact catalogue id passes; anything else gets ranked suggestions
+// from mlx-community's naming rules (an "-mlx" suffix or none, the "Meta-" prefix of
+// Llama 3.1, "-Instruct" or not, quantization suffixes, version spelling, case) plus
+// token overlap and edit distance. Short names ("phi-3.5", "llama 3.1 8b 4bit") work.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "catalogue/catalogue.h"
+
+namespace mlxcpp {
+
+struct Suggestion {
+  std::string id;
+  double score = 0;
+  std::string why;
+};
+
+struct Resolution {
+  enum Status { Found, SuggestionsOnly, Nothing } status = Nothing;
+  std::string requested;
+  std::string id;  // when Found
+  std::vector<Suggestion> suggestions;
+  std::string message;
+
+  int exit_code() const { return status == Found ? 0 : status == SuggestionsOnly ? 3 : 4; }
+  nlohmann::json to_json() const;
+};
+
+Resolution resolve_model_name(const Catalogue& catalogue, const std::string& name, size_t max_suggestions = 5);
+
+}  // namespace mlxcpp

@@ -1,0 +1,98 @@
+// The catalogue's required content, and name resolution on the examples that the
+// original integration got wrong (issue 5): the right id must come first.
+#include "catalogue/catalogue.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "catalogue/resolver.h"
+#include "test_support.h"
+#include "util/error.h"
+
+namespace mlxcpp {
+namespace {
+
+bool in_category(const Catalogue& c, const std::string& id, const std::string& cat) {
+  const CatalogueEntry* e = c.find(id);
+  return e && std::find(e->categories.begin(), e->categories.end(), cat) != e->categories.end();
+}
+
+TEST(Catalogue, HoldsTheRequiredModelsUnderTheirCategories) {
+  const Catalogue c = Catalogue::builtin();
+  EXPECT_EQ(c.default_model(), "mlx-community/Phi-3.5-mini-instruct-4bit");
+  for (const char* id : {"mlx-community/CodeLlama-7b-mlx", "mlx-community/CodeLlama-7b-Python-mlx"}) EXPECT_TRUE(in_category(c, id, "code")) << id;
+  for (const char* id : {"mlx-community/Meta-Llama-3.1-8B-Instruct-bf16", "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit",
+                         "mlx-community/Phi-3.5-mini-instruct-4bit", "mlx-community/Mistral-7B-Instruct-v0.2"})
+    EXPECT_TRUE(in_category(c, id, "general")) << id;
+  for (const char* id : {"mlx-community/Phi-3.5-mini-instruct-8bit", "mlx-community/Phi-3.5-mini-instruct-bf16"})
+    EXPECT_NE(c.find(id), nullptr) << id;
+  for (const char* id : {"mlx-community/TinyLlama-1.1B-Chat-v1.0-mlx", "mlx-community/Phi-3-mini-128k-instruct-4bit"})
+    EXPECT_TRUE(in_category(c, id, "small-fast")) << id;
+  for (const auto& e : c.entries()) {
+    EXPECT_FALSE(e.evidence.empty()) << e.id;
+    EXPECT_GT(e.size_gb, 0) << e.id;
+    EXPECT_GT(e.context_length, 0) << e.id;
+  }
+}
+
+TEST(Catalogue, UserFileAddsAndReplacesEntries) {
+  test::TempDir dir;
+  test::write_bytes(dir / "user.json", R"({"models": [{"id": "me/My-Model-4bit", "categories": ["code"], "size_gb": 1.5,
+      "context_length": 4096, "evidence": "mine"}, {"id": "mlx-community/CodeLlama-7b-mlx", "categories": ["code"],
+      "best_for": "replaced", "size_gb": 13, "context_length": 16384, "evidence": "x"}]})");
+  Catalogue c = Catalogue::builtin();
+  const size_t before = c.entries().size();
+  c.merge_file(dir / "user.json");
+  EXPECT_EQ(c.entries().size(), before + 1);
+  EXPECT_EQ(c.find("mlx-community/CodeLlama-7b-mlx")->best_for, "replaced");
+  test::write_bytes(dir / "bad.json", R"({"models": [{"id": "a/b", "categories": ["cooking"]}]})");
+  try {
+    c.merge_file(dir / "bad.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown category 'cooking'"), std::string::npos);
+  }
+}
+
+void expect_first(const std::string& name, const std::string& want) {
+  const Resolution r = resolve_model_name(Catalogue::builtin(), name);
+  ASSERT_FALSE(r.suggestions.empty()) << name;
+  EXPECT_EQ(r.status, Resolution::SuggestionsOnly) << name;
+  EXPECT_EQ(r.suggestions[0].id, want) << name;
+  EXPECT_EQ(r.exit_code(), 3);
+}
+
+TEST(Resolver, PutsTheRightIdFirst) {
+  expect_first("mlx-community/Llama-3.1-8B-Instruct-mlx", "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit");
+  expect_first("mlx-community/Phi-3.5-mini-4k-instruct-mlx", "mlx-community/Phi-3.5-mini-instruct-4bit");
+  expect_first("mlx-community/Mistral-7B-Instruct-v0.2-mlx", "mlx-community/Mistral-7B-Instruct-v0.2");
+  expect_first("mlx-community/Phi-3-mini-128k-instruct-mlx", "mlx-community/Phi-3-mini-128k-instruct-4bit");
+  expect_first("phi-3.5", "mlx-community/Phi-3.5-mini-instruct-4bit");
+  expect_first("llama 3.1 8b 4bit", "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit");
+  expect_first("llama 3.1 8b 8bit", "mlx-community/Meta-Llama-3.1-8B-Instruct-8bit");
+  expect_first("tinyllama", "mlx-community/TinyLlama-1.1B-Chat-v1.0-mlx");
+  expect_first("codellama python", "mlx-community/CodeLlama-7b-Python-mlx");
+}
+
+TEST(Resolver, NonexistentCodeLlamaInstructOffersBothCodeLlamas) {
+  const Resolution r = resolve_model_name(Catalogue::builtin(), "mlx-community/CodeLlama-7b-Instruct-mlx");
+  ASSERT_GE(r.suggestions.size(), 2u);
+  std::set<std::string> top{r.suggestions[0].id, r.suggestions[1].id};
+  EXPECT_EQ(top, (std::set<std::string>{"mlx-community/CodeLlama-7b-mlx", "mlx-community/CodeLlama-7b-Python-mlx"}));
+  EXPECT_NE(r.message.find("does not exist"), std::string::npos);
+}
+
+TEST(Resolver, ExactIdsPassAndNonsenseFindsNothing) {
+  const Catalogue c = Catalogue::builtin();
+  EXPECT_EQ(resolve_model_name(c, "mlx-community/Phi-3.5-mini-instruct-4bit").exit_code(), 0);
+  const Resolution ci = resolve_model_name(c, "MLX-COMMUNITY/phi-3.5-MINI-instruct-4bit");
+  EXPECT_EQ(ci.status, Resolution::Found);
+  EXPECT_EQ(ci.id, "mlx-community/Phi-3.5-mini-instruct-4bit");
+  const Resolution none = resolve_model_name(c, "zzzz qqqq xxxx");
+  EXPECT_EQ(none.status, Resolution::Nothing);
+  EXPECT_EQ(none.exit_code(), 4);
+}
+
+}  // namespace
+}  // namespace mlxcpp

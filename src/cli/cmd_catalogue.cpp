@@ -1,4 +1,6 @@
 #include <cstdio>
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "catalogue/catalogue.h"
@@ -30,7 +32,8 @@ void register_list(CLI::App& app) {
                                     {"size", fmt::format("{:.1f}GB", e.size_gb)},
                                     {"best_for", e.best_for},
                                     {"size_gb", e.size_gb}};
-        for (const auto& [k, v] : e.to_json().items())
+        const nlohmann::json facts = e.to_json();
+        for (const auto& [k, v] : facts.items())
           if (!m.contains(k)) m[k] = v;
         list.push_back(m);
       }

@@ -171,8 +171,10 @@ class Renderer {
   }
 
   void exec(const Node& n, std::string& out) {
-    // Templates are untrusted: bound the output so loops cannot exhaust memory.
+    // Templates are untrusted: bound the output and the work so loops cannot exhaust
+    // memory or time (real chat templates take a few thousand steps).
     if (out.size() > (size_t(64) << 20)) fail_at(n, "template output exceeds 64 MiB");
+    if (++steps_ > kMaxSteps) fail_at(n, "template exceeds " + std::to_string(kMaxSteps) + " steps (runaway loop?)");
     switch (n.kind) {
       case Node::Text: out += n.text; return;
       case Node::Output: {
@@ -265,6 +267,7 @@ class Renderer {
     frames_.emplace_back();
     const int64_t len = int64_t(items.size());
     for (int64_t i = 0; i < len; ++i) {
+      if (++steps_ > kMaxSteps) fail_at(n, "template exceeds " + std::to_string(kMaxSteps) + " steps (runaway loop?)");
       bind_targets(n, items[size_t(i)]);
       Dict loop;
       loop.set("index", i + 1);
@@ -334,7 +337,9 @@ class Renderer {
     return Value(fn);
   }
 
+  static constexpr uint64_t kMaxSteps = 2'000'000;
   std::vector<Dict> frames_;
+  uint64_t steps_ = 0;
 };
 
 }  // namespace

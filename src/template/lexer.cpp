@@ -110,16 +110,34 @@ std::vector<Chunk> split_template(const std::string& src, const LexOptions& opt)
     while (!trimmed.empty() && is_space(trimmed.front())) trimmed.erase(0, 1);
     while (!trimmed.empty() && is_space(trimmed.back())) trimmed.pop_back();
     if (kind == '%' && trimmed == "raw") {
-      const size_t stop = src.find("endraw", i);
-      const size_t tag = stop == std::string::npos ? stop : src.rfind("{%", stop);
+      // The body ends at the next {% endraw %} tag (allowing "-" markers and spaces).
+      size_t tag = std::string::npos, close_raw = std::string::npos;
+      for (size_t k = src.find("{%", i); k != std::string::npos; k = src.find("{%", k + 2)) {
+        size_t p = k + 2;
+        if (p < src.size() && (src[p] == '-' || src[p] == '+')) ++p;
+        while (p < src.size() && is_space(src[p])) ++p;
+        if (src.compare(p, 6, "endraw") != 0) continue;
+        p += 6;
+        while (p < src.size() && is_space(src[p])) ++p;
+        if (p < src.size() && src[p] == '-') ++p;
+        if (src.compare(p, 2, "%}") == 0) {
+          tag = k;
+          close_raw = p;
+          break;
+        }
+      }
       if (tag == std::string::npos) throw TemplateError(tag_line, tag_col, "{% raw %} without {% endraw %}");
       std::string raw = src.substr(i, tag - i);
-      if (opt.trim_blocks && !minus_right && raw.starts_with("\n")) raw.erase(0, 1);
+      // jinja2 keeps the raw body as written (trim_blocks does not apply inside it).
+      if (minus_right)
+        while (!raw.empty() && is_space(raw.front())) raw.erase(0, 1);
+      if (src[tag + 2] == '-')
+        while (!raw.empty() && is_space(raw.back())) raw.pop_back();
       text += raw;
-      const size_t close_raw = src.find("%}", stop);
       position_after(src, i, close_raw + 2, line, col);
       i = close_raw + 2;
-      if (opt.trim_blocks) trim_next_nl = true;
+      if (src[close_raw - 1] == '-') strip_next_ws = true;
+      else if (opt.trim_blocks) trim_next_nl = true;
       continue;
     }
     flush_text();

@@ -77,6 +77,8 @@ TEST(ChatTemplate, UnsupportedConstructsNameLineAndColumn) {
   // Found by fuzzing: an out-of-range literal, overflow, and runaway output are errors.
   EXPECT_NE(error_of("{{ 99999999999999999999999 }}").find("out of range"), std::string::npos);
   EXPECT_NE(error_of("{{ " + std::string(500, '[') + " }}").find("nested deeper"), std::string::npos);
+  EXPECT_NE(error_of("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}").find("steps"), std::string::npos);
+  EXPECT_NE(error_of("x{%- raw%}endif %}").find("without {% endraw %}"), std::string::npos);
   std::string deep_ifs;
   for (int i = 0; i < 100; ++i) deep_ifs += "{% if true %}";
   EXPECT_NE(error_of(deep_ifs).find("nested deeper than 64"), std::string::npos);
@@ -95,6 +97,12 @@ TEST(ChatTemplate, StrftimeNowFormatsTheCurrentDate) {
   std::tm tm{};
   localtime_r(&now, &tm);
   EXPECT_EQ(t.render(nlohmann::ordered_json::array(), nullptr, false), std::to_string(1900 + tm.tm_year));
+}
+
+TEST(ChatTemplate, RawBlocksAsJinja2) {
+  // Expected strings from Python's jinja2 with trim_blocks and lstrip_blocks.
+  ChatTemplate t("{% raw %}a{{b}}{%- endraw -%} c|{% raw %}\nx {% endraw %}\ny", json::object());
+  EXPECT_EQ(t.render(nlohmann::ordered_json::array(), nullptr, false), "a{{b}}c|\nx y");
 }
 
 TEST(ChatTemplate, PythonFormattingOfValues) {

@@ -17,6 +17,7 @@ void register_template(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_list(CLI::App& app);
 void register_resolve(CLI::App& app);
+void register_hw(CLI::App& app);
 
 // The model shipped in the repository, used when no -m is given.
 std::string bundled_model_dir();

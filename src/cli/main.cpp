@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   mlxcpp::cli::register_bench(app);
   mlxcpp::cli::register_list(app);
   mlxcpp::cli::register_resolve(app);
+  mlxcpp::cli::register_hw(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

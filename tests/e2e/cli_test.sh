@@ -57,4 +57,6 @@ check resolve-suggest 3 "did you mean: mlx-community/Meta-Llama-3.1-8B-Instruct-
 check resolve-nothing 4 "nothing resembles" -- "$bin" resolve "zzzz qqqq"
 check list-json 0 '"small-fast"' -- "$bin" list --json
 check list-category 0 "CodeLlama-7b-Python-mlx" -- "$bin" list --category code
+check hw 0 "logical cores" -- "$bin" hw
+check hw-json 0 '"usable_ram_bytes"' -- "$bin" hw --json
 exit $((fails > 0))

@@ -55,12 +55,7 @@ TEST_P(ArchParity, LogitsAndGreedyMatchTransformers) {
 INSTANTIATE_TEST_SUITE_P(Architectures, ArchParity,
                          ::testing::Values("llama3-rope", "llama-tied-bias", "mistral-sliding", "qwen2-bias",
                                            "qwen3-qknorm", "phi3-longrope", "gemma", "gemma2-softcap"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (auto& ch : n)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+                         [](const auto& info) { return test::param_name(info.param); });
 
 }  // namespace
 }  // namespace mlxcpp

@@ -54,12 +54,7 @@ INSTANTIATE_TEST_SUITE_P(AllTokenizers, StreamDecoderProperty,
                          ::testing::Values("fortune-tiny", "llama3.1", "qwen3", "gemma3", "mistral-7b-v0.1",
                                            "mistral-7b-v0.1-metaspace", "phi-3-mini-4k-instruct",
                                            "tinyllama-1.1b-chat-v1.0"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (auto& ch : n)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+                         [](const auto& info) { return test::param_name(info.param); });
 
 }  // namespace
 }  // namespace mlxcpp

@@ -28,4 +28,7 @@ class TempDir {
 std::string safetensors_image(const std::string& header, const std::string& data);
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
 
+// A gtest parameter name from a fixture name ("llama3.1" → "llama3_1").
+std::string param_name(std::string name);
+
 }  // namespace mlxcpp::test

@@ -1,5 +1,6 @@
 #include "backend/cpu/fast_matmul.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -64,8 +65,9 @@ Prepared prepare(const WeightMatrix& w, const float* x, int64_t n) {
   return p;
 }
 
-// Widens one block of kBlock codes of row r starting at column c into q (unpack order).
-inline void unpack_block(const WeightMatrix& w, int64_t r, int64_t c, float* q) {
+// Widens `count` codes (kBlock, or a whole nvfp4 group of 16) of row r starting at column
+// c into q (unpack order).
+inline void unpack_block(const WeightMatrix& w, int64_t r, int64_t c, float* q, int count = kBlock) {
   if (!w.quant) {
     const size_t esz = dtype_size(w.dtype);
     const uint8_t* base = w.data + size_t(r * w.cols + c) * esz;
@@ -96,12 +98,12 @@ inline void unpack_block(const WeightMatrix& w, int64_t r, int64_t c, float* q) 
     return;
   }
   if (s.mode == QuantMode::Affine) {
-    for (int k = 0; k < kBlock; ++k) q[k] = float(unpack_bits(row, size_t(c + k), s.bits));
+    for (int k = 0; k < count; ++k) q[k] = float(unpack_bits(row, size_t(c + k), s.bits));
     return;
   }
   // Floating-point modes: the element value times its (power-of-two or E4M3) scale.
   const size_t groups = size_t(w.cols / s.group_size);
-  for (int k = 0; k < kBlock; ++k) {
+  for (int k = 0; k < count; ++k) {
     const uint8_t sc = w.scales[size_t(r) * groups + size_t((c + k) / s.group_size)];
     const float scale = s.mode == QuantMode::NvFp4 ? fp8_e4m3_to_f32(sc) : e8m0_to_f32(sc);
     const uint32_t code = unpack_bits(row, size_t(c + k), s.bits);
@@ -118,7 +120,7 @@ void rows_kernel(const WeightMatrix& w, const Prepared& p, float* y, int64_t r0,
   for (int64_t r = r0; r < r1; ++r) {
     std::fill(acc.begin(), acc.end(), 0.0f);
     for (int64_t g = 0; g < groups; ++g) {
-      for (int64_t c = 0; c < group; c += kBlock) unpack_block(w, r, g * group + c, q + c);
+      for (int64_t c = 0; c < group; c += kBlock) unpack_block(w, r, g * group + c, q + c, int(std::min(group, kBlock)));
       const float scale = affine ? scalar_at(w.dtype, w.scales, size_t(r * groups + g)) : 1.0f;
       const float bias = affine ? scalar_at(w.dtype, w.biases, size_t(r * groups + g)) : 0.0f;
       // Σ q·x over the group, for every input row, the codes widened once.

@@ -72,7 +72,6 @@ std::vector<std::string> simd_features() {
   if (__builtin_cpu_supports("avx")) f.push_back("avx");
   if (__builtin_cpu_supports("avx2")) f.push_back("avx2");
   if (__builtin_cpu_supports("fma")) f.push_back("fma");
-  if (__builtin_cpu_supports("f16c")) f.push_back("f16c");
   if (__builtin_cpu_supports("avx512f")) f.push_back("avx512f");
   if (__builtin_cpu_supports("avx512bw")) f.push_back("avx512bw");
   if (__builtin_cpu_supports("avx512vl")) f.push_back("avx512vl");

@@ -2,8 +2,12 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
+
+#include "util/float_bits.h"
 
 namespace mlxcpp {
 
@@ -22,5 +26,25 @@ void convert_to_f32(DType t, const void* src, float* dst, size_t count);
 
 // Converts float32 to F32, F16 or BF16 (round to nearest even).
 void convert_from_f32(DType t, const float* src, void* dst, size_t count);
+
+// Element i of a float array of type t, widened to float32 (for per-group scales read
+// one at a time in kernels; bytes may be unaligned).
+inline float read_f32(DType t, const uint8_t* base, size_t i) {
+  uint16_t h;
+  switch (t) {
+    case DType::BF16: std::memcpy(&h, base + 2 * i, 2); return bf16_to_f32(h);
+    case DType::F16: std::memcpy(&h, base + 2 * i, 2); return f16_to_f32(h);
+    case DType::F32: {
+      float f;
+      std::memcpy(&f, base + 4 * i, 4);
+      return f;
+    }
+    default: {
+      float f;
+      convert_to_f32(t, base + dtype_size(t) * i, &f, 1);
+      return f;
+    }
+  }
+}
 
 }  // namespace mlxcpp

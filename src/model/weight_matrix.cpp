@@ -14,12 +14,6 @@
 namespace mlxcpp {
 namespace {
 
-float load_scalar(DType t, const uint8_t* p) {
-  float v;
-  convert_to_f32(t, p, &v, 1);
-  return v;
-}
-
 std::string shape_str(const std::vector<int64_t>& s) {
   std::string r = "[";
   for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
@@ -44,7 +38,7 @@ void WeightMatrix::dequantize_row(int64_t r, float* out) const {
   const uint8_t* s = scales + size_t(r) * groups * esz;
   const uint8_t* b = biases + size_t(r) * groups * esz;
   for (size_t g = 0; g < groups; ++g) {
-    const float scale = load_scalar(dtype, s + g * esz), bias = load_scalar(dtype, b + g * esz);
+    const float scale = read_f32(dtype, s, g), bias = read_f32(dtype, b, g);
     const size_t k0 = g * size_t(q.group_size);
     for (size_t k = k0; k < k0 + size_t(q.group_size); ++k) out[k] = scale * float(unpack_bits(packed, k, q.bits)) + bias;
   }

@@ -19,19 +19,6 @@ typedef float v8f __attribute__((vector_size(32)));
 // size); float weights use the same block size with scale 1 and bias 0.
 constexpr int64_t kBlock = 32;
 
-float scalar_at(DType t, const uint8_t* base, size_t i) {
-  uint16_t h;
-  switch (t) {
-    case DType::BF16: std::memcpy(&h, base + 2 * i, 2); return bf16_to_f32(h);
-    case DType::F16: std::memcpy(&h, base + 2 * i, 2); return f16_to_f32(h);
-    default: {
-      float f;
-      std::memcpy(&f, base + 4 * i, 4);
-      return f;
-    }
-  }
-}
-
 // The activations rearranged to match the order in which weight codes are unpacked, plus
 // per-group sums for the affine bias term.
 struct Prepared {
@@ -121,8 +108,8 @@ void rows_kernel(const WeightMatrix& w, const Prepared& p, float* y, int64_t r0,
     std::fill(acc.begin(), acc.end(), 0.0f);
     for (int64_t g = 0; g < groups; ++g) {
       for (int64_t c = 0; c < group; c += kBlock) unpack_block(w, r, g * group + c, q + c, int(std::min(group, kBlock)));
-      const float scale = affine ? scalar_at(w.dtype, w.scales, size_t(r * groups + g)) : 1.0f;
-      const float bias = affine ? scalar_at(w.dtype, w.biases, size_t(r * groups + g)) : 0.0f;
+      const float scale = affine ? read_f32(w.dtype, w.scales, size_t(r * groups + g)) : 1.0f;
+      const float bias = affine ? read_f32(w.dtype, w.biases, size_t(r * groups + g)) : 0.0f;
       // Σ q·x over the group, for every input row, the codes widened once.
       for (int64_t i = 0; i < p.n; ++i) {
         const float* xi = &p.x[size_t(i * w.cols + g * group)];

@@ -1,34 +1,39 @@
-// Shared declarations of the per-instruction-set int8 kernels (see int8_kernels.inc).
+// The interface between the int8 dispatcher (int8_matmul.cpp, compiled for the baseline
+// ISA) and the per-instruction-set kernels (int8_kernels.inc, compiled with -mavx2 or
+// -mavx512*). Only plain pointers cross it: the kernel translation units must not
+// instantiate any shared inline code (std::vector, std::fill, util helpers), because the
+// linker keeps one copy of such code for the whole program and could pick the one built
+// with AVX-512 for callers on a CPU without it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <vector>
 
-namespace mlxcpp {
-struct WeightMatrix;
-namespace cpu {
+namespace mlxcpp::cpu {
 
-// Activations per input row: int8 blocks of 32 in the weights' element order (for 4-bit:
-// the 16 even elements then the 16 odd ones), their scales, and exact per-group sums.
-struct QInput {
-  int64_t n, cols, group;
-  std::vector<int8_t> q;     // [n][cols]
-  std::vector<float> scale;  // [n][cols/32]
-  // The rounding residual x - scale*q, quantized again (scale2 = scale/127 per block):
-  // two int8 dot products give ~14-bit activations, at no cost in memory traffic.
-  std::vector<int8_t> q2;
-  std::vector<float> scale2;
-  std::vector<float> gsum;   // [n][cols/group]
+struct Int8Rows {
+  const uint8_t* codes;  // packed weights, row r at codes + r * row_bytes
+  size_t row_bytes;
+  int64_t cols, group, n;  // input features, group size, input rows
+  // Activations [n][cols] as two int8 passes (value, rounding residual) with per-32-block
+  // scales [n][cols/32], and exact per-group sums [n][cols/group].
+  const int8_t *xq, *xq2;
+  const float *xs, *xs2, *gsum;
+  // Group scales and biases as f32 for rows [r0, r1) of the call, [r1-r0][cols/group].
+  const float *scales, *biases;
+  const float* bias;  // the Linear bias [rows], or null
+  float* y;           // y[i * y_stride + r]
+  int64_t y_stride;
+  float* scratch;     // 9 * n floats, private to the calling thread
 };
 
 namespace avx2 {
-void rows4(const WeightMatrix& w, const QInput& in, float* y, int64_t r0, int64_t r1);
-void rows8(const WeightMatrix& w, const QInput& in, float* y, int64_t r0, int64_t r1);
+void rows4(const Int8Rows& a, int64_t r0, int64_t r1);
+void rows8(const Int8Rows& a, int64_t r0, int64_t r1);
 }  // namespace avx2
 namespace vnni {
-void rows4(const WeightMatrix& w, const QInput& in, float* y, int64_t r0, int64_t r1);
-void rows8(const WeightMatrix& w, const QInput& in, float* y, int64_t r0, int64_t r1);
+void rows4(const Int8Rows& a, int64_t r0, int64_t r1);
+void rows8(const Int8Rows& a, int64_t r0, int64_t r1);
 }  // namespace vnni
 
-}  // namespace cpu
-}  // namespace mlxcpp
+}  // namespace mlxcpp::cpu

@@ -1,7 +1,5 @@
 #include "convert/synth.h"
 
-#include <zlib.h>
-
 #include <cmath>
 #include <cstdlib>
 #include <thread>
@@ -34,24 +32,11 @@ uint64_t hash_name(const std::string& s) {
   return h;
 }
 
-void gunzip_file(const fs::path& src, const fs::path& dst) {
-  gzFile in = gzopen(src.c_str(), "rb");
-  if (!in) fail("{}: cannot open", src.string());
-  std::string out;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(in, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
-  const bool bad = n < 0;
-  gzclose(in);
-  if (bad) fail("{}: corrupt gzip data", src.string());
-  write_file_atomic(dst, out);
-}
-
 void copy_tokenizer(const fs::path& dir, const fs::path& dst) {
   if (!fs::is_directory(dir)) fail("{}: tokenizer directory does not exist", dir.string());
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
-    if (name == "tokenizer.json.gz") gunzip_file(e.path(), dst / "tokenizer.json");
+    if (name == "tokenizer.json.gz") write_file_atomic(dst / "tokenizer.json", read_file_maybe_gzipped(e.path()));
     else if (name.starts_with("tokenizer") || name == "special_tokens_map.json" || name == "chat_template.jinja")
       fs::copy_file(e.path(), dst / name);
   }

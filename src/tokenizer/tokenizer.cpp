@@ -1,7 +1,5 @@
 #include "tokenizer/tokenizer.h"
 
-#include <zlib.h>
-
 #include <nlohmann/json.hpp>
 
 #include "tokenizer/decoder.h"
@@ -16,19 +14,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-std::string read_maybe_gzipped(const fs::path& path) {
-  if (path.extension() != ".gz") return read_text_file(path);
-  gzFile in = gzopen(path.c_str(), "rb");
-  if (!in) fail("{}: cannot open", path.string());
-  std::string out;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(in, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
-  gzclose(in);
-  if (n < 0) fail("{}: corrupt gzip data", path.string());
-  return out;
-}
 
 std::string token_content(const json& v) {  // "tok" or {"content": "tok", ...}
   if (v.is_string()) return v.get<std::string>();
@@ -66,7 +51,7 @@ std::shared_ptr<const Tokenizer> Tokenizer::load(const fs::path& dir) {
   if (!fs::exists(path)) fail("{}: no tokenizer.json", dir.string());
   json j;
   try {
-    j = json::parse(read_maybe_gzipped(path));
+    j = json::parse(read_file_maybe_gzipped(path));
   } catch (const json::exception& e) {
     fail("{}: invalid JSON: {}", path.string(), e.what());
   }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <ctime>
 
+#include "template/lexer.h"
 #include "template/template_error.h"
 #include "tokenizer/utf8.h"
 #include "util/error.h"
@@ -32,12 +33,11 @@ Value arg(const Args& a, size_t i, const Kwargs& kw, const char* name, Value dfl
   return i < a.size() ? a[i] : dflt;
 }
 
-bool is_py_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 std::string strip_chars(const std::string& s, const Value& chars, bool left, bool right) {
   auto strip_it = [&](unsigned char c) {
     if (chars.is_string()) return chars.str().find(char(c)) != std::string::npos;
-    return is_py_space(c);
+    return is_ascii_space(char(c));
   };
   size_t b = 0, e = s.size();
   if (left)
@@ -54,16 +54,16 @@ List split(const std::string& s, const Value& sep, int64_t maxsplit) {
     size_t i = 0;
     int64_t splits = 0;
     while (i < s.size()) {
-      while (i < s.size() && is_py_space(static_cast<unsigned char>(s[i]))) ++i;
+      while (i < s.size() && is_ascii_space(s[i])) ++i;
       if (i >= s.size()) break;
       if (maxsplit >= 0 && splits == maxsplit) {
         std::string rest = s.substr(i);
-        while (!rest.empty() && is_py_space(static_cast<unsigned char>(rest.back()))) rest.pop_back();
+        while (!rest.empty() && is_ascii_space(rest.back())) rest.pop_back();
         out.push_back(rest);
         return out;
       }
       size_t j = i;
-      while (j < s.size() && !is_py_space(static_cast<unsigned char>(s[j]))) ++j;
+      while (j < s.size() && !is_ascii_space(s[j])) ++j;
       out.push_back(s.substr(i, j - i));
       ++splits;
       i = j;
@@ -226,7 +226,7 @@ Value method(const Value& obj, const std::string& name) {
         if (s.empty()) return false;
         for (unsigned char c : s) {
           const bool ok = name == "isdigit" ? std::isdigit(c) : name == "isalpha" ? std::isalpha(c)
-                          : name == "isspace" ? is_py_space(c) : std::isalnum(c);
+                          : name == "isspace" ? is_ascii_space(char(c)) : std::isalnum(c);
           if (!ok) return false;
         }
         return true;

@@ -19,7 +19,6 @@ void position_after(const std::string& s, size_t from, size_t to, int& line, int
   }
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 }  // namespace
 
@@ -49,7 +48,7 @@ std::vector<Chunk> split_template(const std::string& src, const LexOptions& opt)
     }
     if (strip_next_ws) {
       size_t k = 0;
-      while (k < piece.size() && is_space(piece[k])) ++k;
+      while (k < piece.size() && is_ascii_space(piece[k])) ++k;
       piece.erase(0, k);
     } else if (trim_next_nl) {
       if (piece.starts_with("\r\n")) piece.erase(0, 2);
@@ -65,7 +64,7 @@ std::vector<Chunk> split_template(const std::string& src, const LexOptions& opt)
     const bool minus_left = open + 2 < src.size() && src[open + 2] == '-';
     const bool plus_left = open + 2 < src.size() && src[open + 2] == '+';
     if (minus_left) {
-      while (!piece.empty() && is_space(piece.back())) piece.pop_back();
+      while (!piece.empty() && is_ascii_space(piece.back())) piece.pop_back();
     } else if (opt.lstrip_blocks && !plus_left && (kind == '%' || kind == '#')) {
       // Remove the spaces and tabs between the start of a source line and the tag.
       size_t k = open;
@@ -107,18 +106,18 @@ std::vector<Chunk> split_template(const std::string& src, const LexOptions& opt)
     }
     // {% raw %} ... {% endraw %} passes its content through verbatim.
     std::string trimmed = body;
-    while (!trimmed.empty() && is_space(trimmed.front())) trimmed.erase(0, 1);
-    while (!trimmed.empty() && is_space(trimmed.back())) trimmed.pop_back();
+    while (!trimmed.empty() && is_ascii_space(trimmed.front())) trimmed.erase(0, 1);
+    while (!trimmed.empty() && is_ascii_space(trimmed.back())) trimmed.pop_back();
     if (kind == '%' && trimmed == "raw") {
       // The body ends at the next {% endraw %} tag (allowing "-" markers and spaces).
       size_t tag = std::string::npos, close_raw = std::string::npos;
       for (size_t k = src.find("{%", i); k != std::string::npos; k = src.find("{%", k + 2)) {
         size_t p = k + 2;
         if (p < src.size() && (src[p] == '-' || src[p] == '+')) ++p;
-        while (p < src.size() && is_space(src[p])) ++p;
+        while (p < src.size() && is_ascii_space(src[p])) ++p;
         if (src.compare(p, 6, "endraw") != 0) continue;
         p += 6;
-        while (p < src.size() && is_space(src[p])) ++p;
+        while (p < src.size() && is_ascii_space(src[p])) ++p;
         if (p < src.size() && src[p] == '-') ++p;
         if (src.compare(p, 2, "%}") == 0) {
           tag = k;
@@ -130,9 +129,9 @@ std::vector<Chunk> split_template(const std::string& src, const LexOptions& opt)
       std::string raw = src.substr(i, tag - i);
       // jinja2 keeps the raw body as written (trim_blocks does not apply inside it).
       if (minus_right)
-        while (!raw.empty() && is_space(raw.front())) raw.erase(0, 1);
+        while (!raw.empty() && is_ascii_space(raw.front())) raw.erase(0, 1);
       if (src[tag + 2] == '-')
-        while (!raw.empty() && is_space(raw.back())) raw.pop_back();
+        while (!raw.empty() && is_ascii_space(raw.back())) raw.pop_back();
       text += raw;
       position_after(src, i, close_raw + 2, line, col);
       i = close_raw + 2;
@@ -166,7 +165,7 @@ std::vector<Token> tokenize_tag(const Chunk& chunk) {
   };
   while (i < s.size()) {
     const char c = s[i];
-    if (is_space(c)) {
+    if (is_ascii_space(c)) {
       advance(1);
       continue;
     }

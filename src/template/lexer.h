@@ -8,6 +8,11 @@
 
 namespace mlxcpp::jinja {
 
+// Python's str.isspace for ASCII: space, \t, \n, \r, \f, \v.
+inline bool is_ascii_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
 struct Chunk {
   enum Kind { Text, Output, Statement } kind;  // text, {{ ... }}, {% ... %}
   std::string text;                            // text, or the tag's inside

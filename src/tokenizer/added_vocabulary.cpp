@@ -17,12 +17,6 @@ bool is_word_char(uint32_t c) {  // HF single_word: alphanumeric or '_'
   return (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) || (cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO);
 }
 
-bool is_space(uint32_t c) {
-  if ((c >= 9 && c <= 13) || c == ' ' || c == 0x85) return true;
-  const auto cat = utf8proc_category(utf8proc_int32_t(c));
-  return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
-}
-
 // Code point ending just before byte i (and its start), for boundary checks.
 uint32_t char_before(std::string_view s, size_t i, size_t* start) {
   size_t b = i - 1;
@@ -106,13 +100,13 @@ std::vector<Segment> AddedVocabulary::split(std::string_view text, bool normaliz
         if (tok.lstrip)
           while (b > plain_start) {
             size_t s;
-            if (!is_space(char_before(text, b, &s))) break;
+            if (!utf8::is_whitespace(char_before(text, b, &s))) break;
             b = s;
           }
         if (tok.rstrip)
           while (e < text.size()) {
             const size_t n = utf8::char_len(text, e);
-            if (!is_space(utf8::decode_at(text, e, n))) break;
+            if (!utf8::is_whitespace(utf8::decode_at(text, e, n))) break;
             e += n;
           }
         if (b > plain_start) out.push_back({std::string(text.substr(plain_start, b - plain_start)), -1, plain_start});

@@ -79,19 +79,18 @@ class Strip : public Normalizer {
  public:
   Strip(bool left, bool right) : left_(left), right_(right) {}
   std::string normalize(std::string text) const override {
-    auto is_ws = [](uint32_t c) { return utf8proc_category(utf8proc_int32_t(c)) == UTF8PROC_CATEGORY_ZS || (c >= 9 && c <= 13) || c == 0x85 || c == 0x2028 || c == 0x2029; };
     size_t b = 0, e = text.size();
     if (left_)
       while (b < e) {
         const size_t n = utf8::char_len(text, b);
-        if (!is_ws(utf8::decode_at(text, b, n))) break;
+        if (!utf8::is_whitespace(utf8::decode_at(text, b, n))) break;
         b += n;
       }
     if (right_)
       while (e > b) {
         size_t s = e - 1;
         while (s > b && (static_cast<unsigned char>(text[s]) & 0xc0) == 0x80) --s;
-        if (!is_ws(utf8::decode_at(text, s, e - s))) break;
+        if (!utf8::is_whitespace(utf8::decode_at(text, s, e - s))) break;
         e = s;
       }
     return text.substr(b, e - b);

@@ -177,12 +177,6 @@ Ranges char_matches(const std::string& t, Pred pred) {
   return m;
 }
 
-bool is_unicode_whitespace(uint32_t c) {
-  if ((c >= 9 && c <= 13) || c == 0x85) return true;
-  const auto cat = utf8proc_category(utf8proc_int32_t(c));
-  return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
-}
-
 bool is_punctuation(uint32_t c) {
   const auto cat = utf8proc_category(utf8proc_int32_t(c));
   if (cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO) return true;
@@ -221,7 +215,7 @@ class WhitespaceSplit : public PreTokenizer {
  public:
   void apply(std::vector<Piece>& pieces) const override {
     std::vector<Piece> out;
-    for (const auto& p : pieces) split_piece(p, char_matches(p.text, is_unicode_whitespace), Behavior::Removed, false, out);
+    for (const auto& p : pieces) split_piece(p, char_matches(p.text, utf8::is_whitespace), Behavior::Removed, false, out);
     pieces = std::move(out);
   }
 };

@@ -1,5 +1,7 @@
 #include "tokenizer/utf8.h"
 
+#include <utf8proc.h>
+
 namespace mlxcpp::utf8 {
 namespace {
 
@@ -48,6 +50,12 @@ size_t invalid_run(std::string_view s, size_t i) {
 }
 
 }  // namespace
+
+bool is_whitespace(uint32_t c) {
+  if ((c >= 9 && c <= 13) || c == 0x85) return true;
+  const auto cat = utf8proc_category(utf8proc_int32_t(c));
+  return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
+}
 
 std::string make_valid(std::string_view s) {
   std::string out;

@@ -46,6 +46,10 @@ inline void append(std::string& out, uint32_t cp) {
   }
 }
 
+// Unicode White_Space as HF tokenizers uses it (char::is_whitespace): tab..CR, U+0085 and
+// the Zs, Zl, Zp categories.
+bool is_whitespace(uint32_t cp);
+
 // Replaces every invalid sequence with U+FFFD, like Rust's String::from_utf8_lossy.
 std::string make_valid(std::string_view bytes);
 bool is_valid(std::string_view bytes);

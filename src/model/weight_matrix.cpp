@@ -44,10 +44,6 @@ void WeightMatrix::dequantize_row(int64_t r, float* out) const {
   }
 }
 
-void WeightMatrix::matvec(const float* x, float* y, ThreadPool& pool, Precision precision) const {
-  matmul(x, 1, y, pool, precision);
-}
-
 void WeightMatrix::matmul(const float* x, int64_t n, float* y, ThreadPool& pool, Precision precision) const {
   if (precision == Precision::Fast && cpu::int8_matmul_supported(*this)) {
     cpu::int8_matmul(*this, x, n, y, pool);

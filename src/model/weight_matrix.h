@@ -33,9 +33,7 @@ struct WeightMatrix {
   // Exact float32 row: w = scale * q + bias computed in f32 from the stored scale/bias.
   void dequantize_row(int64_t r, float* out) const;
 
-  // y[rows] = W · x (+ bias), f32 accumulation. Rows are split across the pool.
-  void matvec(const float* x, float* y, ThreadPool& pool, Precision precision = Precision::F32) const;
-  // Y[n, rows] = X[n, cols] · Wᵀ (+ bias).
+  // Y[n, rows] = X[n, cols] · Wᵀ (+ bias); rows are split across the pool.
   void matmul(const float* x, int64_t n, float* y, ThreadPool& pool, Precision precision = Precision::F32) const;
 
   uint64_t bytes() const;

@@ -29,7 +29,4 @@ class Regex {
   std::unique_ptr<Impl> impl_;
 };
 
-// Escapes a literal string for use inside a pattern.
-std::string regex_escape(std::string_view literal);
-
 }  // namespace mlxcpp

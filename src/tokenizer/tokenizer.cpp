@@ -37,13 +37,9 @@ Tokenizer::Tokenizer(const json& j, const std::string& label) {
   pre_tokenizer_ = make_pre_tokenizer(get("pre_tokenizer"), label + ": pre_tokenizer");
   post_processor_ = make_post_processor(get("post_processor"), label + ": post_processor");
   decoder_ = make_decoder(get("decoder"), label + ": decoder");
-  decoder_json_ = std::make_unique<json>(get("decoder"));
-  decoder_type_ = decoder_json_->is_object() ? decoder_json_->value("type", std::string()) : std::string();
 }
 
 Tokenizer::~Tokenizer() = default;
-
-const json& Tokenizer::decoder_json() const { return *decoder_json_; }
 
 std::shared_ptr<const Tokenizer> Tokenizer::load(const fs::path& dir) {
   fs::path path = dir / "tokenizer.json";

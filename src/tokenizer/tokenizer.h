@@ -53,9 +53,6 @@ class Tokenizer {
   const std::vector<NamedTemplate>& chat_templates() const { return templates_; }
   // The template named `name`, or the default one; null when there is none.
   const std::string* chat_template(std::string_view name = "default") const;
-  // The "type" of the decoder (to pick a streaming detokenizer), or "".
-  const std::string& decoder_type() const { return decoder_type_; }
-  const nlohmann::json& decoder_json() const;
 
  private:
   void encode_plain(const std::string& text, bool at_start, std::vector<int32_t>& out) const;
@@ -67,8 +64,6 @@ class Tokenizer {
   std::unique_ptr<PreTokenizer> pre_tokenizer_;
   std::unique_ptr<PostProcessor> post_processor_;
   std::unique_ptr<Decoder> decoder_;
-  std::string decoder_type_;
-  std::unique_ptr<nlohmann::json> decoder_json_;
   std::optional<int32_t> bos_id_, eos_id_;
   std::vector<NamedTemplate> templates_;
 };

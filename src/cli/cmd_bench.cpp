@@ -5,7 +5,6 @@
 #include <random>
 
 #include "cli/commands.h"
-#include "hub/hf_cache.h"
 #include "model/decoder_lm.h"
 #include "runtime/generator.h"
 #include "util/error.h"
@@ -45,7 +44,7 @@ void register_bench(CLI::App& app) {
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o] {
     if (o->prompt < 1 || o->gen < 1 || o->reps < 1) fail("bench: -p, -n and -r must be positive");
-    const auto dir = locate_model(o->model.empty() ? bundled_model_dir() : o->model);
+    const auto dir = locate_model_or_bundled(o->model);
     const auto t_load0 = std::chrono::steady_clock::now();
     auto model = DecoderLM::load(dir, o->threads, o->precision == "f32" ? Precision::F32 : Precision::Fast);
     const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load0).count();

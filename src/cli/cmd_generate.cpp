@@ -150,7 +150,7 @@ void register_perplexity(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Worker threads");
   cmd->add_flag("--json", o->json, "Print {\"perplexity\", \"mean_nll\", \"scored_tokens\"}");
   cmd->callback([o] {
-    const auto dir = locate_model(o->model.empty() ? bundled_model_dir() : o->model);
+    const auto dir = locate_model_or_bundled(o->model);
     const auto tok = Tokenizer::load(dir);
     auto model = DecoderLM::load(dir, o->threads, o->precision == "f32" ? Precision::F32 : Precision::Fast);
     std::ifstream in(o->file, std::ios::binary);

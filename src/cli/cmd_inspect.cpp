@@ -2,7 +2,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "hub/hf_cache.h"
 #include "model/model_report.h"
 
 namespace mlxcpp::cli {
@@ -17,8 +16,7 @@ void register_inspect(CLI::App& app) {
   cmd->add_option("model", opts->model, "Model directory or repo id (default: the bundled model)");
   cmd->add_flag("--json", opts->json, "Print one JSON object");
   cmd->callback([opts] {
-    const std::string spec = opts->model.empty() ? bundled_model_dir() : opts->model;
-    const ModelReport r = build_model_report(locate_model(spec));
+    const ModelReport r = build_model_report(locate_model_or_bundled(opts->model));
     if (opts->json) std::printf("%s\n", model_report_to_json(r).dump(2).c_str());
     else std::fputs(model_report_to_text(r).c_str(), stdout);
   });

@@ -2,7 +2,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "hub/hf_cache.h"
 #include "template/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -35,7 +34,7 @@ void register_template(CLI::App& app) {
   cmd->add_option("--template-name", o->name, "Which named template (default, tool_use, ...)")->capture_default_str();
   cmd->add_flag("--add-generation-prompt", o->add_generation_prompt, "End with the assistant turn's opening");
   cmd->callback([o] {
-    const auto dir = locate_model(o->model.empty() ? bundled_model_dir() : o->model);
+    const auto dir = locate_model_or_bundled(o->model);
     const auto tok = Tokenizer::load(dir);
     const std::string* src = tok->chat_template(o->name);
     if (!src) fail("{}: no chat template named '{}'", dir.string(), o->name);

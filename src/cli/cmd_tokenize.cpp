@@ -4,17 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "hub/hf_cache.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace mlxcpp::cli {
-
-namespace {
-
-std::string model_or_default(const std::string& m) { return m.empty() ? bundled_model_dir() : m; }
-
-}  // namespace
 
 void register_tokenize(CLI::App& app) {
   struct Opts {
@@ -28,7 +21,7 @@ void register_tokenize(CLI::App& app) {
   cmd->add_flag("--no-special", o->no_special, "Do not add special tokens (BOS, ...)");
   cmd->add_flag("--json", o->json, "Print {\"ids\": [...], \"tokens\": [...]}");
   cmd->callback([o] {
-    const auto tok = Tokenizer::load(locate_model(model_or_default(o->model)));
+    const auto tok = Tokenizer::load(locate_model_or_bundled(o->model));
     std::string text = o->text;
     if (text == "-") text.assign(std::istreambuf_iterator<char>(std::cin), {});
     const auto ids = tok->encode(text, !o->no_special);
@@ -58,7 +51,7 @@ void register_detokenize(CLI::App& app) {
   cmd->add_option("ids", o->ids, "Token ids")->required();
   cmd->add_flag("--skip-special", o->skip_special, "Leave special tokens out of the text");
   cmd->callback([o] {
-    const auto tok = Tokenizer::load(locate_model(model_or_default(o->model)));
+    const auto tok = Tokenizer::load(locate_model_or_bundled(o->model));
     std::vector<int32_t> ids;
     for (int64_t id : o->ids) {
       if (id < 0 || id >= int64_t(tok->vocab_size())) fail("token id {} is outside the vocabulary (0..{})", id, tok->vocab_size() - 1);

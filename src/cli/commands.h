@@ -3,6 +3,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
+#include <string>
 
 namespace mlxcpp::cli {
 
@@ -21,5 +23,9 @@ void register_hw(CLI::App& app);
 
 // The model shipped in the repository, used when no -m is given.
 std::string bundled_model_dir();
+
+// The directory of MODEL (a directory or a cached repo id), or the bundled model when
+// MODEL is empty.
+std::filesystem::path locate_model_or_bundled(const std::string& model);
 
 }  // namespace mlxcpp::cli

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "hub/hf_cache.h"
 #include "util/error.h"
 
 namespace mlxcpp::cli {
@@ -12,6 +13,10 @@ std::string bundled_model_dir() {
   // Next to the binary's source tree (a build from the repo), overridable for installs.
   if (const char* env = std::getenv("MLXCPP_BUNDLED_MODEL")) return env;
   return std::string(MLXCPP_SOURCE_DIR) + "/models/fortune-tiny-mlx-4bit-g64";
+}
+
+std::filesystem::path locate_model_or_bundled(const std::string& model) {
+  return locate_model(model.empty() ? bundled_model_dir() : model);
 }
 
 }  // namespace mlxcpp::cli

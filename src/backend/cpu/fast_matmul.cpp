@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backend/cpu/code_order.h"
 #include "model/weight_matrix.h"
 #include "quant/bit_packing.h"
 #include "quant/fp_formats.h"
@@ -44,7 +45,7 @@ Prepared prepare(const WeightMatrix& w, const float* x, int64_t n) {
     float* out = &p.x[size_t(i * w.cols)];
     for (int64_t b = 0; b < w.cols; b += kBlock)
       for (int64_t k = 0; k < kBlock; ++k) {
-        const int64_t src = perm ? b + (k < kBlock / 2 ? 2 * k : 2 * (k - kBlock / 2) + 1) : b + k;
+        const int64_t src = b + (perm ? nibble_order_source(k) : k);
         out[b + k] = xi[src];
       }
     for (int64_t c = 0; c < w.cols; ++c) p.gsum[size_t(i * (w.cols / p.group) + c / p.group)] += xi[c];

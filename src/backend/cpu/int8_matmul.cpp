@@ -1,4 +1,5 @@
 #include "backend/cpu/int8_matmul.h"
+#include "backend/cpu/code_order.h"
 #include "backend/cpu/int8_kernels.h"
 
 #include <algorithm>
@@ -60,7 +61,7 @@ QInput quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, bo
       int8_t* out = &in.q[size_t(i * cols + b)];
       int8_t* out2 = &in.q2[size_t(i * cols + b)];
       for (int k = 0; k < 32; ++k) {
-        const int64_t src = nibble_order ? b + (k < 16 ? 2 * k : 2 * (k - 16) + 1) : b + k;
+        const int64_t src = b + (nibble_order ? nibble_order_source(k) : k);
         out[k] = int8_t(std::lrint(xi[src] * inv));
         const float residual = xi[src] - d * float(out[k]);  // |residual| <= d/2
         out2[k] = int8_t(std::clamp(std::lrint(residual * inv2), -127L, 127L));

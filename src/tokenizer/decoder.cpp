@@ -5,6 +5,7 @@
 #include "tokenizer/byte_level.h"
 #include "tokenizer/pattern.h"
 #include "tokenizer/utf8.h"
+#include "tokenizer/component.h"
 #include "util/error.h"
 
 namespace mlxcpp {
@@ -169,8 +170,7 @@ class Sequence : public Decoder {
 
 std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where) {
   if (j.is_null()) return nullptr;
-  if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) fail("{}: decoder has no 'type'", where);
-  const std::string type = j["type"];
+  const std::string type = component_type(j, where, "decoder");
   const std::string w = where + " (" + type + ")";
   if (type == "ByteLevel") return std::make_unique<ByteLevelDecoder>();
   if (type == "Replace") return std::make_unique<Replace>(j, w);
@@ -184,10 +184,7 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where) {
     return std::make_unique<MetaspaceDecoder>(j.value("replacement", std::string("\u2581")), scheme != "never");
   }
   if (type == "Sequence") {
-    std::vector<std::unique_ptr<Decoder>> parts;
-    for (const auto& p : j.value("decoders", json::array()))
-      if (auto d = make_decoder(p, where)) parts.push_back(std::move(d));
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<Sequence>(sequence_parts<Decoder>(j, "decoders", where, make_decoder));
   }
   fail("{}: unsupported decoder type '{}' (supported: ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip, "
        "Sequence)", where, type);

@@ -8,6 +8,7 @@
 
 #include "tokenizer/pattern.h"
 #include "tokenizer/utf8.h"
+#include "tokenizer/component.h"
 #include "util/error.h"
 
 namespace mlxcpp {
@@ -116,8 +117,7 @@ class Sequence : public Normalizer {
 
 std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& where) {
   if (j.is_null()) return nullptr;
-  if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) fail("{}: normalizer has no 'type'", where);
-  const std::string type = j["type"];
+  const std::string type = component_type(j, where, "normalizer");
   const std::string w = where + " (" + type + ")";
   if (type == "NFC") return std::make_unique<UnicodeForm>(UTF8PROC_STABLE | UTF8PROC_COMPOSE);
   if (type == "NFD") return std::make_unique<UnicodeForm>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE);
@@ -128,10 +128,7 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& wh
   if (type == "Prepend") return std::make_unique<Prepend>(j.value("prepend", std::string()));
   if (type == "Strip") return std::make_unique<Strip>(j.value("strip_left", true), j.value("strip_right", true));
   if (type == "Sequence") {
-    std::vector<std::unique_ptr<Normalizer>> parts;
-    for (const auto& p : j.value("normalizers", json::array()))
-      if (auto n = make_normalizer(p, where)) parts.push_back(std::move(n));
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<Sequence>(sequence_parts<Normalizer>(j, "normalizers", where, make_normalizer));
   }
   fail("{}: unsupported normalizer type '{}' (supported: NFC, NFD, NFKC, NFKD, Lowercase, Replace, Prepend, "
        "Strip, Sequence)", where, type);

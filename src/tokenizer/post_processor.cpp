@@ -3,6 +3,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/component.h"
 #include "util/error.h"
 
 namespace mlxcpp {
@@ -89,8 +90,7 @@ class Sequence : public PostProcessor {
 
 std::unique_ptr<PostProcessor> make_post_processor(const json& j, const std::string& where) {
   if (j.is_null()) return nullptr;
-  if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) fail("{}: post_processor has no 'type'", where);
-  const std::string type = j["type"];
+  const std::string type = component_type(j, where, "post_processor");
   const std::string w = where + " (" + type + ")";
   if (type == "TemplateProcessing") return std::make_unique<Template>(j, w);
   if (type == "ByteLevel") return std::make_unique<Identity>();
@@ -103,10 +103,7 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const std::str
     return std::make_unique<Surround>(id_of("cls"), id_of("sep"));
   }
   if (type == "Sequence") {
-    std::vector<std::unique_ptr<PostProcessor>> parts;
-    for (const auto& p : j.value("processors", json::array()))
-      if (auto n = make_post_processor(p, where)) parts.push_back(std::move(n));
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<Sequence>(sequence_parts<PostProcessor>(j, "processors", where, make_post_processor));
   }
   fail("{}: unsupported post_processor type '{}' (supported: TemplateProcessing, BertProcessing, "
        "RobertaProcessing, ByteLevel, Sequence)", where, type);

@@ -8,6 +8,7 @@
 #include "tokenizer/byte_level.h"
 #include "tokenizer/pattern.h"
 #include "tokenizer/utf8.h"
+#include "tokenizer/component.h"
 #include "util/error.h"
 
 namespace mlxcpp {
@@ -248,8 +249,7 @@ class Sequence : public PreTokenizer {
 
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::string& where) {
   if (j.is_null()) return nullptr;
-  if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) fail("{}: pre_tokenizer has no 'type'", where);
-  const std::string type = j["type"];
+  const std::string type = component_type(j, where, "pre_tokenizer");
   const std::string w = where + " (" + type + ")";
   if (type == "Split") return std::make_unique<Split>(j, w);
   if (type == "ByteLevel") return std::make_unique<ByteLevel>(j, w);
@@ -259,10 +259,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
   if (type == "Whitespace") return std::make_unique<Whitespace>(w);
   if (type == "WhitespaceSplit") return std::make_unique<WhitespaceSplit>();
   if (type == "Sequence") {
-    std::vector<std::unique_ptr<PreTokenizer>> parts;
-    for (const auto& p : j.value("pretokenizers", json::array()))
-      if (auto n = make_pre_tokenizer(p, where)) parts.push_back(std::move(n));
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<Sequence>(sequence_parts<PreTokenizer>(j, "pretokenizers", where, make_pre_tokenizer));
   }
   fail("{}: unsupported pre_tokenizer type '{}' (supported: Split, ByteLevel, Metaspace, Digits, Punctuation, "
        "Whitespace, WhitespaceSplit, Sequence)", where, type);

@@ -1,6 +1,8 @@
 #include "template/parser.h"
 
+#include <algorithm>
 #include <charconv>
+#include <initializer_list>
 #include <cstdlib>
 #include <set>
 
@@ -74,22 +76,18 @@ class ExprParser {
     e->b = std::move(right);
     return e;
   }
-  ExprPtr or_expr() {
-    ExprPtr e = and_expr();
-    while (is_name("or")) {
+  // One left-associative precedence level: operands parsed by `operand`, joined by any of
+  // `ops` (symbols, or keywords such as "and").
+  ExprPtr binary_level(ExprPtr (ExprParser::*operand)(), std::initializer_list<const char*> ops) {
+    ExprPtr e = (this->*operand)();
+    for (;;) {
+      if (std::none_of(ops.begin(), ops.end(), [&](const char* o) { return is_op(o) || is_name(o); })) return e;
       const Token at = next();
-      e = binary(std::move(e), at, "or", and_expr());
+      e = binary(std::move(e), at, at.text, (this->*operand)());
     }
-    return e;
   }
-  ExprPtr and_expr() {
-    ExprPtr e = not_expr();
-    while (is_name("and")) {
-      const Token at = next();
-      e = binary(std::move(e), at, "and", not_expr());
-    }
-    return e;
-  }
+  ExprPtr or_expr() { return binary_level(&ExprParser::and_expr, {"or"}); }
+  ExprPtr and_expr() { return binary_level(&ExprParser::not_expr, {"and"}); }
   ExprPtr not_expr() {
     DepthGuard guard(*this);
     if (is_name("not")) {
@@ -122,38 +120,11 @@ class ExprParser {
       e = binary(std::move(e), at, op, math1());
     }
   }
-  ExprPtr math1() {
-    ExprPtr e = concat();
-    while (is_op("+") || is_op("-")) {
-      const Token at = next();
-      e = binary(std::move(e), at, at.text, concat());
-    }
-    return e;
-  }
-  ExprPtr concat() {
-    ExprPtr e = math2();
-    while (is_op("~")) {
-      const Token at = next();
-      e = binary(std::move(e), at, "~", math2());
-    }
-    return e;
-  }
-  ExprPtr math2() {
-    ExprPtr e = power();
-    while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
-      const Token at = next();
-      e = binary(std::move(e), at, at.text, power());
-    }
-    return e;
-  }
-  ExprPtr power() {
-    ExprPtr e = unary();
-    while (is_op("**")) {
-      const Token at = next();
-      e = binary(std::move(e), at, "**", unary());
-    }
-    return e;
-  }
+  // jinja2's precedence, loosest first: + -, then ~, then * / // %, then **.
+  ExprPtr math1() { return binary_level(&ExprParser::concat, {"+", "-"}); }
+  ExprPtr concat() { return binary_level(&ExprParser::math2, {"~"}); }
+  ExprPtr math2() { return binary_level(&ExprParser::power, {"*", "/", "//", "%"}); }
+  ExprPtr power() { return binary_level(&ExprParser::unary, {"**"}); }
   ExprPtr unary() {
     if (is_op("-") || is_op("+")) {
       const Token at = next();

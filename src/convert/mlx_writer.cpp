@@ -28,9 +28,7 @@ size_t cols_of(const std::vector<int64_t>& shape) { return shape.empty() ? 1 : s
 // Cast to the target dtype before quantizing, as mlx_lm.convert does.
 void round_through(DType dtype, float* v, size_t n) {
   if (dtype == DType::F32) return;
-  std::vector<uint16_t> tmp(n);
-  convert_from_f32(dtype, v, tmp.data(), n);
-  convert_to_f32(dtype, tmp.data(), v, n);
+  for (size_t i = 0; i < n; ++i) v[i] = round_to_dtype(dtype, v[i]);
 }
 
 struct Unit {  // one job of the writer: a float tensor or a quantized triplet

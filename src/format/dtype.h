@@ -27,6 +27,16 @@ void convert_to_f32(DType t, const void* src, float* dst, size_t count);
 // Converts float32 to F32, F16 or BF16 (round to nearest even).
 void convert_from_f32(DType t, const float* src, void* dst, size_t count);
 
+// v rounded to the nearest value of F16 or BF16 (unchanged for F32): MLX computes in
+// the weight dtype, so quantizers round intermediates the same way.
+inline float round_to_dtype(DType t, float v) {
+  switch (t) {
+    case DType::BF16: return bf16_to_f32(f32_to_bf16(v));
+    case DType::F16: return f16_to_f32(f32_to_f16(v));
+    default: return v;
+  }
+}
+
 // Element i of a float array of type t, widened to float32 (for per-group scales read
 // one at a time in kernels; bytes may be unaligned).
 inline float read_f32(DType t, const uint8_t* base, size_t i) {

@@ -16,14 +16,6 @@ constexpr float kE2M1[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
 int group_of(QuantMode mode) { return mode == QuantMode::NvFp4 ? 16 : 32; }
 int bits_of(QuantMode mode) { return mode == QuantMode::MxFp8 ? 8 : 4; }
 
-float round_to(DType t, float v) {
-  switch (t) {
-    case DType::BF16: return bf16_to_f32(f32_to_bf16(v));
-    case DType::F16: return f16_to_f32(f32_to_f16(v));
-    default: return v;
-  }
-}
-
 }  // namespace
 
 float fp4_e2m1_to_f32(uint8_t code) {
@@ -84,20 +76,20 @@ void fp_quantize_row(const float* w, size_t n, QuantMode mode, uint8_t* packed, 
     for (int i = 0; i < group; ++i) amax = std::max(amax, std::abs(x[i]));
     float scale;
     if (mode == QuantMode::NvFp4) {
-      scales[g] = f32_to_fp8_e4m3(round_to(compute, amax / 6.0f));
+      scales[g] = f32_to_fp8_e4m3(round_to_dtype(compute, amax / 6.0f));
       scale = fp8_e4m3_to_f32(scales[g]);
     } else {
       const float max_elem = mode == QuantMode::MxFp4 ? 6.0f : 448.0f;
       // MLX rounds the exponent to nearest (the OCP spec floors it), computing amax/max and
       // its log2 in the weight dtype, then rounding half to even (checked against MLX's own
       // outputs: a bf16 log2 of -12.5 gives -12, an f16 one of -11.5 gives -12).
-      float e = std::nearbyint(round_to(compute, std::log2(round_to(compute, amax / max_elem))));
+      float e = std::nearbyint(round_to_dtype(compute, std::log2(round_to_dtype(compute, amax / max_elem))));
       e = std::clamp(std::isfinite(e) ? e : -127.0f, -127.0f, 127.0f);
       scales[g] = uint8_t(int(e) + 127);
       scale = std::ldexp(1.0f, int(e));
     }
     for (int i = 0; i < group; ++i) {
-      const float v = scale == 0.0f ? 0.0f : round_to(compute, x[i] / scale);
+      const float v = scale == 0.0f ? 0.0f : round_to_dtype(compute, x[i] / scale);
       codes[g * size_t(group) + size_t(i)] = bits == 4 ? f32_to_fp4_e2m1(v) : f32_to_fp8_e4m3(v);
     }
   }

@@ -20,6 +20,25 @@ void position_after(const std::string& s, size_t from, size_t to, int& line, int
 }
 
 
+// Where `close` ends a tag whose body starts at `from`. Inside {{ }} and {% %} a quoted
+// string may contain the closing characters, so quoted text is skipped. npos if unclosed.
+size_t find_tag_close(const std::string& src, size_t from, const char* close, bool skip_strings) {
+  if (!skip_strings) return src.find(close, from);
+  char quote = 0;
+  for (size_t k = from; k + 1 < src.size(); ++k) {
+    const char c = src[k];
+    if (quote) {
+      if (c == '\\') ++k;
+      else if (c == quote) quote = 0;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == close[0] && src[k + 1] == close[1]) {
+      return k;
+    }
+  }
+  return std::string::npos;
+}
+
 }  // namespace
 
 std::vector<Chunk> split_template(const std::string& src, const LexOptions& opt) {
@@ -75,24 +94,7 @@ std::vector<Chunk> split_template(const std::string& src, const LexOptions& opt)
     const int tag_line = line, tag_col = col;
     const char* close = kind == '{' ? "}}" : kind == '%' ? "%}" : "#}";
     const size_t body_start = open + 2 + ((minus_left || plus_left) ? 1 : 0);
-    size_t end = src.find(close, body_start);
-    // A string inside an expression could contain the closing sequence; skip quoted text.
-    if (kind != '#') {
-      char quote = 0;
-      for (size_t k = body_start; k + 1 < src.size(); ++k) {
-        const char c = src[k];
-        if (quote) {
-          if (c == '\\') ++k;
-          else if (c == quote) quote = 0;
-        } else if (c == '\'' || c == '"') {
-          quote = c;
-        } else if (c == close[0] && src[k + 1] == close[1]) {
-          end = k;
-          break;
-        }
-        if (k + 2 >= src.size()) end = std::string::npos;
-      }
-    }
+    const size_t end = find_tag_close(src, body_start, close, kind != '#');
     if (end == std::string::npos)
       throw TemplateError(tag_line, tag_col, std::string("unclosed tag: missing '") + close + "'");
     bool minus_right = end > body_start && src[end - 1] == '-';

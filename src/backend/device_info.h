@@ -18,6 +18,9 @@ struct GpuInfo {
 };
 
 bool built_with_cuda();
+// Whether models can run on the GPU in this build (device discovery alone is not enough):
+// recommend only counts detected VRAM when they can.
+bool cuda_inference_available();
 // GPUs visible to the CUDA runtime; empty when there are none or no driver. `why`
 // receives the reason when the list is empty.
 std::vector<GpuInfo> cuda_devices(std::string* why = nullptr);

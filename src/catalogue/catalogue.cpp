@@ -30,6 +30,12 @@ CatalogueEntry parse_entry(const nlohmann::json& j, const std::string& where) {
     e.chat_template = j.value("chat_template", true);
     e.supported = j.value("supported", true);
     e.variants = j.value("variants", std::vector<std::string>{});
+    if (j.contains("shape")) {
+      const auto& sh = j.at("shape");
+      e.shape = {sh.at("layers").get<int64_t>(), sh.at("kv_heads").get<int64_t>(), sh.at("head_dim").get<int64_t>(),
+                 sh.value("hidden", int64_t(0)), sh.value("vocab", int64_t(0))};
+      if (!e.shape.known()) fail("{}: shape needs positive layers, kv_heads and head_dim", w);
+    }
   } catch (const nlohmann::json::exception& ex) {
     fail("{}: {}", w, ex.what());
   }
@@ -47,7 +53,9 @@ nlohmann::json CatalogueEntry::to_json() const {
           {"categories", categories}, {"parameters_b", parameters_b}, {"quantization", quantization},
           {"size_gb", size_gb}, {"context_length", context_length}, {"license", license},
           {"chat_template", chat_template}, {"supported", supported}, {"best_for", best_for},
-          {"evidence", evidence}, {"variants", variants}};
+          {"evidence", evidence}, {"variants", variants},
+          {"shape", {{"layers", shape.layers}, {"kv_heads", shape.kv_heads}, {"head_dim", shape.head_dim},
+                     {"hidden", shape.hidden}, {"vocab", shape.vocab}}}};
 }
 
 const std::vector<std::string>& Catalogue::categories() {

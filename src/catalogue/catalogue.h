@@ -12,6 +12,12 @@
 
 namespace mlxcpp {
 
+// The base model's dimensions that memory arithmetic needs (from its config.json).
+struct ModelShape {
+  int64_t layers = 0, kv_heads = 0, head_dim = 0, hidden = 0, vocab = 0;
+  bool known() const { return layers > 0 && kv_heads > 0 && head_dim > 0; }
+};
+
 struct CatalogueEntry {
   std::string id;
   std::string family, architecture;
@@ -24,6 +30,7 @@ struct CatalogueEntry {
   bool chat_template = true;
   bool supported = true;  // the engine runs this architecture
   std::vector<std::string> variants;
+  ModelShape shape;
 
   nlohmann::json to_json() const;
 };

@@ -1,9 +1,12 @@
 #include <cstdio>
+#include <optional>
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
 #include "catalogue/catalogue.h"
+#include "catalogue/recommend.h"
+#include "hardware/hardware.h"
 #include "catalogue/resolver.h"
 #include "cli/commands.h"
 #include "util/error.h"
@@ -13,25 +16,36 @@ namespace mlxcpp::cli {
 void register_list(CLI::App& app) {
   struct Opts {
     std::string category;
-    bool json = false;
+    bool json = false, fits = false;
+    int64_t context = kDefaultContext;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("list", "The model catalogue, grouped by category");
   cmd->add_option("--category", o->category, "Only this category")->check(CLI::IsMember(Catalogue::categories()));
+  cmd->add_flag("--fits", o->fits, "Only models that fit this machine's memory (see `recommend` for the arithmetic)");
+  cmd->add_option("--context", o->context, "Context length assumed by --fits")->capture_default_str();
   cmd->add_flag("--json", o->json, "JSON: {\"models\": {category: [{id, size, best_for, size_gb, ...}]}}");
   cmd->callback([o] {
     const Catalogue cat = Catalogue::load_default();
+    std::optional<MemoryBudget> budget;
+    if (o->fits) budget = MemoryBudget::from(detect_hardware(), std::nullopt, std::nullopt);
     nlohmann::ordered_json grouped = nlohmann::ordered_json::object();
     for (const auto& c : Catalogue::categories()) {
       if (!o->category.empty() && c != o->category) continue;
       nlohmann::ordered_json list = nlohmann::ordered_json::array();
       for (const auto& e : cat.entries()) {
         if (std::find(e.categories.begin(), e.categories.end(), c) == e.categories.end()) continue;
+        std::optional<FitCheck> fit;
+        if (budget) {
+          fit = check_fit(estimate_memory(e, std::min(o->context, e.context_length)), *budget);
+          if (!fit->fits) continue;
+        }
         // The original tool's shape (id, size, best_for, size_gb) plus the catalogue's facts.
         nlohmann::ordered_json m = {{"id", e.id},
                                     {"size", fmt::format("{:.1f}GB", e.size_gb)},
                                     {"best_for", e.best_for},
                                     {"size_gb", e.size_gb}};
+        if (fit) m["fit"] = {{"device", fit->device}, {"arithmetic", fit->message}};
         const nlohmann::json facts = e.to_json();
         for (const auto& [k, v] : facts.items())
           if (!m.contains(k)) m[k] = v;
@@ -72,6 +86,51 @@ void register_resolve(CLI::App& app) {
     }
     std::fflush(stdout);
     if (r.exit_code() != 0) std::exit(r.exit_code());
+  });
+}
+
+void register_recommend(CLI::App& app) {
+  struct Opts {
+    std::string task = "general";
+    int64_t context = kDefaultContext;
+    std::optional<double> ram_gb, vram_gb;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("recommend", "The best catalogue model and quantization that fit this machine (or a budget)");
+  cmd->add_option("--task", o->task, "code, general, fast, quality, reasoning, multilingual")
+      ->check(CLI::IsMember({"code", "general", "fast", "quality", "reasoning", "multilingual"}))
+      ->capture_default_str();
+  cmd->add_option("--context", o->context, "Context length the model must hold (sizes the KV cache)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--ram-gb", o->ram_gb, "RAM budget in GB (default: this machine's available RAM)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--vram-gb", o->vram_gb, "GPU memory budget in GB (default: free VRAM when the CUDA engine is available)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", o->json, "Print one JSON object");
+  cmd->callback([o] {
+    const MemoryBudget budget = MemoryBudget::from(detect_hardware(), o->ram_gb, o->vram_gb);
+    const Catalogue catalogue = Catalogue::load_default();  // outlives rec, which points into it
+    const Recommendation rec = recommend(catalogue, {o->task, o->context}, budget);
+    if (o->json) {
+      std::printf("%s\n", rec.to_json().dump(2).c_str());
+    } else if (rec.choice) {
+      std::printf("%s\n\n%s\n", rec.choice->entry->id.c_str(), rec.explanation.c_str());
+      if (!rec.alternatives.empty()) std::printf("\nAlso fits:\n");
+      for (const auto& a : rec.alternatives)
+        std::printf("  %-50s %-5s %6.2f GB needed (score %.2f)\n", a.entry->id.c_str(), a.fit.device.c_str(),
+                    double(a.need.total()) / 1e9, a.score);
+      if (!rec.rejected.empty()) std::printf("\nDoes not fit or qualify:\n");
+      for (const auto& r : rec.rejected)
+        std::printf("  %-50s %6.2f GB needed: %s\n", r.entry->id.c_str(), double(r.need.total()) / 1e9,
+                    r.reason.substr(0, r.reason.find(':')).c_str());
+    } else {
+      std::printf("%s\n", rec.explanation.c_str());
+      for (const auto& r : rec.rejected)
+        std::printf("  %-50s %6.2f GB needed\n", r.entry->id.c_str(), double(r.need.total()) / 1e9);
+    }
+    std::fflush(stdout);
+    if (!rec.choice) std::exit(4);
   });
 }
 

@@ -31,20 +31,6 @@ std::string unescape_prompt(const std::string& p) {
   return out;
 }
 
-std::filesystem::path resolve_model(const std::string& spec) {
-  if (!spec.empty()) return locate_model(spec);
-  // The catalogue default when it is cached, else the bundled model.
-  const char* kDefault = "mlx-community/Phi-3.5-mini-instruct-4bit";
-  try {
-    auto p = locate_model(kDefault);
-    std::fprintf(stderr, "mlxcpp: using %s from the Hugging Face cache\n", kDefault);
-    return p;
-  } catch (const Error&) {
-    std::fprintf(stderr, "mlxcpp: %s is not cached; using the bundled model %s\n", kDefault, bundled_model_dir().c_str());
-    return bundled_model_dir();
-  }
-}
-
 }  // namespace
 
 void register_generate(CLI::App& app) {
@@ -80,7 +66,7 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--precision", o->precision, "f32 (exact reference path) or fast")
       ->check(CLI::IsMember({"f32", "fast"}))->capture_default_str();
   cmd->callback([o] {
-    const auto dir = resolve_model(o->model);
+    const auto dir = find_model(o->model);
     const auto tok = Tokenizer::load(dir);
     auto model = DecoderLM::load(dir, o->threads, o->precision == "f32" ? Precision::F32 : Precision::Fast);
     std::string prompt = o->prompt;

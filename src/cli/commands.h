@@ -20,12 +20,16 @@ void register_bench(CLI::App& app);
 void register_list(CLI::App& app);
 void register_resolve(CLI::App& app);
 void register_hw(CLI::App& app);
+void register_recommend(CLI::App& app);
+void register_search(CLI::App& app);
+void register_pull(CLI::App& app);
 
-// The model shipped in the repository, used when no -m is given.
-std::string bundled_model_dir();
+// The directory of MODEL: a directory, a cached repo id, or a repo id downloaded after the
+// resolver and the fit check (runtime/model_source.h); "" means the catalogue default when
+// cached, else the bundled model, saying which on stderr.
+std::filesystem::path find_model(const std::string& model);
 
-// The directory of MODEL (a directory or a cached repo id), or the bundled model when
-// MODEL is empty.
+// As find_model, but never downloads, and "" means the bundled model (commands that inspect files).
 std::filesystem::path locate_model_or_bundled(const std::string& model);
 
 }  // namespace mlxcpp::cli

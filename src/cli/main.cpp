@@ -4,19 +4,29 @@
 #include <filesystem>
 
 #include "cli/commands.h"
-#include "hub/hf_cache.h"
+#include "cli/progress.h"
+#include "runtime/model_source.h"
 #include "util/error.h"
 
 namespace mlxcpp::cli {
 
-std::string bundled_model_dir() {
-  // Next to the binary's source tree (a build from the repo), overridable for installs.
-  if (const char* env = std::getenv("MLXCPP_BUNDLED_MODEL")) return env;
-  return std::string(MLXCPP_SOURCE_DIR) + "/models/fortune-tiny-mlx-4bit-g64";
+namespace {
+
+std::filesystem::path find_model(const std::string& model, bool allow_download) {
+  ModelRequest request;
+  request.spec = model;
+  request.allow_download = allow_download;
+  request.on_progress = pull_progress_printer();
+  request.on_note = [](const std::string& text) { std::fprintf(stderr, "mlxcpp: %s\n", text.c_str()); };
+  return find_or_pull_model(request).dir;
 }
 
+}  // namespace
+
+std::filesystem::path find_model(const std::string& model) { return find_model(model, true); }
+
 std::filesystem::path locate_model_or_bundled(const std::string& model) {
-  return locate_model(model.empty() ? bundled_model_dir() : model);
+  return model.empty() ? bundled_model_dir() : find_model(model, false);
 }
 
 }  // namespace mlxcpp::cli
@@ -37,6 +47,9 @@ int main(int argc, char** argv) {
   mlxcpp::cli::register_list(app);
   mlxcpp::cli::register_resolve(app);
   mlxcpp::cli::register_hw(app);
+  mlxcpp::cli::register_recommend(app);
+  mlxcpp::cli::register_search(app);
+  mlxcpp::cli::register_pull(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

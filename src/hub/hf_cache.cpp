@@ -1,8 +1,11 @@
 #include "hub/hf_cache.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "util/error.h"
 
@@ -21,7 +24,7 @@ fs::path expand_user(const std::string& p) {
   return fs::path(p);
 }
 
-bool is_hex40(const std::string& s) {
+bool is_hex40(std::string_view s) {
   if (s.size() != 40) return false;
   for (char c : s)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
@@ -44,6 +47,22 @@ void validate_revision(const std::string& rev, std::string_view text) {
   for (unsigned char c : rev)
     if (c < 0x20 || c == 0x7f || c == ' ' || c == '~' || c == '^' || c == ':' || c == '?' || c == '*' || c == '[')
       fail("'{}': revision '{}' contains a character git does not allow", text, rev);
+}
+
+// A snapshot a download left half-done (trees/<commit>.json lists what the commit has)
+// must not be loaded: config.json and every weight file it lists must be present.
+void check_snapshot_complete(const fs::path& snap, const std::string& repo_id) {
+  const fs::path tree = snap.parent_path().parent_path() / "trees" / (snap.filename().string() + ".json");
+  if (!fs::is_regular_file(tree)) return;
+  std::ifstream in(tree);
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (!j.is_object() || !j.contains("files") || !j["files"].is_object()) return;
+  for (const auto& [path, info] : j["files"].items()) {
+    const bool needed = path == "config.json" || (path.ends_with(".safetensors") && path.find('/') == std::string::npos);
+    if (needed && !fs::exists(snap / path))
+      fail("model '{}': the cached snapshot {} is incomplete ({} is missing); run 'mlxcpp pull {}' to finish it",
+           repo_id, snap.string(), path, repo_id);
+  }
 }
 
 }  // namespace
@@ -104,6 +123,24 @@ std::optional<fs::path> find_snapshot(const fs::path& cache, const RepoRef& ref)
   return std::nullopt;
 }
 
+bool is_commit_hash(std::string_view text) { return is_hex40(text); }
+
+std::vector<std::string> cached_model_ids(const fs::path& cache) {
+  std::vector<std::string> ids;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(cache, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("models--") || !fs::is_directory(entry.path() / "snapshots")) continue;
+    std::string id = name.substr(8);
+    const auto sep = id.find("--");
+    if (sep == std::string::npos) continue;
+    id = id.substr(0, sep) + "/" + id.substr(sep + 2);
+    if (!fs::is_empty(entry.path() / "snapshots", ec)) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 fs::path locate_model(std::string_view spec) {
   const fs::path local{std::string(spec)};
   if (fs::is_directory(local)) return local;
@@ -113,7 +150,10 @@ fs::path locate_model(std::string_view spec) {
   }
   const RepoRef ref = parse_repo_ref(spec);
   const fs::path cache = hub_cache_dir();
-  if (auto snap = find_snapshot(cache, ref)) return *snap;
+  if (auto snap = find_snapshot(cache, ref)) {
+    check_snapshot_complete(*snap, ref.repo_id);
+    return *snap;
+  }
   fail("model '{}' (revision '{}') is not in the Hugging Face cache: looked in {} (set HF_HUB_CACHE or HF_HOME "
        "to change it; 'mlxcpp pull {}' downloads it)",
        ref.repo_id, ref.revision, repo_folder(cache, ref.repo_id).string(), ref.repo_id);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mlxcpp {
 
@@ -29,6 +30,12 @@ std::filesystem::path repo_folder(const std::filesystem::path& cache, std::strin
 
 // The snapshot directory of a revision, if present in the cache.
 std::optional<std::filesystem::path> find_snapshot(const std::filesystem::path& cache, const RepoRef& ref);
+
+// A full 40-hex lowercase commit id.
+bool is_commit_hash(std::string_view text);
+
+// The repo ids of the models with at least one snapshot in the cache, sorted.
+std::vector<std::string> cached_model_ids(const std::filesystem::path& cache);
 
 // A model given as a local directory or a repo id in the cache. Throws Error saying
 // where it looked when neither exists.

@@ -6,6 +6,8 @@
 
 namespace mlxcpp {
 
+bool cuda_inference_available() { return false; }  // the CUDA decoder is not written yet
+
 bool built_with_cuda() { return true; }
 
 std::vector<GpuInfo> cuda_devices(std::string* why) {

@@ -2,6 +2,8 @@
 
 namespace mlxcpp {
 
+bool cuda_inference_available() { return false; }  // the CUDA decoder is not written yet
+
 bool built_with_cuda() { return false; }
 
 std::vector<GpuInfo> cuda_devices(std::string* why) {

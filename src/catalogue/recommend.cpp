@@ -1,0 +1,183 @@
+#include "catalogue/recommend.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "util/error.h"
+
+namespace mlxcpp {
+
+namespace {
+
+constexpr uint64_t kRuntimeBase = 256ull << 20;
+constexpr int64_t kPrefillChunk = 512;
+constexpr uint64_t kKvBytesPerValue = 4;  // float32 K and V
+
+}  // namespace
+
+std::string format_gb(uint64_t bytes) { return fmt::format("{:.2f} GB", double(bytes) / 1e9); }
+
+MemoryNeed estimate_memory(uint64_t weight_bytes, const ModelShape& shape, int64_t context) {
+  MemoryNeed n;
+  n.weights = weight_bytes;
+  std::string kv_text;
+  if (shape.known()) {
+    n.kv_cache = 2 * uint64_t(shape.layers) * uint64_t(shape.kv_heads) * uint64_t(shape.head_dim) * uint64_t(context) *
+                 kKvBytesPerValue;
+    kv_text = fmt::format("KV cache {} (2 × {} layers × {} KV heads × {} dims × {} tokens × 4 B)", format_gb(n.kv_cache),
+                          shape.layers, shape.kv_heads, shape.head_dim, context);
+  } else {
+    kv_text = "KV cache unknown (model shape not in the catalogue; counted as 0)";
+  }
+  // Activations of one prefill chunk: hidden-sized rows plus the MLP's ~3.5× wider ones,
+  // about 24 floats per hidden unit per token; and two vocab-sized rows (logits, sampler).
+  const uint64_t hidden = uint64_t(std::max<int64_t>(shape.hidden, 4096));
+  const uint64_t vocab = uint64_t(std::max<int64_t>(shape.vocab, 32000));
+  n.runtime = kRuntimeBase + uint64_t(kPrefillChunk) * hidden * 24 * 4 + 2 * vocab * 4;
+  n.arithmetic = fmt::format("weights {} + {} + runtime {} = {}", format_gb(n.weights), kv_text, format_gb(n.runtime),
+                             format_gb(n.total()));
+  return n;
+}
+
+MemoryNeed estimate_memory(const CatalogueEntry& e, int64_t context) {
+  return estimate_memory(uint64_t(e.size_gb * 1e9), e.shape, context);
+}
+
+MemoryBudget MemoryBudget::from(const HardwareInfo& hw, std::optional<double> ram_gb, std::optional<double> vram_gb) {
+  MemoryBudget b;
+  if (ram_gb) {
+    if (*ram_gb < 0) fail("--ram-gb must be ≥ 0 (got {})", *ram_gb);
+    b.ram_bytes = uint64_t(*ram_gb * 1e9), b.ram_source = "--ram-gb";
+  } else {
+    b.ram_bytes = hw.usable_ram_bytes();
+    b.ram_source = hw.cgroup_limit_bytes ? "available RAM (cgroup-limited)" : "available RAM";
+  }
+  if (vram_gb) {
+    if (*vram_gb < 0) fail("--vram-gb must be ≥ 0 (got {})", *vram_gb);
+    b.vram_bytes = uint64_t(*vram_gb * 1e9), b.vram_source = "--vram-gb";
+  } else if (!hw.gpus.empty() && cuda_inference_available()) {
+    const auto best = std::max_element(hw.gpus.begin(), hw.gpus.end(),
+                                       [](const GpuInfo& a, const GpuInfo& c) { return a.free_bytes < c.free_bytes; });
+    b.vram_bytes = best->free_bytes;
+    b.vram_source = fmt::format("free memory of GPU {} ({})", best->index, best->name);
+  }
+  return b;
+}
+
+nlohmann::json MemoryBudget::to_json() const {
+  return {{"ram_bytes", ram_bytes}, {"ram_source", ram_source}, {"usable_ram_bytes", usable_ram()},
+          {"vram_bytes", vram_bytes}, {"vram_source", vram_source}, {"usable_vram_bytes", usable_vram()},
+          {"ram_headroom", kRamHeadroom}, {"vram_headroom", kVramHeadroom}};
+}
+
+FitCheck check_fit(const MemoryNeed& need, const MemoryBudget& b) {
+  FitCheck f;
+  const uint64_t total = need.total();
+  if (b.vram_bytes > 0 && total <= b.usable_vram()) {
+    f.fits = true, f.device = "cuda";
+    f.message = fmt::format("{} ≤ {} = {:.0f} % of {} VRAM ({})", need.arithmetic, format_gb(b.usable_vram()),
+                            kVramHeadroom * 100, format_gb(b.vram_bytes), b.vram_source);
+  } else if (total <= b.usable_ram()) {
+    f.fits = true, f.device = "cpu";
+    f.message = fmt::format("{} ≤ {} = {:.0f} % of {} RAM ({})", need.arithmetic, format_gb(b.usable_ram()),
+                            kRamHeadroom * 100, format_gb(b.ram_bytes), b.ram_source);
+  } else {
+    f.message = fmt::format("{} > {} usable RAM ({:.0f} % of {}, {}){}", need.arithmetic, format_gb(b.usable_ram()),
+                            kRamHeadroom * 100, format_gb(b.ram_bytes), b.ram_source,
+                            b.vram_bytes ? fmt::format(" and > {} usable VRAM", format_gb(b.usable_vram())) : "");
+  }
+  return f;
+}
+
+std::string category_for_task(const std::string& task) {
+  if (task == "fast") return "small-fast";
+  const auto& cats = Catalogue::categories();
+  if (std::find(cats.begin(), cats.end(), task) != cats.end()) return task;
+  fail("unknown task '{}': use code, general, fast, quality, reasoning or multilingual", task);
+}
+
+double quantization_quality(const std::string& q) {
+  // Relative quality of a quantization of the same model, from the perplexity increases
+  // reported for MLX/llama.cpp quants: 8-bit is near-lossless, 4-bit costs a few percent.
+  if (q == "bf16" || q == "fp16" || q == "f16" || q == "f32" || q.empty()) return 1.0;
+  if (q == "8bit") return 0.99;
+  if (q == "6bit") return 0.97;
+  if (q == "5bit") return 0.95;
+  if (q == "4bit") return 0.92;
+  if (q.starts_with("3bit")) return q.find("DWQ") != std::string::npos ? 0.88 : 0.84;
+  if (q == "2bit") return 0.6;
+  return 0.9;
+}
+
+nlohmann::json Candidate::to_json() const {
+  nlohmann::json j = {{"id", entry->id},
+                      {"quantization", entry->quantization},
+                      {"parameters_b", entry->parameters_b},
+                      {"score", score},
+                      {"fits", fit.fits},
+                      {"device", fit.device},
+                      {"memory", {{"weights_bytes", need.weights}, {"kv_cache_bytes", need.kv_cache},
+                                  {"runtime_bytes", need.runtime}, {"total_bytes", need.total()}}},
+                      {"arithmetic", fit.message}};
+  if (!reason.empty()) j["reason"] = reason;
+  return j;
+}
+
+nlohmann::json Recommendation::to_json() const {
+  nlohmann::json alts = nlohmann::json::array(), rej = nlohmann::json::array();
+  for (const auto& a : alternatives) alts.push_back(a.to_json());
+  for (const auto& r : rejected) rej.push_back(r.to_json());
+  return {{"task", request.task}, {"context", request.context}, {"budget", budget.to_json()},
+          {"choice", choice ? choice->to_json() : nlohmann::json(nullptr)}, {"alternatives", alts},
+          {"rejected", rej}, {"explanation", explanation}};
+}
+
+Recommendation recommend(const Catalogue& catalogue, const RecommendRequest& request, const MemoryBudget& budget) {
+  Recommendation rec;
+  rec.request = request;
+  rec.budget = budget;
+  if (request.context <= 0) fail("--context must be positive (got {})", request.context);
+  const std::string category = category_for_task(request.task);
+  std::vector<Candidate> fitting;
+  for (const auto& e : catalogue.entries()) {
+    if (std::find(e.categories.begin(), e.categories.end(), category) == e.categories.end()) continue;
+    Candidate c;
+    c.entry = &e;
+    c.need = estimate_memory(e, request.context);
+    c.fit = check_fit(c.need, budget);
+    c.score = e.parameters_b * quantization_quality(e.quantization);
+    if (!e.supported) c.reason = "architecture '" + e.architecture + "' is not supported by the engine yet";
+    else if (!e.shape.known()) c.reason = "its shape is not in the catalogue, so its KV cache cannot be sized";
+    else if (request.context > e.context_length)
+      c.reason = fmt::format("context {} exceeds the model's {}", request.context, e.context_length);
+    else if (!c.fit.fits) c.reason = "does not fit: " + c.fit.message;
+    (c.reason.empty() ? fitting : rec.rejected).push_back(std::move(c));
+  }
+  // Best quality first; among equals the smaller (faster) one.
+  std::stable_sort(fitting.begin(), fitting.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.need.total() < b.need.total();
+  });
+  if (fitting.empty()) {
+    rec.explanation = fmt::format("Nothing in category '{}' fits {} usable RAM{} at context {}. The smallest need is "
+                                  "listed under rejected; lower --context or free memory.",
+                                  category, format_gb(budget.usable_ram()),
+                                  budget.vram_bytes ? " / " + format_gb(budget.usable_vram()) + " usable VRAM" : "",
+                                  request.context);
+    std::sort(rec.rejected.begin(), rec.rejected.end(),
+              [](const Candidate& a, const Candidate& b) { return a.need.total() < b.need.total(); });
+    return rec;
+  }
+  rec.choice = fitting.front();
+  rec.alternatives.assign(fitting.begin() + 1, fitting.end());
+  const auto& c = *rec.choice;
+  rec.explanation = fmt::format(
+      "{} ({} B parameters, {}) is the highest-quality '{}' model that fits on {} at context {}: {}. Quality score "
+      "{:.2f} = parameters × {:.2f} for {}; larger or less-quantized models were rejected for memory or context.",
+      c.entry->id, c.entry->parameters_b, c.entry->quantization, category, c.fit.device, request.context, c.fit.message,
+      c.score, quantization_quality(c.entry->quantization), c.entry->quantization);
+  return rec;
+}
+
+}  // namespace mlxcpp

@@ -1,0 +1,99 @@
+// recommend on the committed budget table (tests/data/recommend/cases.json): the choice
+// never exceeds the budget (recomputed here from the catalogue file, independently of the
+// library's arithmetic), nothing that scores higher also fits, "nothing fits" is only said
+// when it is true, and the hand-worked expectations hold.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "catalogue/recommend.h"
+#include "test_support.h"
+#include "util/error.h"
+#include "util/files.h"
+
+namespace mlxcpp {
+namespace {
+
+struct Budget {
+  double ram_gb, vram_gb;
+};
+
+// The need of a catalogue entry as docs/design.md states it, from the raw JSON.
+double need_gb(const nlohmann::json& m, int64_t ctx) {
+  const auto& s = m["shape"];
+  const double kv = 2.0 * s["layers"].get<double>() * s["kv_heads"].get<double>() * s["head_dim"].get<double>() * double(ctx) * 4;
+  const double hidden = std::max(4096.0, s["hidden"].get<double>()), vocab = std::max(32000.0, s["vocab"].get<double>());
+  const double runtime = 256.0 * 1024 * 1024 + 512 * hidden * 24 * 4 + 2 * vocab * 4;
+  return m["size_gb"].get<double>() + (kv + runtime) / 1e9;
+}
+
+bool fits(double need, const Budget& b) { return need <= 0.92 * b.vram_gb + 1e-9 || need <= 0.85 * b.ram_gb + 1e-9; }
+
+TEST(Recommend, CommittedTableOfBudgets) {
+  const auto table = read_json_file(test::data_dir() / "recommend" / "cases.json");
+  const auto raw = read_json_file(std::filesystem::path(MLXCPP_SOURCE_DIR) / "data" / "catalogue.json");
+  const Catalogue catalogue = Catalogue::builtin();
+  ASSERT_GE(table["cases"].size(), 30u);
+  int with_choice = 0, expected = 0;
+  for (const auto& c : table["cases"]) {
+    const std::string task = c["task"];
+    const int64_t ctx = c["context"];
+    const Budget b{c["ram_gb"], c["vram_gb"]};
+    const std::string label = c.dump();
+    HardwareInfo no_gpu;  // budgets come from the table, never from this machine
+    const MemoryBudget budget = MemoryBudget::from(no_gpu, b.ram_gb, b.vram_gb > 0 ? std::optional<double>(b.vram_gb) : std::nullopt);
+    const Recommendation rec = recommend(catalogue, {task, ctx}, budget);
+    EXPECT_FALSE(rec.explanation.empty()) << label;
+    // The best model that truly fits, by the independent arithmetic.
+    const std::string category = category_for_task(task);
+    double best_score = -1;
+    for (const auto& m : raw["models"]) {
+      const auto cats = m["categories"].get<std::vector<std::string>>();
+      if (std::find(cats.begin(), cats.end(), category) == cats.end()) continue;
+      if (m["context_length"].get<int64_t>() < ctx || !fits(need_gb(m, ctx), b)) continue;
+      best_score = std::max(best_score, m["parameters_b"].get<double>() * quantization_quality(m["quantization"]));
+    }
+    if (!rec.choice) {
+      EXPECT_LT(best_score, 0) << label << ": said nothing fits, but something does";
+    } else {
+      ++with_choice;
+      const std::string id = rec.choice->entry->id;
+      const auto m = *std::find_if(raw["models"].begin(), raw["models"].end(), [&](const auto& x) { return x["id"] == id; });
+      const double need = need_gb(m, ctx);
+      EXPECT_NEAR(double(rec.choice->need.total()) / 1e9, need, 1e-6) << label;
+      EXPECT_TRUE(fits(need, b)) << label << ": " << id << " needs " << need << " GB";
+      EXPECT_LE(ctx, m["context_length"].get<int64_t>()) << label;
+      EXPECT_NEAR(rec.choice->score, best_score, 1e-9) << label << ": a better model fits";
+      EXPECT_NE(rec.explanation.find("GB"), std::string::npos) << "the arithmetic is shown";
+      if (rec.choice->fit.device == "cpu") EXPECT_LE(need, 0.85 * b.ram_gb + 1e-9) << label;
+      if (rec.choice->fit.device == "cuda") EXPECT_LE(need, 0.92 * b.vram_gb + 1e-9) << label;
+    }
+    if (c.contains("expect")) {
+      ++expected;
+      if (c["expect"].is_null()) EXPECT_FALSE(rec.choice.has_value()) << label;
+      else EXPECT_EQ(rec.choice ? rec.choice->entry->id : "(none)", c["expect"].get<std::string>()) << label;
+      if (c.contains("device") && rec.choice) EXPECT_EQ(rec.choice->fit.device, c["device"].get<std::string>()) << label;
+    }
+    for (const auto& a : rec.alternatives) EXPECT_TRUE(a.fit.fits) << label << " " << a.entry->id;
+  }
+  EXPECT_GE(with_choice, 20);
+  EXPECT_GE(expected, 15);
+}
+
+TEST(Recommend, UnknownTaskAndBadContextAreErrors) {
+  const Catalogue catalogue = Catalogue::builtin();
+  MemoryBudget b;
+  b.ram_bytes = 16'000'000'000;
+  EXPECT_THROW(recommend(catalogue, {"poetry", 4096}, b), Error);
+  EXPECT_THROW(recommend(catalogue, {"general", 0}, b), Error);
+}
+
+TEST(Recommend, ModelOutsideTheCatalogueCountsWeightsAndRuntime) {
+  const MemoryNeed n = estimate_memory(uint64_t(3e9), ModelShape{}, 4096);
+  EXPECT_EQ(n.kv_cache, 0u);
+  EXPECT_NE(n.arithmetic.find("KV cache unknown"), std::string::npos);
+  EXPECT_GT(n.total(), uint64_t(3e9));
+}
+
+}  // namespace
+}  // namespace mlxcpp

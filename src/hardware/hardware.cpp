@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "hardware/gpu_probe.h"
 #include "hub/hf_cache.h"
 
 namespace mlxcpp {
@@ -103,7 +104,16 @@ HardwareInfo detect_hardware() {
   h.ram_total_bytes = meminfo_kb("MemTotal") * 1024;
   h.ram_available_bytes = meminfo_kb("MemAvailable") * 1024;
   h.cgroup_limit_bytes = cgroup_limit();
-  h.gpus = cuda_devices(&h.gpu_note);
+  // NVML needs only the driver; the CUDA runtime (CUDA builds) is the fallback.
+  std::string nvml_note;
+  h.gpus = probe_gpus_nvml(&nvml_note);
+  if (h.gpus.empty()) {
+    std::string cuda_note;
+    h.gpus = cuda_devices(&cuda_note);
+    h.gpu_note = h.gpus.empty() ? nvml_note + "; CUDA runtime: " + cuda_note : "found through the CUDA runtime";
+  } else {
+    h.gpu_note = "found through NVML";
+  }
   // Free space where downloads would land: the cache dir or its nearest existing parent.
   std::filesystem::path p = hub_cache_dir();
   h.cache_dir = p.string();

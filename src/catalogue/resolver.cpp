@@ -85,7 +85,8 @@ nlohmann::json Resolution::to_json() const {
           {"message", message}};
 }
 
-Resolution resolve_model_name(const Catalogue& cat, const std::string& name, size_t max_suggestions) {
+Resolution resolve_model_name(const Catalogue& cat, const std::string& name, size_t max_suggestions,
+                              const std::vector<std::string>& extra_ids) {
   Resolution r;
   r.requested = name;
   if (cat.find(name)) {
@@ -99,19 +100,28 @@ Resolution resolve_model_name(const Catalogue& cat, const std::string& name, siz
   const std::string q_can = canonical(q, false), q_can_loose = canonical(q, true);
   std::set<std::string> q_set;
   for (const auto& t : q)
-    if (!is_noise_token(t)) q_set.insert(t);
-  for (const auto& e : cat.entries()) {
+    if (!is_noise_token(t) && !is_quant_token(t)) q_set.insert(t);  // quantization is scored on its own below
+  struct Candidate {
+    std::string id;
+    bool supported;
+  };
+  std::vector<Candidate> candidates;
+  for (const auto& e : cat.entries()) candidates.push_back({e.id, e.supported});
+  for (const auto& id : extra_ids)
+    if (!cat.find(id)) candidates.push_back({id, true});
+  for (const auto& e : candidates) {
     if (lower(e.id) == lower(name) || lower(e.id) == "mlx-community/" + lower(name)) {
       r.status = Resolution::Found;
       r.id = e.id;
       r.message = fmt::format("{} is {} (ids are matched without regard to case or the mlx-community/ prefix)", name, e.id);
       return r;
     }
+    if (std::any_of(r.suggestions.begin(), r.suggestions.end(), [&](const Suggestion& x) { return x.id == e.id; })) continue;
     const auto c = tokens(e.id);
     const std::string c_quant = quant_of(c);
     std::set<std::string> c_set;
     for (const auto& t : c)
-      if (!is_noise_token(t)) c_set.insert(t);
+      if (!is_noise_token(t) && !is_quant_token(t)) c_set.insert(t);
     Suggestion s{e.id, 0, ""};
     if (canonical(c, false) == q_can) {
       s.score = 100;

@@ -29,6 +29,9 @@ struct Resolution {
   nlohmann::json to_json() const;
 };
 
-Resolution resolve_model_name(const Catalogue& catalogue, const std::string& name, size_t max_suggestions = 5);
+// `extra_ids` (e.g. from a Hub search) are ranked with the catalogue's entries; among equal
+// scores the catalogue's verified ids come first.
+Resolution resolve_model_name(const Catalogue& catalogue, const std::string& name, size_t max_suggestions = 5,
+                              const std::vector<std::string>& extra_ids = {});
 
 }  // namespace mlxcpp

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catalogue/catalogue.h"
+#include "catalogue/hub_resolver.h"
 #include "catalogue/recommend.h"
 #include "hardware/hardware.h"
 #include "catalogue/resolver.h"
@@ -77,7 +78,7 @@ void register_resolve(CLI::App& app) {
   cmd->add_option("name", o->name, "A repo id or a short name such as 'phi-3.5' or 'llama 3.1 8b 4bit'")->required();
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o] {
-    const Resolution r = resolve_model_name(Catalogue::load_default(), o->name);
+    const Resolution r = resolve_model_online(Catalogue::load_default(), o->name, HubSettings::from_environment());
     if (o->json) {
       std::printf("%s\n", r.to_json().dump(2).c_str());
     } else {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "catalogue/hub_resolver.h"
 #include "hardware/hardware.h"
 #include "hub/hf_cache.h"
 #include "hub/hub_error.h"
@@ -16,7 +17,7 @@ void note(const ModelRequest& r, const std::string& text) {
 }
 
 [[noreturn]] void not_found(const std::string& spec, const std::string& why) {
-  const Resolution r = resolve_model_name(Catalogue::load_default(), spec);
+  const Resolution r = resolve_model_online(Catalogue::load_default(), spec, HubSettings::from_environment());
   throw ModelNotFound(fmt::format("{}{}", why, suggestions_text(r)), r);
 }
 

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "fake_hub.h"
+#include "catalogue/hub_resolver.h"
 #include "hub/hf_cache.h"
 #include "hub/hub_error.h"
 #include "hub/search_cache.h"
@@ -342,6 +343,30 @@ TEST_F(HubClientTest, SearchFollowsPaginationAndIsCachedWithATtl) {
   EXPECT_EQ(d.source, "local");
   ASSERT_EQ(d.models.size(), 1u);
   EXPECT_EQ(d.models[0].id, "mlx-community/Llama-3.2-1B-Instruct-4bit");
+}
+
+TEST_F(HubClientTest, ResolverAsksTheHubWhenOnline) {
+  const Catalogue catalogue = Catalogue::builtin();
+  // In the Hub, not in the catalogue: found.
+  Resolution r = resolve_model_online(catalogue, repo.id, settings);
+  EXPECT_EQ(r.status, Resolution::Found) << r.message;
+  EXPECT_EQ(r.id, repo.id);
+  // A wrong packaging of it: the Hub's id is suggested first, and the message says it is missing.
+  r = resolve_model_online(catalogue, "mlx-community/Test-Model-mlx", settings);
+  ASSERT_EQ(r.status, Resolution::SuggestionsOnly) << r.message;
+  EXPECT_EQ(r.suggestions.at(0).id, repo.id);
+  EXPECT_NE(r.message.find("does not exist on the Hub"), std::string::npos) << r.message;
+  // The catalogue's own examples keep their first suggestion with the Hub consulted.
+  r = resolve_model_online(catalogue, "mlx-community/Llama-3.1-8B-Instruct-mlx", settings);
+  ASSERT_FALSE(r.suggestions.empty());
+  EXPECT_EQ(r.suggestions[0].id, "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit");
+  // Offline: the catalogue only, and no request.
+  settings.offline = true;
+  const int before = hub.requests_for("/");
+  r = resolve_model_online(catalogue, "mlx-community/Test-Model-mlx", settings);
+  EXPECT_NE(r.status, Resolution::Found);
+  EXPECT_NE(r.message.find("HF_HUB_OFFLINE"), std::string::npos);
+  EXPECT_EQ(hub.requests_for("/"), before);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "catalogue/catalogue.h"
 #include "catalogue/hub_resolver.h"
+#include "catalogue/listing.h"
 #include "catalogue/recommend.h"
 #include "hardware/hardware.h"
 #include "catalogue/resolver.h"
@@ -19,41 +20,21 @@ void register_list(CLI::App& app) {
     std::string category;
     bool json = false, fits = false;
     int64_t context = kDefaultContext;
+    std::optional<double> ram_gb, vram_gb;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("list", "The model catalogue, grouped by category");
   cmd->add_option("--category", o->category, "Only this category")->check(CLI::IsMember(Catalogue::categories()));
   cmd->add_flag("--fits", o->fits, "Only models that fit this machine's memory (see `recommend` for the arithmetic)");
   cmd->add_option("--context", o->context, "Context length assumed by --fits")->capture_default_str();
+  cmd->add_option("--ram-gb", o->ram_gb, "With --fits: a RAM budget in GB instead of this machine's")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--vram-gb", o->vram_gb, "With --fits: a GPU memory budget in GB")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", o->json, "JSON: {\"models\": {category: [{id, size, best_for, size_gb, ...}]}}");
   cmd->callback([o] {
     const Catalogue cat = Catalogue::load_default();
-    std::optional<MemoryBudget> budget;
-    if (o->fits) budget = MemoryBudget::from(detect_hardware(), std::nullopt, std::nullopt);
-    nlohmann::ordered_json grouped = nlohmann::ordered_json::object();
-    for (const auto& c : Catalogue::categories()) {
-      if (!o->category.empty() && c != o->category) continue;
-      nlohmann::ordered_json list = nlohmann::ordered_json::array();
-      for (const auto& e : cat.entries()) {
-        if (std::find(e.categories.begin(), e.categories.end(), c) == e.categories.end()) continue;
-        std::optional<FitCheck> fit;
-        if (budget) {
-          fit = check_fit(estimate_memory(e, std::min(o->context, e.context_length)), *budget);
-          if (!fit->fits) continue;
-        }
-        // The original tool's shape (id, size, best_for, size_gb) plus the catalogue's facts.
-        nlohmann::ordered_json m = {{"id", e.id},
-                                    {"size", fmt::format("{:.1f}GB", e.size_gb)},
-                                    {"best_for", e.best_for},
-                                    {"size_gb", e.size_gb}};
-        if (fit) m["fit"] = {{"device", fit->device}, {"arithmetic", fit->message}};
-        const nlohmann::json facts = e.to_json();
-        for (const auto& [k, v] : facts.items())
-          if (!m.contains(k)) m[k] = v;
-        list.push_back(m);
-      }
-      if (!list.empty()) grouped[c] = list;
-    }
+    ListingOptions listing{o->category, std::nullopt, o->context};
+    if (o->fits) listing.fits = MemoryBudget::from(detect_hardware(), o->ram_gb, o->vram_gb);
+    const nlohmann::ordered_json grouped = catalogue_listing(cat, listing);
     if (o->json) {
       std::printf("%s\n", nlohmann::ordered_json{{"models", grouped}, {"default_model", cat.default_model()}}.dump(2).c_str());
       return;

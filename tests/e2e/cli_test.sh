@@ -32,6 +32,10 @@ check tokenize-json 0 '"tokens":\["<\|begin_of_text\|>","The"' -- "$bin" tokeniz
 check tokenize-stdin 0 "^317 978$" -- bash -c "printf 'The best' | '$bin' tokenize --no-special -"
 check detokenize 0 "^The best way to$" -- "$bin" detokenize 317 978 722 286
 check detokenize-range 1 "outside the vocabulary" -- "$bin" detokenize 99999
+check list-fits 0 "Qwen2.5-Coder-7B-Instruct-4bit" -- "$bin" list --fits --ram-gb 8 --category code
+check list-fits-excludes 1 "^$" -- bash -c "'$bin' list --fits --ram-gb 8 --category code | grep CodeLlama"
+check recommend 0 "Meta-Llama-3.1-8B-Instruct-4bit.*weights 4.50 GB \\+ KV cache 1.07 GB" -- "$bin" recommend --ram-gb 8
+check recommend-nothing 4 "Nothing in category 'code' fits" -- "$bin" recommend --task code --ram-gb 2
 check generate 0 "^ say that the man who, who knows it" -- "$bin" generate -p "The best way to" --raw --max-tokens 12
 check generate-json 0 '"finish_reason":"length".*"generation_tokens":5' -- "$bin" generate -p "The best way to" --raw --max-tokens 5 --json
 check generate-stop 0 '"finish_reason":"stop".*"text":" say that the man"' -- "$bin" generate -p "The best way to" --raw --stop " who" --json

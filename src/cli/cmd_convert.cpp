@@ -28,7 +28,7 @@ void register_convert(CLI::App& app) {
     opts.quant = o->quant.spec();
     opts.threads = o->threads;
     const auto t0 = std::chrono::steady_clock::now();
-    const ConvertResult r = convert_model(locate_model(o->src), o->dst, opts);
+    const ConvertResult r = convert_model(find_model(o->src), o->dst, opts);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fprintf(stderr, "converted %d tensors (%d quantized%s) to %s in %d shard(s): %.1f MB read, %.1f MB written, %.2f s\n",
                  r.tensors_in, r.quantized, opts.quant ? (", " + opts.quant->to_string()).c_str() : "",

@@ -34,17 +34,22 @@ void check_relative_path(const std::string& path, const std::string& repo_id) {
 
 HubModel HubModel::from_json(const nlohmann::json& j) {
   HubModel m;
-  m.id = j.value("id", j.value("modelId", ""));
-  m.sha = j.value("sha", "");
-  m.library_name = j.value("library_name", "");
-  m.pipeline_tag = j.value("pipeline_tag", "");
-  m.last_modified = j.value("lastModified", "");
-  m.downloads = j.value("downloads", int64_t(0));
-  m.likes = j.value("likes", int64_t(0));
-  if (j.contains("gated")) m.gated = j["gated"].is_string() || (j["gated"].is_boolean() && j["gated"].get<bool>());
-  if (j.contains("tags") && j["tags"].is_array())
-    for (const auto& t : j["tags"])
-      if (t.is_string()) m.tags.push_back(t.get<std::string>());
+  if (!j.is_object()) fail("a model entry from the Hub is not a JSON object");
+  try {
+    m.id = j.value("id", j.value("modelId", ""));
+    m.sha = j.value("sha", "");
+    m.library_name = j.value("library_name", "");
+    m.pipeline_tag = j.value("pipeline_tag", "");
+    m.last_modified = j.value("lastModified", "");
+    m.downloads = j.value("downloads", int64_t(0));
+    m.likes = j.value("likes", int64_t(0));
+    if (j.contains("gated")) m.gated = j["gated"].is_string() || (j["gated"].is_boolean() && j["gated"].get<bool>());
+    if (j.contains("tags") && j["tags"].is_array())
+      for (const auto& t : j["tags"])
+        if (t.is_string()) m.tags.push_back(t.get<std::string>());
+  } catch (const nlohmann::json::exception& ex) {
+    fail("malformed model entry from the Hub: {}", ex.what());
+  }
   return m;
 }
 
@@ -87,7 +92,11 @@ std::vector<HubModel> hub_search_models(const HubSettings& s, const SearchQuery&
     if (!page.is_array()) fail("search '{}': expected a JSON array from {}", q.search, url);
     for (const auto& item : page) {
       if (int(models.size()) >= q.limit) break;
-      if (item.is_object()) models.push_back(HubModel::from_json(item));
+      try {
+        models.push_back(HubModel::from_json(item));
+      } catch (const Error&) {
+        // An entry without the fields we read is skipped, not fatal to the whole search.
+      }
     }
     url = next;
   }
@@ -102,18 +111,14 @@ std::string hub_resolve_revision(const HubSettings& s, const std::string& repo_i
   return sha;
 }
 
-std::vector<RepoFile> hub_list_files(const HubSettings& s, const std::string& repo_id, const std::string& commit) {
-  std::string url = s.endpoint + "/api/models/" + repo_id + "/tree/" + url_encode(commit) + "?recursive=true&expand=false";
+std::vector<RepoFile> parse_tree_page(const nlohmann::json& page, const std::string& repo_id) {
+  if (!page.is_array()) fail("{}: the file list from the Hub is not a JSON array", repo_id);
   std::vector<RepoFile> files;
-  while (!url.empty()) {
-    std::string next;
-    const auto page = hub_get_json(s, url, repo_id + " file list", repo_id, &next);
-    if (!page.is_array()) fail("{}: the file list from the Hub is not a JSON array", repo_id);
-    for (const auto& e : page) {
-      if (!e.is_object() || e.value("type", "") != "file") continue;
-      RepoFile f;
+  for (const auto& e : page) {
+    if (!e.is_object() || !e.contains("type") || !e["type"].is_string() || e["type"] != "file") continue;
+    RepoFile f;
+    try {
       f.path = e.value("path", "");
-      check_relative_path(f.path, repo_id);
       f.size = e.value("size", uint64_t(0));
       f.blob_id = e.value("oid", "");
       f.xet_hash = e.value("xetHash", "");
@@ -124,11 +129,25 @@ std::vector<RepoFile> hub_list_files(const HubSettings& s, const std::string& re
       } else {
         f.etag = f.blob_id;
       }
-      const bool hex = std::all_of(f.etag.begin(), f.etag.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
-      if (!hex || (f.etag.size() != 40 && f.etag.size() != 64))
-        fail("{}: file '{}' has no usable etag in the Hub's file list ('{}')", repo_id, f.path, f.etag);
-      files.push_back(std::move(f));
+    } catch (const nlohmann::json::exception& ex) {
+      fail("{}: malformed file entry in the Hub's file list: {}", repo_id, ex.what());
     }
+    check_relative_path(f.path, repo_id);
+    const bool hex = std::all_of(f.etag.begin(), f.etag.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    if (!hex || (f.etag.size() != 40 && f.etag.size() != 64))
+      fail("{}: file '{}' has no usable etag in the Hub's file list ('{}')", repo_id, f.path, f.etag);
+    files.push_back(std::move(f));
+  }
+  return files;
+}
+
+std::vector<RepoFile> hub_list_files(const HubSettings& s, const std::string& repo_id, const std::string& commit) {
+  std::string url = s.endpoint + "/api/models/" + repo_id + "/tree/" + url_encode(commit) + "?recursive=true&expand=false";
+  std::vector<RepoFile> files;
+  while (!url.empty()) {
+    std::string next;
+    const auto page = hub_get_json(s, url, repo_id + " file list", repo_id, &next);
+    for (auto& f : parse_tree_page(page, repo_id)) files.push_back(std::move(f));
     url = next;
   }
   return files;

@@ -43,6 +43,9 @@ struct RepoFile {
   std::string blob_id, xet_hash;
 };
 
+// One page of GET /api/models/{id}/tree: the file entries, validated (paths, etags).
+std::vector<RepoFile> parse_tree_page(const nlohmann::json& page, const std::string& repo_id);
+
 // Every file of a commit (GET /api/models/{id}/tree/{commit}?recursive=true, all pages).
 // Paths that could escape the snapshot folder are refused (hf-hub.md §4.5).
 std::vector<RepoFile> hub_list_files(const HubSettings& settings, const std::string& repo_id, const std::string& commit);

@@ -19,6 +19,8 @@ struct KVCache {
   void reset() { length = 0; }
   // Keeps the first n positions (for reusing a shared prompt prefix).
   void truncate(int64_t n) { length = n < length ? n : length; }
+  // Grows the capacity to at least n positions, keeping the filled ones.
+  void reserve(int64_t n);
   uint64_t bytes() const { return uint64_t(2 * layers * kv_heads * capacity * head_dim) * sizeof(float); }
 };
 

@@ -3,9 +3,8 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <chrono>
+#include <cmath>
 
-#include "tokenizer/stream_decoder.h"
 #include "util/error.h"
 
 namespace mlxcpp {
@@ -25,6 +24,8 @@ std::vector<int32_t> eos_token_ids(const ModelConfig& config, const Tokenizer& t
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 // Length of the longest suffix of `text` that is a proper prefix of some stop string:
 // that much output must be held back until we know whether a stop string follows.
 size_t stop_prefix_overlap(const std::string& text, const std::vector<std::string>& stops) {
@@ -38,85 +39,144 @@ size_t stop_prefix_overlap(const std::string& text, const std::vector<std::strin
   return hold;
 }
 
-}  // namespace
-
-GenerationResult generate(DecoderLM& model, const Tokenizer& tok, const GenerationRequest& req,
-                          const std::function<void(const std::string&)>& on_text) {
-  using clock = std::chrono::steady_clock;
-  const ModelConfig& cfg = model.config();
+const GenerationRequest& validated(const GenerationRequest& req, const ModelConfig& cfg) {
   if (req.prompt.empty()) fail("the prompt is empty (no tokens)");
   if (req.max_tokens < 0) fail("max_tokens must be >= 0, got {}", req.max_tokens);
+  if (req.prefill_chunk <= 0) fail("prefill_chunk must be positive, got {}", req.prefill_chunk);
+  if (req.top_logprobs > 20) fail("top_logprobs must be at most 20, got {}", req.top_logprobs);
   const int64_t context = cfg.context_length();
   if (int64_t(req.prompt.size()) >= context)
     fail("the prompt has {} tokens but the model's context is {} tokens", req.prompt.size(), context);
   for (const auto& s : req.stop)
     if (s.empty()) fail("stop strings must not be empty");
+  return req;
+}
 
-  GenerationResult res;
-  res.prompt_tokens = int64_t(req.prompt.size());
-  const int64_t capacity = std::min<int64_t>(context, int64_t(req.prompt.size()) + req.max_tokens);
-  KVCache cache = model.new_cache(capacity);
-  Sampler sampler(req.sampling);
-  const std::vector<int32_t> eos = eos_token_ids(cfg, tok);
-  std::vector<int32_t> history = req.prompt;
-  std::vector<float> logits;
+}  // namespace
 
-  const auto t0 = clock::now();
-  for (size_t i = 0; i < req.prompt.size(); i += size_t(req.prefill_chunk)) {
-    const size_t n = std::min(size_t(req.prefill_chunk), req.prompt.size() - i);
-    model.forward(std::span<const int32_t>(req.prompt).subspan(i, n), cache, logits);
+GenerationStream::GenerationStream(DecoderLM& model, const Tokenizer& tok, GenerationRequest request,
+                                   std::function<void(const std::string&)> on_text, std::optional<CachedPrefix> reuse)
+    : model_(model),
+      tok_(tok),
+      req_(validated(request, model.config())),
+      on_text_(std::move(on_text)),
+      cache_(reuse ? std::move(reuse->kv) : model.new_cache(1)),
+      sampler_(req_.sampling),
+      stream_(tok, /*skip_special_tokens=*/true),
+      eos_(eos_token_ids(model.config(), tok)),
+      history_(req_.prompt) {
+  capacity_ = std::min<int64_t>(model.config().context_length(), int64_t(req_.prompt.size()) + req_.max_tokens);
+  // Reuse: keep the common prefix, but always recompute at least the last prompt token
+  // (its logits start the generation).
+  size_t keep = 0;
+  if (reuse) {
+    const size_t limit = std::min({reuse->tokens.size(), size_t(cache_.length), req_.prompt.size() - 1});
+    while (keep < limit && reuse->tokens[keep] == req_.prompt[keep]) ++keep;
   }
-  auto t_first = clock::now();
+  cache_.truncate(int64_t(keep));
+  cache_.reserve(capacity_);
+  prefill_pos_ = keep;
+  result_.prompt_tokens = int64_t(req_.prompt.size());
+  result_.cached_prompt_tokens = int64_t(keep);
+  result_.finish_reason = "length";
+  t0_ = t_first_ = Clock::now();
+}
 
-  StreamDecoder stream(tok, /*skip_special_tokens=*/true);
-  std::string emitted;  // text already passed to on_text
-  auto emit = [&](const std::string& s) {
-    if (s.empty()) return;
-    if (on_text) on_text(s);
-    emitted += s;
-  };
-  res.finish_reason = "length";
-  for (int step = 0; step < req.max_tokens; ++step) {
-    sampler.process_logits(logits, history);
-    const int32_t next = sampler.sample(logits);
-    if (step == 0) t_first = clock::now();
-    if (std::find(eos.begin(), eos.end(), next) != eos.end()) {
-      res.finish_reason = "stop";
-      ++res.generation_tokens;  // mlx-lm counts the EOS token
-      break;
-    }
-    res.ids.push_back(next);
-    history.push_back(next);
-    ++res.generation_tokens;
-    stream.add(next);
-    std::string text = stream.text();
-    bool stopped = false;
-    for (const auto& s : req.stop)
-      if (const auto at = text.find(s); at != std::string::npos) {
-        text.resize(at);
-        stopped = true;
-      }
-    res.text = text;
-    if (stopped) {
-      res.finish_reason = "stop";
-      break;
-    }
-    // Emit what is certain: what the stream decoder released, minus anything that could
-    // be the start of a stop string.
-    const size_t certain = stream.emitted();
-    const size_t hold = stop_prefix_overlap(text.substr(0, certain), req.stop);
-    if (certain - hold > emitted.size()) emit(text.substr(emitted.size(), certain - hold - emitted.size()));
-    if (cache.length >= capacity) break;  // context end: finish_reason stays "length"
-    model.forward(std::span<const int32_t>(&next, 1), cache, logits);
+bool GenerationStream::step() {
+  if (state_ == State::Done) return false;
+  if (req_.cancel && req_.cancel->load(std::memory_order_relaxed)) {
+    finish("cancelled");
+    return false;
   }
-  if (res.text.size() > emitted.size()) emit(res.text.substr(emitted.size()));
-  const auto t_end = clock::now();
-  const double prompt_s = std::chrono::duration<double>(t_first - t0).count();
-  const double gen_s = std::chrono::duration<double>(t_end - t_first).count();
-  res.prompt_tps = prompt_s > 0 ? double(res.prompt_tokens) / prompt_s : 0;
-  res.generation_tps = gen_s > 0 ? double(res.generation_tokens) / gen_s : 0;
-  res.peak_memory_bytes = peak_rss_bytes();
-  return res;
+  if (state_ == State::Prefill) {
+    const size_t n = std::min(size_t(req_.prefill_chunk), req_.prompt.size() - prefill_pos_);
+    model_.forward(std::span<const int32_t>(req_.prompt).subspan(prefill_pos_, n), cache_, logits_);
+    prefill_pos_ += n;
+    if (prefill_pos_ == req_.prompt.size()) {
+      t_first_ = Clock::now();
+      state_ = State::Decode;
+      if (req_.max_tokens == 0) finish("length");
+    }
+    return state_ != State::Done;
+  }
+  decode_one();
+  return state_ != State::Done;
+}
+
+void GenerationStream::decode_one() {
+  sampler_.process_logits(logits_, history_);
+  const bool want_logprobs = req_.top_logprobs >= 0;
+  const int32_t next = sampler_.sample(logits_, want_logprobs ? &logprobs_scratch_ : nullptr);
+  if (want_logprobs) {
+    TokenLogprob lp;
+    lp.id = next;
+    lp.token = tok_.decode(std::span<const int32_t>(&next, 1), false);
+    lp.logprob = logprobs_scratch_[size_t(next)];
+    if (req_.top_logprobs > 0) {
+      std::vector<int32_t> order(logprobs_scratch_.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = int32_t(i);
+      const size_t n = std::min(order.size(), size_t(req_.top_logprobs));
+      std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(n), order.end(),
+                        [&](int32_t a, int32_t b) { return logprobs_scratch_[size_t(a)] > logprobs_scratch_[size_t(b)]; });
+      for (size_t i = 0; i < n; ++i) lp.top.emplace_back(order[i], logprobs_scratch_[size_t(order[i])]);
+    }
+    result_.logprobs.push_back(std::move(lp));
+  }
+  ++result_.generation_tokens;  // mlx-lm counts the EOS token too
+  if (std::find(eos_.begin(), eos_.end(), next) != eos_.end()) return finish("stop");
+  result_.ids.push_back(next);
+  history_.push_back(next);
+  stream_.add(next);
+  std::string text = stream_.text();
+  bool stopped = false;
+  for (const auto& s : req_.stop)
+    if (const auto at = text.find(s); at != std::string::npos) {
+      text.resize(at);
+      stopped = true;
+    }
+  result_.text = text;
+  if (stopped) return finish("stop");
+  // Emit what is certain: what the stream decoder released, minus anything that could be
+  // the start of a stop string.
+  const size_t certain = stream_.emitted();
+  const size_t hold = stop_prefix_overlap(text.substr(0, certain), req_.stop);
+  if (certain - hold > emitted_.size()) emit(text.substr(emitted_.size(), certain - hold - emitted_.size()));
+  if (result_.generation_tokens >= req_.max_tokens || cache_.length >= capacity_) return finish("length");
+  model_.forward(std::span<const int32_t>(&next, 1), cache_, logits_);
+}
+
+void GenerationStream::emit(const std::string& text) {
+  if (text.empty()) return;
+  if (on_text_) on_text_(text);
+  emitted_ += text;
+}
+
+void GenerationStream::finish(const std::string& reason) {
+  if (reason != "cancelled" && result_.text.size() > emitted_.size()) emit(result_.text.substr(emitted_.size()));
+  result_.finish_reason = reason;
+  state_ = State::Done;
+  const auto t_end = Clock::now();
+  const double prompt_s = std::chrono::duration<double>(t_first_ - t0_).count();
+  const double gen_s = std::chrono::duration<double>(t_end - t_first_).count();
+  const int64_t computed = result_.prompt_tokens - result_.cached_prompt_tokens;
+  result_.prompt_tps = prompt_s > 0 ? double(computed) / prompt_s : 0;
+  result_.generation_tps = gen_s > 0 ? double(result_.generation_tokens) / gen_s : 0;
+  result_.peak_memory_bytes = peak_rss_bytes();
+}
+
+CachedPrefix GenerationStream::take_cache() {
+  // The cache holds the prompt and every generated token that was fed back (not the last).
+  std::vector<int32_t> tokens = history_;
+  tokens.resize(std::min(tokens.size(), size_t(cache_.length)));
+  return {std::move(cache_), std::move(tokens)};
+}
+
+GenerationResult generate(DecoderLM& model, const Tokenizer& tok, const GenerationRequest& req,
+                          const std::function<void(const std::string&)>& on_text) {
+  GenerationStream stream(model, tok, req, on_text);
+  while (stream.step()) {
+  }
+  return stream.result();
 }
 
 }  // namespace mlxcpp

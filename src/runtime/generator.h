@@ -1,15 +1,25 @@
 // The generation loop: chunked prefill, sampling, stop conditions (EOS set, stop strings
-// matched on text, max_tokens, context end) and incremental text output that never
-// emits a partial UTF-8 character or the beginning of a stop string.
+// matched on text, max_tokens, context end, cancellation) and incremental text output
+// that never emits a partial UTF-8 character or the beginning of a stop string.
+//
+// GenerationStream advances one step at a time (one prefill chunk or one token), so a
+// server can interleave many requests on one model fairly; generate() runs one to the end.
+// A finished stream hands back its KV cache with the tokens it holds, and a later request
+// whose prompt shares that prefix skips recomputing it (the prompt cache).
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "model/decoder_lm.h"
 #include "runtime/sampler.h"
+#include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
 
 namespace mlxcpp {
@@ -20,20 +30,75 @@ struct GenerationRequest {
   SamplingParams sampling;
   std::vector<std::string> stop;
   int prefill_chunk = 512;
+  int top_logprobs = -1;                      // -1: no logprobs; 0: the token's own; N: also the N best
+  const std::atomic<bool>* cancel = nullptr;  // set by another thread to stop early
+};
+
+struct TokenLogprob {
+  int32_t id = 0;
+  std::string token;  // the token's text (bytes may be a partial UTF-8 character)
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top;  // best first
 };
 
 struct GenerationResult {
   std::string text;
   std::vector<int32_t> ids;
-  std::string finish_reason;  // "stop" or "length"
+  std::string finish_reason;  // "stop", "length" or "cancelled"
   int64_t prompt_tokens = 0;
+  int64_t cached_prompt_tokens = 0;  // of prompt_tokens, taken from a reused KV cache
   int64_t generation_tokens = 0;
   double prompt_tps = 0, generation_tps = 0;
   uint64_t peak_memory_bytes = 0;  // peak resident set size of the process
+  std::vector<TokenLogprob> logprobs;
+};
+
+// A KV cache and the tokens whose keys and values it holds.
+struct CachedPrefix {
+  KVCache kv;
+  std::vector<int32_t> tokens;
 };
 
 // The EOS ids mlx-lm uses: config (after generation_config), else the tokenizer's.
 std::vector<int32_t> eos_token_ids(const ModelConfig& config, const Tokenizer& tokenizer);
+
+class GenerationStream {
+ public:
+  // Validates the request (errors name the field). `reuse`, when given, is a cache from an
+  // earlier request; its common prefix with this prompt is kept, the rest recomputed.
+  GenerationStream(DecoderLM& model, const Tokenizer& tokenizer, GenerationRequest request,
+                   std::function<void(const std::string&)> on_text = {}, std::optional<CachedPrefix> reuse = {});
+
+  // One prefill chunk or one generated token. Returns false once finished.
+  bool step();
+  bool finished() const { return state_ == State::Done; }
+  const GenerationResult& result() const { return result_; }
+  // The KV cache and the tokens in it, for a later request (leaves this stream without one).
+  CachedPrefix take_cache();
+
+ private:
+  enum class State { Prefill, Decode, Done };
+  void decode_one();
+  void finish(const std::string& reason);
+  void emit(const std::string& text);
+
+  DecoderLM& model_;
+  const Tokenizer& tok_;
+  GenerationRequest req_;
+  std::function<void(const std::string&)> on_text_;
+  KVCache cache_;
+  Sampler sampler_;
+  StreamDecoder stream_;
+  std::vector<int32_t> eos_, history_;
+  std::vector<float> logits_;
+  std::vector<float> logprobs_scratch_;
+  std::string emitted_;
+  int64_t capacity_ = 0;
+  size_t prefill_pos_ = 0;
+  State state_ = State::Prefill;
+  GenerationResult result_;
+  std::chrono::steady_clock::time_point t0_, t_first_;
+};
 
 GenerationResult generate(DecoderLM& model, const Tokenizer& tokenizer, const GenerationRequest& request,
                           const std::function<void(const std::string&)>& on_text = {});

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   mlxcpp::cli::register_recommend(app);
   mlxcpp::cli::register_search(app);
   mlxcpp::cli::register_pull(app);
+  mlxcpp::cli::register_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

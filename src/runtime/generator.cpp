@@ -62,7 +62,7 @@ GenerationStream::GenerationStream(DecoderLM& model, const Tokenizer& tok, Gener
       on_text_(std::move(on_text)),
       cache_(reuse ? std::move(reuse->kv) : model.new_cache(1)),
       sampler_(req_.sampling),
-      stream_(tok, /*skip_special_tokens=*/true),
+      stream_(tok, request.skip_special_tokens),
       eos_(eos_token_ids(model.config(), tok)),
       history_(req_.prompt) {
   capacity_ = std::min<int64_t>(model.config().context_length(), int64_t(req_.prompt.size()) + req_.max_tokens);

@@ -31,6 +31,7 @@ struct GenerationRequest {
   std::vector<std::string> stop;
   int prefill_chunk = 512;
   int top_logprobs = -1;                      // -1: no logprobs; 0: the token's own; N: also the N best
+  bool skip_special_tokens = true;            // false keeps markers such as [TOOL_CALLS] in the text
   const std::atomic<bool>* cancel = nullptr;  // set by another thread to stop early
 };
 

@@ -1,0 +1,81 @@
+// `serve`: the OpenAI-compatible HTTP server (server/http_server.h).
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "runtime/model_source.h"
+#include "server/http_server.h"
+
+namespace mlxcpp::cli {
+namespace {
+
+HttpServer* g_server = nullptr;
+
+void on_signal(int) {
+  if (g_server) g_server->stop();
+}
+
+}  // namespace
+
+void register_serve(CLI::App& app) {
+  struct Opts {
+    std::string model, precision = "fast", port_file;
+    ServerOptions server;
+    int max_concurrency = 8, threads = 0;
+    bool allow_paths = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /v1/models)");
+  cmd->add_option("-m,--model", o->model, "Default model (directory or repo id; default: the catalogue default if cached, else bundled)");
+  cmd->add_option("--host", o->server.host, "Address to bind (127.0.0.1: this machine only)")->capture_default_str();
+  cmd->add_option("--port", o->server.port, "Port (0: any free port)")->capture_default_str();
+  cmd->add_option("--api-key", o->server.api_key, "Require 'Authorization: Bearer KEY' (also $MLXCPP_API_KEY)");
+  cmd->add_option("--max-concurrency", o->max_concurrency, "Requests generated at once; more wait in a FIFO queue")
+      ->check(CLI::Range(1, 1024))->capture_default_str();
+  cmd->add_option("--ctx", o->server.ctx, "Context cap per request in tokens (default: the model's)");
+  cmd->add_option("--max-tokens-cap", o->server.limits.max_tokens_cap, "Largest max_tokens a request may ask for")->capture_default_str();
+  cmd->add_option("--timeout", o->server.request_timeout_s, "Seconds a request may take")->capture_default_str();
+  cmd->add_option("--body-limit", o->server.body_limit, "Largest request body in bytes")->capture_default_str();
+  cmd->add_option("--cors", o->server.cors_origin, "Allow this browser origin (CORS is off by default)");
+  cmd->add_flag("--allow-paths", o->allow_paths, "Let requests name model directories on this machine");
+  cmd->add_option("--threads", o->threads, "Engine threads (default: all cores)");
+  cmd->add_option("--precision", o->precision, "f32 or fast")->check(CLI::IsMember({"f32", "fast"}))->capture_default_str();
+  cmd->add_option("--port-file", o->port_file, "Write the bound port here once listening (for scripts and tests)");
+  cmd->callback([o] {
+    if (o->server.api_key.empty())
+      if (const char* k = std::getenv("MLXCPP_API_KEY")) o->server.api_key = k;
+    ModelRequest request;
+    request.spec = o->model;
+    request.on_progress = pull_progress_printer();
+    request.on_note = [](const std::string& t) { std::fprintf(stderr, "mlxcpp: %s\n", t.c_str()); };
+    const ModelLocation loc = find_or_pull_model(request);
+    RegistryOptions ro;
+    ro.host.threads = o->threads;
+    ro.host.precision = o->precision == "f32" ? Precision::F32 : Precision::Fast;
+    ro.host.max_active = o->max_concurrency;
+    ro.allow_paths = o->allow_paths;
+    const std::string id = !loc.repo_id.empty() ? loc.repo_id : model_id_for_dir(loc.dir);
+    auto registry = std::make_shared<ModelRegistry>(id, loc.dir, ro);
+    o->server.http_threads = std::max(64, 2 * o->max_concurrency + 16);
+    HttpServer server(o->server, registry);
+    if (!server.bind()) fail("cannot listen on {}:{} (in use, or not permitted)", o->server.host, o->server.port);
+    g_server = &server;
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::fprintf(stderr, "mlxcpp: serving %s on http://%s:%d/v1 (%s)\n", id.c_str(), o->server.host.c_str(), server.port(),
+                 o->server.api_key.empty() ? "no API key" : "API key required");
+    if (!o->port_file.empty()) {
+      std::FILE* f = std::fopen(o->port_file.c_str(), "w");
+      if (!f) fail("{}: cannot write the port file", o->port_file);
+      std::fprintf(f, "%d\n", server.port());
+      std::fclose(f);
+    }
+    server.listen();
+    g_server = nullptr;
+    std::fprintf(stderr, "mlxcpp: server stopped\n");
+  });
+}
+
+}  // namespace mlxcpp::cli

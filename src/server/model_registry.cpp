@@ -1,0 +1,93 @@
+#include "server/model_registry.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "catalogue/hub_resolver.h"
+#include "hub/hf_cache.h"
+#include "runtime/model_source.h"
+#include "server/openai_protocol.h"
+
+namespace mlxcpp {
+namespace fs = std::filesystem;
+
+std::string model_id_for_dir(const fs::path& dir) {
+  // <cache>/models--org--name/snapshots/<commit>
+  const fs::path snap = fs::weakly_canonical(dir);
+  const std::string repo = snap.parent_path().parent_path().filename().string();
+  if (snap.parent_path().filename() == "snapshots" && repo.starts_with("models--")) {
+    std::string id = repo.substr(8);
+    const auto sep = id.find("--");
+    if (sep != std::string::npos) return id.substr(0, sep) + "/" + id.substr(sep + 2);
+  }
+  return snap.filename().string();
+}
+
+ModelRegistry::ModelRegistry(std::string default_id, const fs::path& default_dir, RegistryOptions options)
+    : default_id_(std::move(default_id)), options_(std::move(options)) {
+  default_host_ = std::make_shared<ModelHost>(default_id_, default_dir, options_.host);
+}
+
+std::shared_ptr<ModelHost> ModelRegistry::get(const std::string& requested) {
+  if (requested.empty() || requested == default_id_ || requested == default_host_->dir().string()) return default_host_;
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < loaded_.size(); ++i)
+    if (loaded_[i]->name() == requested) {
+      auto host = loaded_[i];
+      loaded_.erase(loaded_.begin() + std::ptrdiff_t(i));
+      loaded_.insert(loaded_.begin(), host);
+      return host;
+    }
+  fs::path dir;
+  if (looks_like_repo_id(requested)) {
+    try {
+      dir = locate_model(requested);
+    } catch (const Error& e) {
+      const Resolution r = resolve_model_online(Catalogue::load_default(), requested, HubSettings::from_environment());
+      throw ApiError(404, "model_not_found", "model",
+                     fmt::format("model '{}' is not available on this server: {}{}{}", requested, e.what(),
+                                 r.status == Resolution::Found ? "; it exists: run `mlxcpp pull " + r.id + "` first" : "",
+                                 suggestions_text(r)));
+    }
+  } else if (fs::is_directory(requested)) {
+    if (!options_.allow_paths)
+      throw ApiError(404, "model_not_found", "model",
+                     fmt::format("model '{}': loading directories named by a request is off (start the server with "
+                                 "--allow-paths)", requested));
+    dir = requested;
+  } else {
+    const Resolution r = resolve_model_name(Catalogue::load_default(), requested);
+    throw ApiError(404, "model_not_found", "model",
+                   fmt::format("model '{}' does not exist{}", requested, suggestions_text(r)));
+  }
+  auto host = std::make_shared<ModelHost>(requested, dir, options_.host);
+  loaded_.insert(loaded_.begin(), host);
+  while (loaded_.size() > options_.max_loaded) loaded_.pop_back();  // in-flight requests keep theirs alive
+  return host;
+}
+
+nlohmann::json ModelRegistry::list() const {
+  const auto created = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  nlohmann::json data = nlohmann::json::array();
+  data.push_back({{"id", default_id_}, {"object", "model"}, {"created", created}, {"owned_by", "mlxcpp"}});
+  for (const auto& id : cached_model_ids(hub_cache_dir())) {
+    if (id == default_id_) continue;
+    try {
+      if (!fs::exists(locate_model(id) / "config.json")) continue;
+    } catch (const Error&) {
+      continue;
+    }
+    data.push_back({{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", id.substr(0, id.find('/'))}});
+  }
+  return {{"object", "list"}, {"data", data}};
+}
+
+std::pair<size_t, size_t> ModelRegistry::queued_and_active() const {
+  std::lock_guard lock(mu_);
+  size_t q = default_host_->queued(), a = default_host_->active();
+  for (const auto& h : loaded_) q += h->queued(), a += h->active();
+  return {q, a};
+}
+
+}  // namespace mlxcpp

@@ -1,0 +1,78 @@
+// The OpenAI-compatible wire format: request bodies of /v1/chat/completions and
+// /v1/completions parsed and validated (an unknown or unsupported field is a 400 naming
+// it), and the response objects and stream chunks built. No I/O here: the HTTP server
+// and the tests (and the fuzzer) call these directly.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/generator.h"
+#include "server/tool_calls.h"
+#include "util/error.h"
+
+namespace mlxcpp {
+
+// A request the server refuses: HTTP status, OpenAI error type, the offending parameter.
+class ApiError : public Error {
+ public:
+  ApiError(int status, std::string type, std::string param, const std::string& message)
+      : Error(message), status_(status), type_(std::move(type)), param_(std::move(param)) {}
+  int status() const { return status_; }
+  const std::string& type() const { return type_; }
+  const std::string& param() const { return param_; }
+  nlohmann::json to_json() const;
+
+ private:
+  int status_;
+  std::string type_, param_;
+};
+
+struct ApiLimits {
+  int default_max_tokens = 512;   // mlx-lm's server default
+  int max_tokens_cap = 8192;      // larger requests are refused
+  float default_temperature = 0;  // mlx-lm's server default (greedy)
+};
+
+struct ApiRequest {
+  enum class Kind { Chat, Completion } kind = Kind::Chat;
+  std::string model;                  // as requested ("" → the served default)
+  nlohmann::ordered_json messages;    // chat: [{role, content (string), ...}]
+  nlohmann::ordered_json tools;       // chat: null when none (or tool_choice "none")
+  nlohmann::ordered_json chat_template_kwargs = nlohmann::ordered_json::object();
+  std::string prompt;                 // completion
+  int max_tokens = 512;
+  SamplingParams sampling;
+  std::vector<std::string> stop;
+  bool stream = false, include_usage = false;
+  int top_logprobs = -1;  // -1: none; 0: the chosen token's; N: top N too
+};
+
+ApiRequest parse_chat_request(std::string_view body, const ApiLimits& limits);
+ApiRequest parse_completion_request(std::string_view body, const ApiLimits& limits);
+
+// Everything a response needs beyond the generation itself.
+struct ResponseContext {
+  std::string id;       // chatcmpl-… / cmpl-…
+  int64_t created = 0;  // unix seconds
+  std::string model;    // as requested
+  const Tokenizer* tokenizer = nullptr;  // for logprob token texts
+};
+
+// The complete (non-streamed) answer; tool calls when the text parsed as such.
+nlohmann::ordered_json completion_response(const ApiRequest& req, const GenerationResult& result,
+                                           const ResponseContext& ctx, const std::vector<ToolCall>* tool_calls);
+// A stream chunk carrying text (delta content for chat, text for completions).
+nlohmann::ordered_json text_chunk(const ApiRequest& req, const ResponseContext& ctx, const std::string& text, bool first);
+// A chunk carrying tool calls (chat only).
+nlohmann::ordered_json tool_calls_chunk(const ResponseContext& ctx, const std::vector<ToolCall>& calls);
+nlohmann::ordered_json finish_chunk(const ApiRequest& req, const ResponseContext& ctx, const std::string& finish_reason);
+nlohmann::ordered_json usage_chunk(const ApiRequest& req, const ResponseContext& ctx, const GenerationResult& result);
+nlohmann::ordered_json usage_json(const GenerationResult& result);
+
+// "stop" / "length" as OpenAI names them ("tool_calls" when calls were parsed).
+std::string openai_finish_reason(const GenerationResult& result, bool has_tool_calls);
+
+}  // namespace mlxcpp

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   mlxcpp::cli::register_search(app);
   mlxcpp::cli::register_pull(app);
   mlxcpp::cli::register_serve(app);
+  mlxcpp::cli::register_mcp(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -31,7 +31,10 @@ const std::vector<std::string>& model_file_patterns() {
 
 fs::path bundled_model_dir() {
   if (const char* env = std::getenv("MLXCPP_BUNDLED_MODEL")) return env;
-  return fs::path(MLXCPP_SOURCE_DIR) / "models" / "fortune-tiny-mlx-4bit-g64";
+  // A build next to its source tree, else an installed copy.
+  const fs::path in_tree = fs::path(MLXCPP_SOURCE_DIR) / "models" / "fortune-tiny-mlx-4bit-g64";
+  if (fs::is_directory(in_tree)) return in_tree;
+  return fs::path(MLXCPP_INSTALL_DATADIR) / "models" / "fortune-tiny-mlx-4bit-g64";
 }
 
 std::string suggestions_text(const Resolution& r) {

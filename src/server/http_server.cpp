@@ -42,11 +42,6 @@ void send_json(httplib::Response& res, int status, const nlohmann::json& j) {
   res.set_content(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
 
-void send_json(httplib::Response& res, int status, const ojson& j) {
-  res.status = status;
-  res.set_content(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
-}
-
 std::string sse(const ojson& j) { return "data: " + j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n"; }
 
 // What one request needs from submission to its last byte.

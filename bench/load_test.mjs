@@ -23,6 +23,17 @@ const server = spawn(bin, ["serve", "--port", "0", "--port-file", join(dir, "por
 for (let i = 0; i < 400 && !existsSync(join(dir, "port")); i++) await new Promise((r) => setTimeout(r, 25));
 const url = `http://127.0.0.1:${readFileSync(join(dir, "port"), "utf8").trim()}/v1/chat/completions`;
 
+// The server's resident memory, sampled every second: it must stay bounded under load.
+const rssMb = () => {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, "utf8"))[1]) / 1024;
+  } catch {
+    return null;
+  }
+};
+const rss = [rssMb()];
+const sampler = setInterval(() => rss.push(rssMb()), 1000);
+
 const prompts = ["Tell me a fortune.", "What is wisdom?", "Say something about cats.", "Give advice.", "Why?", "Hello!"];
 const stats = { requests: 0, errors: 0, tokens: 0, ttft: [], latency: [], errorSamples: [] };
 const deadline = Date.now() + seconds * 1000;
@@ -76,7 +87,9 @@ const t0 = performance.now();
 await Promise.all(Array.from({ length: clients }, (_, i) => client(i)));
 const wall = (performance.now() - t0) / 1000;
 const pct = (a, p) => (a.length ? a.sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))] : null);
+clearInterval(sampler);
 const metrics = await (await fetch(url.replace("/v1/chat/completions", "/metrics"))).text();
+const rssEnd = rssMb();
 server.kill("SIGTERM");
 rmSync(dir, { recursive: true, force: true });
 const summary = {
@@ -85,6 +98,7 @@ const summary = {
   ttft_ms_p50: pct(stats.ttft, 0.5), ttft_ms_p99: pct(stats.ttft, 0.99),
   latency_ms_p50: pct(stats.latency, 0.5), latency_ms_p99: pct(stats.latency, 0.99),
   server_requests_200: Number(/mlxcpp_requests_total\{endpoint="\/v1\/chat\/completions",status="200"\} (\d+)/.exec(metrics)?.[1] ?? 0),
+  server_rss_mb: { start: rss[0], peak: Math.max(...rss.filter((x) => x !== null)), after_first_10s: rss[10] ?? null, end: rssEnd },
   error_samples: stats.errorSamples,
 };
 console.log(JSON.stringify(summary, null, 2));

@@ -156,3 +156,25 @@ test("the next turn of a conversation reuses the cached prompt prefix", async ()
   assert.ok(second.usage.prompt_tokens_details.cached_tokens > 10,
     `cached_tokens ${second.usage.prompt_tokens_details.cached_tokens} of ${second.usage.prompt_tokens}`);
 });
+
+test("malformed JSON, oversized bodies, wrong types, unknown models, missing auth: the right 4xx, and serving goes on", async () => {
+  const post = (path, body, headers = { Authorization: "Bearer sk-test" }) =>
+    fetch(`${server.url}${path}`, { method: "POST", headers: { "Content-Type": "application/json", ...headers }, body });
+  const cases = [
+    [post("/v1/chat/completions", "{\"messages\": [", {}), 401],
+    [post("/v1/chat/completions", "{\"messages\": ["), 400],
+    [post("/v1/chat/completions", JSON.stringify({ messages: [{ role: "user", content: "x".repeat(2 << 20) }] })), 413],
+    [post("/v1/completions", JSON.stringify({ prompt: "x", max_tokens: "ten" })), 400],
+    [post("/v1/completions", JSON.stringify({ prompt: 42 })), 400],
+    [post("/v1/chat/completions", JSON.stringify({ model: "no-such/model-4bit", messages: [{ role: "user", content: "x" }] })), 404],
+    [fetch(`${server.url}/v1/nothing-here`), 404],
+  ];
+  for (const [pending, status] of cases) {
+    const res = await pending;
+    assert.equal(res.status, status, `${res.url}: ${await res.clone().text()}`);
+    const body = await res.json();
+    assert.ok(body.error?.message, JSON.stringify(body));
+  }
+  const r = await client.completions.create({ prompt: "The best way to", max_tokens: 12 });
+  assert.equal(r.choices[0].text, GREEDY);
+});

@@ -25,6 +25,7 @@ void register_search(CLI::App& app);
 void register_pull(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_mcp(CLI::App& app);
+void register_chat(CLI::App& app);
 
 // The directory of MODEL: a directory, a cached repo id, or a repo id downloaded after the
 // resolver and the fit check (runtime/model_source.h); "" means the catalogue default when

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   mlxcpp::cli::register_tokenize(app);
   mlxcpp::cli::register_detokenize(app);
   mlxcpp::cli::register_generate(app);
+  mlxcpp::cli::register_chat(app);
   mlxcpp::cli::register_perplexity(app);
   mlxcpp::cli::register_template(app);
   mlxcpp::cli::register_bench(app);

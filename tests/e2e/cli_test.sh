@@ -36,6 +36,8 @@ check list-fits 0 "Qwen2.5-Coder-7B-Instruct-4bit" -- "$bin" list --fits --ram-g
 check list-fits-excludes 1 "^$" -- bash -c "'$bin' list --fits --ram-gb 8 --category code | grep CodeLlama"
 check recommend 0 "Meta-Llama-3.1-8B-Instruct-4bit.*weights 4.50 GB \\+ KV cache 1.07 GB" -- "$bin" recommend --ram-gb 8
 check recommend-nothing 4 "Nothing in category 'code' fits" -- "$bin" recommend --task code --ram-gb 2
+check chat-reuses-cache 0 "prompt [0-9]+ tokens \([1-9][0-9]* reused from the cache\)" -- bash -c "printf 'Hello\nTell me more\n' | '$bin' chat --max-tokens 8 --temp 0"
+check chat-reset 0 "^same answer after /reset$" -- bash -c "out=\$(printf 'Hello\\n/reset\\nHello\\n' | '$bin' chat --max-tokens 8 --temp 0 2>/dev/null); [ \"\$(grep -c . <<<\"\$out\")\" -eq 2 ] && [ \"\$(head -1 <<<\"\$out\")\" = \"\$(tail -1 <<<\"\$out\")\" ] && echo 'same answer after /reset'"
 check generate 0 "^ say that the man who, who knows it" -- "$bin" generate -p "The best way to" --raw --max-tokens 12
 check generate-json 0 '"finish_reason":"length".*"generation_tokens":5' -- "$bin" generate -p "The best way to" --raw --max-tokens 5 --json
 check generate-stop 0 '"finish_reason":"stop".*"text":" say that the man"' -- "$bin" generate -p "The best way to" --raw --stop " who" --json

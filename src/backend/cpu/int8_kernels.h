@@ -15,8 +15,9 @@ struct Int8Rows {
   const uint8_t* codes;  // packed weights, row r at codes + r * row_bytes
   size_t row_bytes;
   int64_t cols, group, n;  // input features, group size, input rows
-  // Activations [n][cols] as two int8 passes (value, rounding residual) with per-32-block
-  // scales [n][cols/32], and exact per-group sums [n][cols/group].
+  // Activations [n][cols] as int8 with per-32-block scales [n][cols/32], and exact
+  // per-group sums [n][cols/group]. For one row (decode) also the rounding residual as a
+  // second int8 pass (xq2, xs2); several rows (prefill) use the first pass only.
   const int8_t *xq, *xq2;
   const float *xs, *xs2, *gsum;
   // Group scales and biases as f32 for rows [r0, r1) of the call, [r1-r0][cols/group].
@@ -24,7 +25,6 @@ struct Int8Rows {
   const float* bias;  // the Linear bias [rows], or null
   float* y;           // y[i * y_stride + r]
   int64_t y_stride;
-  float* scratch;     // 9 * n floats, private to the calling thread
 };
 
 namespace avx2 {

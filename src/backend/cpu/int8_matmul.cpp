@@ -32,8 +32,10 @@ Kernel kernel() {
 
 // Activations per input row: int8 blocks of 32 in the weights' element order (for 4-bit:
 // the 16 even elements then the 16 odd ones), their scales, and exact per-group sums.
-// The rounding residual x - scale*q is quantized again (scale2 = scale/127 per block):
-// two int8 dot products give ~14-bit activations at no cost in memory traffic.
+// For one row (decode) the rounding residual x - scale*q is quantized again (scale2 =
+// scale/127 per block): two int8 dot products give ~14-bit activations at no cost in
+// memory traffic. Several rows (prefill, compute-bound) take the single pass, as llama.cpp's
+// Q8 activations do.
 struct QInput {
   std::vector<int8_t> q, q2;         // [n][cols]
   std::vector<float> scale, scale2;  // [n][cols/32]
@@ -42,10 +44,11 @@ struct QInput {
 
 QInput quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, bool nibble_order) {
   QInput in;
+  const bool residual = n == 1;  // the second pass only where memory, not arithmetic, bounds the speed
   in.q.resize(size_t(n * cols));
-  in.q2.resize(size_t(n * cols));
+  in.q2.resize(residual ? size_t(cols) : 0);
   in.scale.resize(size_t(n * cols / 32));
-  in.scale2.resize(size_t(n * cols / 32));
+  in.scale2.resize(residual ? size_t(cols / 32) : 0);
   in.gsum.assign(size_t(n * cols / group), 0.0f);
   for (int64_t i = 0; i < n; ++i) {
     const float* xi = x + i * cols;
@@ -55,16 +58,16 @@ QInput quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, bo
       const float d = amax / 127.0f;
       const float inv = d > 0 ? 1.0f / d : 0.0f;
       in.scale[size_t((i * cols + b) / 32)] = d;
+      int8_t* out = &in.q[size_t(i * cols + b)];
+      for (int k = 0; k < 32; ++k) out[k] = int8_t(std::lrint(xi[b + (nibble_order ? nibble_order_source(k) : k)] * inv));
+      if (!residual) continue;
       const float d2 = d / 127.0f;
       const float inv2 = d2 > 0 ? 1.0f / d2 : 0.0f;
-      in.scale2[size_t((i * cols + b) / 32)] = d2;
-      int8_t* out = &in.q[size_t(i * cols + b)];
-      int8_t* out2 = &in.q2[size_t(i * cols + b)];
+      in.scale2[size_t(b / 32)] = d2;
+      int8_t* out2 = &in.q2[size_t(b)];
       for (int k = 0; k < 32; ++k) {
-        const int64_t src = b + (nibble_order ? nibble_order_source(k) : k);
-        out[k] = int8_t(std::lrint(xi[src] * inv));
-        const float residual = xi[src] - d * float(out[k]);  // |residual| <= d/2
-        out2[k] = int8_t(std::clamp(std::lrint(residual * inv2), -127L, 127L));
+        const float r = xi[b + (nibble_order ? nibble_order_source(k) : k)] - d * float(out[k]);  // |r| <= d/2
+        out2[k] = int8_t(std::clamp(std::lrint(r * inv2), -127L, 127L));
       }
     }
     for (int64_t c = 0; c < cols; ++c) in.gsum[size_t(i * (cols / group) + c / group)] += xi[c];
@@ -97,10 +100,10 @@ void int8_matmul(const WeightMatrix& w, const float* x, int64_t n, float* y, Thr
     // Rows go to the kernel in blocks whose group scales and biases are widened to f32
     // here (the kernels read plain floats; a block's worth stays in cache).
     constexpr int64_t kRowBlock = 64;
-    std::vector<float> scales(size_t(kRowBlock * groups)), biases(scales.size()), scratch(size_t(9 * n));
+    std::vector<float> scales(size_t(kRowBlock * groups)), biases(scales.size());
     Int8Rows a{w.data, size_t(w.cols) * size_t(bits) / 8, w.cols, group, n, in.q.data(), in.q2.data(),
                in.scale.data(), in.scale2.data(), in.gsum.data(), scales.data(), biases.data(),
-               w.bias.empty() ? nullptr : w.bias.data(), y, w.rows, scratch.data()};
+               w.bias.empty() ? nullptr : w.bias.data(), y, w.rows};
     for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
       const int64_t re = std::min(r1, rb + kRowBlock);
       for (size_t i = 0; i < size_t((re - rb) * groups); ++i) {

@@ -11,17 +11,24 @@
 
 namespace mlxcpp::cpu {
 
+// How group scales and biases are stored in the model.
+enum : int { kStoredF32 = 0, kStoredBF16 = 1, kStoredF16 = 2 };
+
 struct Int8Rows {
   const uint8_t* codes;  // packed weights, row r at codes + r * row_bytes
   size_t row_bytes;
   int64_t cols, group, n;  // input features, group size, input rows
-  // Activations [n][cols] as int8 with per-32-block scales [n][cols/32], and exact
-  // per-group sums [n][cols/group]. For one row (decode) also the rounding residual as a
-  // second int8 pass (xq2, xs2); several rows (prefill) use the first pass only.
+  // Activations with per-32-block scales xs [n][cols/32] and exact per-group sums
+  // [n][cols/group]. One row (decode): int8 xq plus the rounding residual as a second int8
+  // pass (xq2, xs2). Several rows (prefill): int16 xq16 [n][cols], one pass.
   const int8_t *xq, *xq2;
+  const int16_t* xq16;
   const float *xs, *xs2, *gsum;
-  // Group scales and biases as f32 for rows [r0, r1) of the call, [r1-r0][cols/group].
+  // Prefill: group scales and biases widened to f32 for rows [r0, r1) of the call,
+  // [r1-r0][cols/group]. Decode: read as stored, [rows][cols/group] of stored_kind.
   const float *scales, *biases;
+  const void *stored_scales, *stored_biases;
+  int stored_kind;
   const float* bias;  // the Linear bias [rows], or null
   float* y;           // y[i * y_stride + r]
   int64_t y_stride;

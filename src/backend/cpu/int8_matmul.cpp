@@ -34,33 +34,42 @@ Kernel kernel() {
 // the 16 even elements then the 16 odd ones), their scales, and exact per-group sums.
 // For one row (decode) the rounding residual x - scale*q is quantized again (scale2 =
 // scale/127 per block): two int8 dot products give ~14-bit activations at no cost in
-// memory traffic. Several rows (prefill, compute-bound) take the single pass, as llama.cpp's
-// Q8 activations do.
+// memory traffic. Several rows (prefill, compute-bound) are quantized once to int16
+// (~15 bits), whose 16-bit dot products need one int32 sum per block instead of two.
 struct QInput {
-  std::vector<int8_t> q, q2;         // [n][cols]
+  std::vector<int8_t> q, q2;         // decode: [cols] each
+  std::vector<int16_t> q16;          // prefill: [n][cols]
   std::vector<float> scale, scale2;  // [n][cols/32]
   std::vector<float> gsum;           // [n][cols/group]
 };
 
 QInput quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, bool nibble_order) {
   QInput in;
-  const bool residual = n == 1;  // the second pass only where memory, not arithmetic, bounds the speed
-  in.q.resize(size_t(n * cols));
-  in.q2.resize(residual ? size_t(cols) : 0);
+  const bool decode = n == 1;
+  in.q.resize(decode ? size_t(cols) : 0);
+  in.q2.resize(decode ? size_t(cols) : 0);
+  in.q16.resize(decode ? 0 : size_t(n * cols));
   in.scale.resize(size_t(n * cols / 32));
-  in.scale2.resize(residual ? size_t(cols / 32) : 0);
+  in.scale2.resize(decode ? size_t(cols / 32) : 0);
   in.gsum.assign(size_t(n * cols / group), 0.0f);
   for (int64_t i = 0; i < n; ++i) {
     const float* xi = x + i * cols;
     for (int64_t b = 0; b < cols; b += 32) {
       float amax = 0;
       for (int k = 0; k < 32; ++k) amax = std::max(amax, std::abs(xi[b + k]));
+      if (!decode) {
+        const float d = amax / 32767.0f;
+        const float inv = d > 0 ? 1.0f / d : 0.0f;
+        in.scale[size_t((i * cols + b) / 32)] = d;
+        int16_t* out = &in.q16[size_t(i * cols + b)];
+        for (int k = 0; k < 32; ++k) out[k] = int16_t(std::lrint(xi[b + (nibble_order ? nibble_order_source(k) : k)] * inv));
+        continue;
+      }
       const float d = amax / 127.0f;
       const float inv = d > 0 ? 1.0f / d : 0.0f;
-      in.scale[size_t((i * cols + b) / 32)] = d;
-      int8_t* out = &in.q[size_t(i * cols + b)];
+      in.scale[size_t(b / 32)] = d;
+      int8_t* out = &in.q[size_t(b)];
       for (int k = 0; k < 32; ++k) out[k] = int8_t(std::lrint(xi[b + (nibble_order ? nibble_order_source(k) : k)] * inv));
-      if (!residual) continue;
       const float d2 = d / 127.0f;
       const float inv2 = d2 > 0 ? 1.0f / d2 : 0.0f;
       in.scale2[size_t(b / 32)] = d2;
@@ -75,11 +84,14 @@ QInput quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, bo
   return in;
 }
 
+int stored_kind(DType t) { return t == DType::F32 ? kStoredF32 : t == DType::BF16 ? kStoredBF16 : kStoredF16; }
+
 }  // namespace
 
 bool int8_matmul_supported(const WeightMatrix& w) {
   return kernel() != Kernel::None && w.quant && w.quant->mode == QuantMode::Affine &&
-         (w.quant->bits == 4 || w.quant->bits == 8) && w.cols % 32 == 0;
+         (w.quant->bits == 4 || w.quant->bits == 8) && w.cols % 32 == 0 &&
+         (w.dtype == DType::F32 || w.dtype == DType::BF16 || w.dtype == DType::F16);
 }
 
 const char* int8_kernel_name() {
@@ -97,13 +109,16 @@ void int8_matmul(const WeightMatrix& w, const float* x, int64_t n, float* y, Thr
   const int bits = w.quant->bits;
   auto* run = k == Kernel::Vnni ? (bits == 4 ? vnni::rows4 : vnni::rows8) : (bits == 4 ? avx2::rows4 : avx2::rows8);
   pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
-    // Rows go to the kernel in blocks whose group scales and biases are widened to f32
-    // here (the kernels read plain floats; a block's worth stays in cache).
+    Int8Rows a{w.data, size_t(w.cols) * size_t(bits) / 8, w.cols, group, n, in.q.data(), in.q2.data(), in.q16.data(),
+               in.scale.data(), in.scale2.data(), in.gsum.data(), nullptr, nullptr, w.scales, w.biases,
+               stored_kind(w.dtype), w.bias.empty() ? nullptr : w.bias.data(), y, w.rows};
+    if (n == 1) return run(a, r0, r1);
+    // Prefill: rows go to the kernel in blocks whose group scales and biases are widened
+    // to f32 here (a block's worth stays in cache while every input tile passes over it).
     constexpr int64_t kRowBlock = 64;
     std::vector<float> scales(size_t(kRowBlock * groups)), biases(scales.size());
-    Int8Rows a{w.data, size_t(w.cols) * size_t(bits) / 8, w.cols, group, n, in.q.data(), in.q2.data(),
-               in.scale.data(), in.scale2.data(), in.gsum.data(), scales.data(), biases.data(),
-               w.bias.empty() ? nullptr : w.bias.data(), y, w.rows};
+    a.scales = scales.data();
+    a.biases = biases.data();
     for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
       const int64_t re = std::min(r1, rb + kRowBlock);
       for (size_t i = 0; i < size_t((re - rb) * groups); ++i) {

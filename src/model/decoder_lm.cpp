@@ -124,21 +124,12 @@ void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KV
       if (L.sliding) first = std::max<int64_t>(0, pos - *c.sliding_window + 1);
       const float* qi = &q[size_t((i * H + hh) * D)];
       const int64_t len = pos - first + 1;
-      for (int64_t t = first; t <= pos; ++t) {
-        const float* kt = cache.k_at(layer, kvh, t);
-        float s = 0;
-        for (int64_t d = 0; d < D; ++d) s += qi[d] * kt[d];
-        scores[size_t(t - first)] = s * scale;
-      }
+      for (int64_t t = first; t <= pos; ++t) scores[size_t(t - first)] = cpu::dot(qi, cache.k_at(layer, kvh, t), D) * scale;
       if (traits_.attn_softcap > 0) cpu::softcap(scores.data(), len, traits_.attn_softcap);
       cpu::softmax(scores.data(), len);
       float* o = &attn[size_t((i * H + hh) * D)];
       std::fill(o, o + D, 0.0f);
-      for (int64_t t = first; t <= pos; ++t) {
-        const float p = scores[size_t(t - first)];
-        const float* vt = cache.v_at(layer, kvh, t);
-        for (int64_t d = 0; d < D; ++d) o[d] += p * vt[d];
-      }
+      for (int64_t t = first; t <= pos; ++t) cpu::axpy(scores[size_t(t - first)], cache.v_at(layer, kvh, t), o, D);
     }
   });
   L.o.matmul(attn.data(), n, out, pool_, precision_);

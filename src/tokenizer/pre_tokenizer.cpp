@@ -115,7 +115,7 @@ class ByteLevel : public PreTokenizer {
   void apply(std::vector<Piece>& pieces) const override {
     std::vector<Piece> out;
     for (auto& p : pieces) {
-      if (add_prefix_space_ && !p.text.starts_with(' ')) p.text.insert(0, " ");
+      if (add_prefix_space_ && !p.text.starts_with(' ')) p.text = " " + p.text;
       if (use_regex_) split_piece(p, regex_->find_all(p.text), Behavior::Isolated, false, out);
       else out.push_back(std::move(p));
     }

@@ -44,4 +44,22 @@ void softcap(float* x, int64_t n, float cap) {
   for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
 }
 
+__attribute__((target_clones("avx512f", "avx2", "default")))
+float dot(const float* a, const float* b, int64_t n) {
+  // Independent partial sums need no reassociation, so the compiler vectorises them.
+  float acc[16] = {0};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += a[i + j] * b[i + j];
+  float s = 0;
+  for (int j = 0; j < 16; ++j) s += acc[j];
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void axpy(float s, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += s * x[i];
+}
+
 }  // namespace mlxcpp::cpu

@@ -13,5 +13,9 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n);       
 void gelu_mul(const float* gate, const float* up, float* out, int64_t n);       // exact erf GELU
 void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n);  // tanh approximation
 void softcap(float* x, int64_t n, float cap);                                    // cap * tanh(x / cap)
+// Σ a[i]·b[i] in 16 interleaved partial sums (vectorised; the attention scores' inner loop).
+float dot(const float* a, const float* b, int64_t n);
+// y += s · x (the attention's weighted sum of values).
+void axpy(float s, const float* x, float* y, int64_t n);
 
 }  // namespace mlxcpp::cpu

@@ -1,7 +1,8 @@
 // Hardware-aware recommendation: which catalogue model and quantization fit a memory budget,
 // with the arithmetic shown. A model's need is
 //   weights (its download size: the weights are mmapped as stored)
-// + KV cache  (2 × layers × KV heads × head dim × context × 4 bytes: the engine keeps K and V in float32)
+// + KV cache  (2 × layers × KV heads × head dim × context × 4 bytes: float32, the reference path's
+//             KV cache; the default fast path stores bfloat16, so this bounds it from above)
 // + runtime   (256 MiB + one 512-token prefill chunk of activations + two vocab-sized float rows)
 // and it fits a device when need ≤ headroom × memory (85 % of RAM, 92 % of VRAM).
 #pragma once

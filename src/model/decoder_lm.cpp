@@ -67,7 +67,9 @@ DecoderLM::DecoderLM(ModelConfig cfg, WeightSet ws, int threads, Precision preci
 }
 
 KVCache DecoderLM::new_cache(int64_t capacity) const {
-  return KVCache(cfg_.num_hidden_layers, cfg_.num_key_value_heads, cfg_.head_dim, capacity);
+  // The reference path keeps float32; the fast path bfloat16, as MLX does for bf16 models.
+  return KVCache(cfg_.num_hidden_layers, cfg_.num_key_value_heads, cfg_.head_dim, capacity,
+                 precision_ == Precision::F32 ? KvDtype::F32 : KvDtype::BF16);
 }
 
 uint64_t DecoderLM::weight_bytes() const {
@@ -108,10 +110,7 @@ void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KV
     }
     rope_.apply(qi, H, D, start + i, start + n);
     rope_.apply(ki, KV, D, start + i, start + n);
-    for (int64_t hh = 0; hh < KV; ++hh) {
-      std::memcpy(cache.k_at(layer, hh, start + i), ki + hh * D, size_t(D) * sizeof(float));
-      std::memcpy(cache.v_at(layer, hh, start + i), &v[size_t((i * KV + hh) * D)], size_t(D) * sizeof(float));
-    }
+    for (int64_t hh = 0; hh < KV; ++hh) cache.store(layer, hh, start + i, ki + hh * D, &v[size_t((i * KV + hh) * D)]);
   }
   const float scale = traits_.query_scale > 0 ? traits_.query_scale : 1.0f / std::sqrt(float(D));
   std::vector<float> attn(size_t(n * H * D));
@@ -124,12 +123,12 @@ void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KV
       if (L.sliding) first = std::max<int64_t>(0, pos - *c.sliding_window + 1);
       const float* qi = &q[size_t((i * H + hh) * D)];
       const int64_t len = pos - first + 1;
-      for (int64_t t = first; t <= pos; ++t) scores[size_t(t - first)] = cpu::dot(qi, cache.k_at(layer, kvh, t), D) * scale;
+      for (int64_t t = first; t <= pos; ++t) scores[size_t(t - first)] = cache.dot_k(layer, kvh, t, qi) * scale;
       if (traits_.attn_softcap > 0) cpu::softcap(scores.data(), len, traits_.attn_softcap);
       cpu::softmax(scores.data(), len);
       float* o = &attn[size_t((i * H + hh) * D)];
       std::fill(o, o + D, 0.0f);
-      for (int64_t t = first; t <= pos; ++t) cpu::axpy(scores[size_t(t - first)], cache.v_at(layer, kvh, t), o, D);
+      for (int64_t t = first; t <= pos; ++t) cache.add_v(layer, kvh, t, scores[size_t(t - first)], o);
     }
   });
   L.o.matmul(attn.data(), n, out, pool_, precision_);

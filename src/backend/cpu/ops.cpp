@@ -62,4 +62,31 @@ void axpy(float s, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += s * x[i];
 }
 
+namespace {
+// bf16 → f32 is a 16-bit shift; written on integers so that it vectorises.
+inline float widen_bf16(uint16_t h) {
+  const uint32_t u = uint32_t(h) << 16;
+  float f;
+  __builtin_memcpy(&f, &u, 4);
+  return f;
+}
+}  // namespace
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+float dot_bf16(const float* a, const uint16_t* b, int64_t n) {
+  float acc[16] = {0};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += a[i + j] * widen_bf16(b[i + j]);
+  float s = 0;
+  for (int j = 0; j < 16; ++j) s += acc[j];
+  for (; i < n; ++i) s += a[i] * widen_bf16(b[i]);
+  return s;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void axpy_bf16(float s, const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += s * widen_bf16(x[i]);
+}
+
 }  // namespace mlxcpp::cpu

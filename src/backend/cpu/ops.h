@@ -17,5 +17,8 @@ void softcap(float* x, int64_t n, float cap);                                   
 float dot(const float* a, const float* b, int64_t n);
 // y += s · x (the attention's weighted sum of values).
 void axpy(float s, const float* x, float* y, int64_t n);
+// The same with x in bfloat16 (the fast path's KV cache).
+float dot_bf16(const float* a, const uint16_t* b, int64_t n);
+void axpy_bf16(float s, const uint16_t* x, float* y, int64_t n);
 
 }  // namespace mlxcpp::cpu

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <mutex>
-#include <regex>
 #include <thread>
 
 namespace mlxcpp {
@@ -73,16 +73,19 @@ double parse_seconds(const std::string& text) {
   }
 }
 
+}  // namespace
+
 // How long the server asks us to wait: RateLimit "…;t=<s>" when r=0 (+1 s, as Python), else Retry-After.
 double server_wait_seconds(const HttpResponse& r) {
-  static const std::regex rate(R"(r=(\d+).*t=(\d+))");
-  std::smatch m;
+  // RateLimit: "api";r=<remaining>;t=<seconds to reset>
   const std::string rl = r.header("ratelimit");
-  if (std::regex_search(rl, m, rate) && m[1] == "0") return std::stod(m[2]) + 1;
+  const auto field = [&](const char* key) {
+    const auto at = rl.find(key);
+    return at == std::string::npos ? -1.0 : parse_seconds(rl.substr(at + std::strlen(key)));
+  };
+  if (field(";r=") == 0 && field(";t=") >= 0) return field(";t=") + 1;
   return parse_seconds(r.header("retry-after"));
 }
-
-}  // namespace
 
 std::string HttpResponse::header(const std::string& lower_name) const {
   const auto it = headers.find(lower_name);

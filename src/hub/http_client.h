@@ -40,6 +40,8 @@ struct HttpRequest {
 HttpResponse http_perform(const HttpRequest& request);
 
 bool is_retryable(const HttpResponse& response);
+// Seconds the server asked us to wait (RateLimit r=0 → t+1, else Retry-After), or -1.
+double server_wait_seconds(const HttpResponse& response);
 
 // Runs `attempt` until it gives a response that is not retryable or the retries run out;
 // waits between attempts per the settings. `what` names the request in log lines (stderr).

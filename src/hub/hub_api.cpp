@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <regex>
 
 #include "hub/hf_cache.h"
 #include "hub/http_client.h"
@@ -11,11 +10,23 @@
 namespace mlxcpp {
 namespace {
 
+}  // namespace
+
 std::string next_link(const std::string& link_header) {
-  static const std::regex next(R"re(<([^>]+)>\s*;\s*rel="?next"?)re");
-  std::smatch m;
-  return std::regex_search(link_header, m, next) ? m[1].str() : "";
+  size_t pos = 0;
+  while ((pos = link_header.find('<', pos)) != std::string::npos) {
+    const size_t close = link_header.find('>', pos);
+    if (close == std::string::npos) return "";
+    const size_t end = std::min(link_header.find('<', close), link_header.size());
+    const std::string params = link_header.substr(close + 1, end - close - 1);
+    if (params.find("rel=\"next\"") != std::string::npos || params.find("rel=next") != std::string::npos)
+      return link_header.substr(pos + 1, close - pos - 1);
+    pos = close;
+  }
+  return "";
 }
+
+namespace {
 
 void check_relative_path(const std::string& path, const std::string& repo_id) {
   bool bad = path.empty() || path.front() == '/' || path.front() == '\\' || path.find('\\') != std::string::npos ||

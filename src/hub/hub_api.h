@@ -50,6 +50,9 @@ std::vector<RepoFile> parse_tree_page(const nlohmann::json& page, const std::str
 // Paths that could escape the snapshot folder are refused (hf-hub.md §4.5).
 std::vector<RepoFile> hub_list_files(const HubSettings& settings, const std::string& repo_id, const std::string& commit);
 
+// The URL of rel="next" in a Link header (<url>; rel="next", …), or "".
+std::string next_link(const std::string& link_header);
+
 // Performs an authenticated JSON GET against the Hub with retries; throws HubError.
 nlohmann::json hub_get_json(const HubSettings& settings, const std::string& url, const std::string& subject,
                             const std::string& repo_id, std::string* next_page = nullptr);

@@ -12,6 +12,7 @@
 #include "catalogue/hub_resolver.h"
 #include "hub/hf_cache.h"
 #include "hub/hub_error.h"
+#include "hub/http_client.h"
 #include "hub/search_cache.h"
 #include "hub/snapshot_download.h"
 #include "test_support.h"
@@ -343,6 +344,22 @@ TEST_F(HubClientTest, SearchFollowsPaginationAndIsCachedWithATtl) {
   EXPECT_EQ(d.source, "local");
   ASSERT_EQ(d.models.size(), 1u);
   EXPECT_EQ(d.models[0].id, "mlx-community/Llama-3.2-1B-Instruct-4bit");
+}
+
+TEST(HubHeaders, LinkAndRateLimitParsing) {
+  EXPECT_EQ(next_link(R"(<https://hf.co/api/models?cursor=abc&limit=2>; rel="next")"), "https://hf.co/api/models?cursor=abc&limit=2");
+  EXPECT_EQ(next_link(R"(<https://a/prev>; rel="prev", <https://a/next>; rel="next")"), "https://a/next");
+  EXPECT_EQ(next_link(R"(<https://a/prev>; rel="prev")"), "");
+  EXPECT_EQ(next_link(""), "");
+  HttpResponse r;
+  r.status = 429;
+  r.headers["ratelimit"] = R"("api";r=0;t=17)";
+  EXPECT_EQ(server_wait_seconds(r), 18);  // t + 1, as huggingface_hub
+  r.headers["ratelimit"] = R"("api";r=5;t=17)";
+  r.headers["retry-after"] = "3";
+  EXPECT_EQ(server_wait_seconds(r), 3);
+  r.headers.clear();
+  EXPECT_EQ(server_wait_seconds(r), -1);
 }
 
 TEST_F(HubClientTest, ResolverAsksTheHubWhenOnline) {

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target in build-fuzz/fuzz for SECONDS each, seeded from the
+# Runs every libFuzzer target in build-san/fuzz for SECONDS each, seeded from the
 # committed corpus in fuzz/corpus/<target>. Fails on the first finding.
 # Usage: scripts/fuzz.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
-for bin in build-fuzz/fuzz/fuzz_*; do
+for bin in build-san/fuzz/fuzz_*; do
   name="$(basename "$bin")"
   work=".fuzz-corpus/$name"
   mkdir -p "$work"

@@ -12,15 +12,15 @@
 namespace mlxcpp {
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string env(const char* name) {
+std::string env_string(const char* name) {
   const char* v = std::getenv(name);
   return v ? std::string(v) : std::string();
 }
 
+namespace {
+
 fs::path expand_user(const std::string& p) {
-  if (p.starts_with("~/") || p == "~") return fs::path(env("HOME")) / p.substr(p.size() > 1 ? 2 : 1);
+  if (p.starts_with("~/") || p == "~") return fs::path(env_string("HOME")) / p.substr(p.size() > 1 ? 2 : 1);
   return fs::path(p);
 }
 
@@ -91,11 +91,11 @@ RepoRef parse_repo_ref(std::string_view text) {
 }
 
 fs::path hub_cache_dir() {
-  if (auto v = env("HF_HUB_CACHE"); !v.empty()) return expand_user(v);
-  if (auto v = env("HUGGINGFACE_HUB_CACHE"); !v.empty()) return expand_user(v);
-  if (auto v = env("HF_HOME"); !v.empty()) return expand_user(v) / "hub";
-  if (auto v = env("XDG_CACHE_HOME"); !v.empty()) return fs::path(v) / "huggingface" / "hub";
-  return fs::path(env("HOME")) / ".cache" / "huggingface" / "hub";
+  if (auto v = env_string("HF_HUB_CACHE"); !v.empty()) return expand_user(v);
+  if (auto v = env_string("HUGGINGFACE_HUB_CACHE"); !v.empty()) return expand_user(v);
+  if (auto v = env_string("HF_HOME"); !v.empty()) return expand_user(v) / "hub";
+  if (auto v = env_string("XDG_CACHE_HOME"); !v.empty()) return fs::path(v) / "huggingface" / "hub";
+  return fs::path(env_string("HOME")) / ".cache" / "huggingface" / "hub";
 }
 
 fs::path repo_folder(const fs::path& cache, std::string_view repo_id) {

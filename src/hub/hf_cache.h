@@ -21,6 +21,9 @@ struct RepoRef {
 RepoRef parse_repo_ref(std::string_view text);
 bool looks_like_repo_id(std::string_view text);  // shape check only, no throw
 
+// The value of an environment variable, "" when unset.
+std::string env_string(const char* name);
+
 // HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub,
 // ~/.cache/huggingface/hub — the first that is set.
 std::filesystem::path hub_cache_dir();

@@ -12,10 +12,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
 
 std::string trim(std::string s) {
   const auto ws = [](unsigned char c) { return std::isspace(c) != 0; };
@@ -25,13 +21,13 @@ std::string trim(std::string s) {
 }
 
 fs::path hf_home() {
-  if (auto h = env("HF_HOME"); !h.empty()) return h;
-  if (auto x = env("XDG_CACHE_HOME"); !x.empty()) return fs::path(x) / "huggingface";
-  return fs::path(env("HOME")) / ".cache" / "huggingface";
+  if (auto h = env_string("HF_HOME"); !h.empty()) return h;
+  if (auto x = env_string("XDG_CACHE_HOME"); !x.empty()) return fs::path(x) / "huggingface";
+  return fs::path(env_string("HOME")) / ".cache" / "huggingface";
 }
 
 double env_seconds(const char* name, double fallback) {
-  const std::string v = env(name);
+  const std::string v = env_string(name);
   if (v.empty()) return fallback;
   try {
     return std::stod(v);
@@ -51,30 +47,30 @@ std::string host_of(const std::string& url) {
 }  // namespace
 
 bool env_flag(const char* name) {
-  std::string v = env(name);
+  std::string v = env_string(name);
   std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
   return v == "1" || v == "on" || v == "yes" || v == "true";
 }
 
 HubSettings HubSettings::from_environment() {
   HubSettings s;
-  if (auto e = env("HF_ENDPOINT"); !e.empty()) {
+  if (auto e = env_string("HF_ENDPOINT"); !e.empty()) {
     while (!e.empty() && e.back() == '/') e.pop_back();
     s.endpoint = e;
   }
   s.offline = env_flag("HF_HUB_OFFLINE") || env_flag("TRANSFORMERS_OFFLINE");
   s.implicit_token = !env_flag("HF_HUB_DISABLE_IMPLICIT_TOKEN");
   s.cache_dir = hub_cache_dir();
-  if (auto c = env("MLXCPP_CACHE"); !c.empty()) s.app_cache_dir = c;
-  else if (auto x = env("XDG_CACHE_HOME"); !x.empty()) s.app_cache_dir = fs::path(x) / "mlxcpp";
-  else s.app_cache_dir = fs::path(env("HOME")) / ".cache" / "mlxcpp";
+  if (auto c = env_string("MLXCPP_CACHE"); !c.empty()) s.app_cache_dir = c;
+  else if (auto x = env_string("XDG_CACHE_HOME"); !x.empty()) s.app_cache_dir = fs::path(x) / "mlxcpp";
+  else s.app_cache_dir = fs::path(env_string("HOME")) / ".cache" / "mlxcpp";
   s.search_ttl_s = env_seconds("MLXCPP_SEARCH_TTL", s.search_ttl_s);
-  if (auto t = trim(env("HF_TOKEN")); !t.empty()) {
+  if (auto t = trim(env_string("HF_TOKEN")); !t.empty()) {
     s.token = t, s.token_source = "HF_TOKEN";
-  } else if (auto t2 = trim(env("HUGGING_FACE_HUB_TOKEN")); !t2.empty()) {
+  } else if (auto t2 = trim(env_string("HUGGING_FACE_HUB_TOKEN")); !t2.empty()) {
     s.token = t2, s.token_source = "HUGGING_FACE_HUB_TOKEN";
   } else {
-    const fs::path file = env("HF_TOKEN_PATH").empty() ? hf_home() / "token" : fs::path(env("HF_TOKEN_PATH"));
+    const fs::path file = env_string("HF_TOKEN_PATH").empty() ? hf_home() / "token" : fs::path(env_string("HF_TOKEN_PATH"));
     std::ifstream in(file);
     std::stringstream ss;
     ss << in.rdbuf();
@@ -82,7 +78,7 @@ HubSettings HubSettings::from_environment() {
   }
   s.metadata_timeout_s = env_seconds("HF_HUB_ETAG_TIMEOUT", s.metadata_timeout_s);
   s.download_timeout_s = env_seconds("HF_HUB_DOWNLOAD_TIMEOUT", s.download_timeout_s);
-  if (auto origin = env("HF_HUB_USER_AGENT_ORIGIN"); !origin.empty()) s.user_agent += "; origin/" + origin;
+  if (auto origin = env_string("HF_HUB_USER_AGENT_ORIGIN"); !origin.empty()) s.user_agent += "; origin/" + origin;
   return s;
 }
 

@@ -45,6 +45,15 @@ int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// A failure the calling model should see (isError), not a protocol error.
+ToolResult tool_error(const std::string& message) {
+  ToolResult r;
+  r.is_error = true;
+  r.text = message;
+  r.structured = {{"error", message}};
+  return r;
+}
+
 ToolResult structured(json j) {
   ToolResult r;
   r.text = j.dump(2, ' ', false, json::error_handler_t::replace);
@@ -166,11 +175,7 @@ ToolResult McpTools::call(const std::string& name, const json& args, const Progr
       const ModelLocation loc = find_or_pull_model(req);
       return structured({{"id", id}, {"path", loc.dir.string()}, {"source", loc.source}});
     } catch (const Error& e) {
-      ToolResult r;
-      r.is_error = true;
-      r.text = e.what();
-      r.structured = {{"error", e.what()}};
-      return r;
+      return tool_error(e.what());
     }
   }
   if (name == "generate") return generate(args, progress, cancelled);
@@ -203,11 +208,7 @@ ToolResult McpTools::generate(const json& args, const ProgressFn& progress, cons
   try {
     host = host_for(model);
   } catch (const Error& e) {
-    ToolResult r;
-    r.is_error = true;
-    r.text = e.what();
-    r.structured = {{"error", e.what()}};
-    return r;
+    return tool_error(e.what());
   }
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   if (has_messages) {
@@ -245,11 +246,7 @@ ToolResult McpTools::generate(const json& args, const ProgressFn& progress, cons
       continue;
     }
     if (e->kind == StreamEvent::Kind::Error) {
-      ToolResult r;
-      r.is_error = true;
-      r.text = e->text;
-      r.structured = {{"error", e->text}};
-      return r;
+      return tool_error(e->text);
     }
     const GenerationResult& res = e->result;
     ToolResult r;

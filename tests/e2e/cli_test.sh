@@ -4,17 +4,7 @@ set -uo pipefail
 bin="$1"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() {  # check NAME EXPECTED_STATUS PATTERN -- command...
-  local name="$1" want="$2" pattern="$3"; shift 4
-  local out status
-  out="$("$@" 2>&1)"; status=$?
-  if [ "$status" -ne "$want" ] || ! grep -qE -- "$pattern" <<<"$out"; then
-    echo "FAIL $name: status $status (want $want), output:"; echo "$out" | head -20; fails=$((fails + 1))
-  else
-    echo "ok   $name"
-  fi
-}
+source "$(dirname "$0")/check.sh"
 check inspect-default 0 "parameters +1049728" -- "$bin" inspect
 check inspect-json 0 '"bits_per_weight"' -- "$bin" inspect "$root/models/fortune-tiny-mlx-4bit-g64" --json
 check inspect-missing 1 "not in the Hugging Face cache" -- env HF_HUB_CACHE="$tmp/cache" "$bin" inspect mlx-community/Nope-4bit

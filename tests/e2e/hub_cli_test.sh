@@ -13,17 +13,7 @@ trap 'kill $hub_pid 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 export HF_ENDPOINT="http://127.0.0.1:$(cat "$tmp/port")" HF_HUB_CACHE="$tmp/hub" MLXCPP_CACHE="$tmp/mlxcpp" HF_TOKEN=hf_test
 unset HF_HUB_OFFLINE
-fails=0
-check() {  # check NAME EXPECTED_STATUS PATTERN -- command...
-  local name="$1" want="$2" pattern="$3"; shift 4
-  local out status
-  out="$("$@" 2>&1)"; status=$?
-  if [ "$status" -ne "$want" ] || ! grep -qE -- "$pattern" <<<"$out"; then
-    echo "FAIL $name: status $status (want $want), output:"; echo "$out" | head -20; fails=$((fails + 1))
-  else
-    echo "ok   $name"
-  fi
-}
+source "$(dirname "$0")/check.sh"
 snap_re="$tmp/hub/models--mlx-community--fortune-tiny-4bit/snapshots/[0-9a-f]{40}"
 check search-json 0 '"source": "hub"' -- "$bin" search fortune --json
 check search 0 "mlx-community/fortune-tiny-4bit" -- "$bin" search fortune

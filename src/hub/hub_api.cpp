@@ -41,6 +41,16 @@ void check_relative_path(const std::string& path, const std::string& repo_id) {
   if (bad) fail("{}: the Hub listed the file path '{}', which could escape the cache; refusing it", repo_id, path);
 }
 
+// A byte count or counter: a non-negative JSON integer (a float such as 3e37 would be
+// undefined behaviour to convert); `fallback` when absent or null.
+uint64_t count_field(const nlohmann::json& j, const char* key, uint64_t fallback, const std::string& where) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  const auto& v = j[key];
+  if (!v.is_number_integer() || (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0))
+    fail("{}: '{}' is not a non-negative integer ({})", where, key, v.dump());
+  return v.get<uint64_t>();
+}
+
 }  // namespace
 
 HubModel HubModel::from_json(const nlohmann::json& j) {
@@ -52,8 +62,8 @@ HubModel HubModel::from_json(const nlohmann::json& j) {
     m.library_name = j.value("library_name", "");
     m.pipeline_tag = j.value("pipeline_tag", "");
     m.last_modified = j.value("lastModified", "");
-    m.downloads = j.value("downloads", int64_t(0));
-    m.likes = j.value("likes", int64_t(0));
+    m.downloads = int64_t(count_field(j, "downloads", 0, "a model entry from the Hub"));
+    m.likes = int64_t(count_field(j, "likes", 0, "a model entry from the Hub"));
     if (j.contains("gated")) m.gated = j["gated"].is_string() || (j["gated"].is_boolean() && j["gated"].get<bool>());
     if (j.contains("tags") && j["tags"].is_array())
       for (const auto& t : j["tags"])
@@ -130,13 +140,13 @@ std::vector<RepoFile> parse_tree_page(const nlohmann::json& page, const std::str
     RepoFile f;
     try {
       f.path = e.value("path", "");
-      f.size = e.value("size", uint64_t(0));
+      f.size = count_field(e, "size", 0, repo_id + " file list");
       f.blob_id = e.value("oid", "");
       f.xet_hash = e.value("xetHash", "");
       if (e.contains("lfs") && e["lfs"].is_object()) {
         f.lfs = true;
         f.etag = e["lfs"].value("oid", "");
-        f.size = e["lfs"].value("size", f.size);
+        f.size = count_field(e["lfs"], "size", f.size, repo_id + " file list");
       } else {
         f.etag = f.blob_id;
       }

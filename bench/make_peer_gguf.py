@@ -3,7 +3,11 @@
 MLX model directory made by `mlxcpp synth`, so that llama.cpp can be benchmarked on the same
 work: quantize it with `llama-quantize --pure IN OUT Q4_0` and run llama-bench on it.
 
-  PYTHONPATH=<llama.cpp>/gguf-py python3 bench/make_peer_gguf.py MODEL_DIR OUT.gguf
+  PYTHONPATH=<llama.cpp>/gguf-py python3 bench/make_peer_gguf.py MODEL_DIR OUT.gguf [--q4_0]
+
+--q4_0 writes every matrix directly as Q4_0 blocks of random bytes (scale 0.01), which is what
+`llama-quantize --pure` would give in type and size, without the F16 intermediate (an 8B model
+is written in about a minute instead of several).
 
 Needs numpy (Debian: python3-numpy) and gguf-py from a llama.cpp checkout (not part of this
 repository; see bench/README.md). Speed does not depend on the weight values, so they are
@@ -17,6 +21,7 @@ import numpy as np
 import gguf
 
 src, out = Path(sys.argv[1]), sys.argv[2]
+q4_0 = "--q4_0" in sys.argv[3:]
 cfg = json.loads((src / "config.json").read_text())
 if cfg.get("model_type") not in ("llama", "mistral"):
     sys.exit(f"{src}: only llama-like models are supported (model_type {cfg.get('model_type')})")
@@ -42,7 +47,7 @@ w.add_rope_dimension_count(hd)
 w.add_key_length(hd)
 w.add_value_length(hd)
 w.add_vocab_size(vocab)
-w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+w.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_0 if q4_0 else gguf.LlamaFileType.MOSTLY_F16)
 
 # The tokenizer: byte-level BPE, ids in order, added tokens marked as control tokens.
 tokens = [""] * vocab
@@ -78,8 +83,19 @@ for i in range(layers):
 shapes.append(("output_norm.weight", (h,), np.float32))
 if not tied:
     shapes.append(("output.weight", (vocab, h), np.float16))
+Q4_0 = gguf.GGMLQuantizationType.Q4_0
+
+
+def q4_0_byte_shape(shape):  # blocks of 32 weights: an f16 scale and 16 bytes of nibbles
+    return (shape[0], shape[1] // 32 * 18)
+
+
 for name, shape, dtype in shapes:
-    w.add_tensor_info(name, shape, np.dtype(dtype), int(np.prod(shape)) * np.dtype(dtype).itemsize)
+    if q4_0 and dtype == np.float16:
+        bs = q4_0_byte_shape(shape)
+        w.add_tensor_info(name, bs, np.dtype(np.uint8), bs[0] * bs[1], raw_dtype=Q4_0)
+    else:
+        w.add_tensor_info(name, shape, np.dtype(dtype), int(np.prod(shape)) * np.dtype(dtype).itemsize)
 w.write_header_to_file()
 w.write_kv_data_to_file()
 w.write_ti_data_to_file()
@@ -87,7 +103,11 @@ rng = np.random.default_rng(0)
 for name, shape, dtype in shapes:
     if dtype == np.float32:
         w.write_tensor_data(np.ones(shape, dtype=np.float32))
+    elif q4_0:
+        blocks = rng.integers(0, 256, size=(shape[0], shape[1] // 32, 18), dtype=np.uint8)
+        blocks[:, :, 0:2] = np.frombuffer(np.float16(0.01).tobytes(), dtype=np.uint8)
+        w.write_tensor_data(blocks.reshape(q4_0_byte_shape(shape)))
     else:
         w.write_tensor_data((rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float16))
 w.close()
-print(f"wrote {out}: {layers} layers, hidden {h}, vocab {vocab}, {'tied' if tied else 'untied'} embeddings")
+print(f"wrote {out} ({'Q4_0' if q4_0 else 'F16'}): {layers} layers, hidden {h}, vocab {vocab}, {'tied' if tied else 'untied'} embeddings")

@@ -10,7 +10,12 @@ jobs="$(nproc)"
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
-ctest --test-dir build --output-on-failure -j"$jobs"
+# The CUDA tests (label "cuda") need a GPU: they run where one is visible.
+ctest --test-dir build --output-on-failure -j"$jobs" -LE cuda
+if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 && [ -x build/tests/cuda_backend_test ]; then
+  echo "== CUDA backend tests ==" >&2
+  ctest --test-dir build --output-on-failure -L cuda
+fi
 [ "${1:-}" = "--quick" ] && exit 0
 
 # One clang build serves both: the library and tests with ASan + UBSan (and libFuzzer's

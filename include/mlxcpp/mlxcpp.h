@@ -39,6 +39,7 @@ typedef struct {
   int threads;      /* 0: all cores */
   int precision;    /* 0: fast (default), 1: float32 reference path */
   int allow_download; /* nonzero: a repo id not in the cache is pulled (after the fit check) */
+  int device;       /* 0: auto (CUDA when this build and a GPU can run the model), 1: CPU, 2: CUDA */
 } mlxcpp_load_params;
 
 MLXCPP_API mlxcpp_load_params mlxcpp_load_default_params(void);

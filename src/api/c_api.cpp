@@ -64,7 +64,7 @@ const char* mlxcpp_version(void) { return "0.1.0"; }
 const char* mlxcpp_last_error(void) { return g_last_error.c_str(); }
 void mlxcpp_free_string(char* s) { std::free(s); }
 
-mlxcpp_load_params mlxcpp_load_default_params(void) { return {0, 0, 0}; }
+mlxcpp_load_params mlxcpp_load_default_params(void) { return {0, 0, 0, 0}; }
 
 mlxcpp_status mlxcpp_model_load(const char* model, const mlxcpp_load_params* params, mlxcpp_model** out) {
   return guarded([&] {
@@ -78,7 +78,10 @@ mlxcpp_status mlxcpp_model_load(const char* model, const mlxcpp_load_params* par
     auto m = std::make_unique<mlxcpp_model>();
     m->dir = loc.dir.string();
     m->tokenizer = mlxcpp::Tokenizer::load(loc.dir);
-    m->model = mlxcpp::DecoderLM::load(loc.dir, p.threads, p.precision == 1 ? mlxcpp::Precision::F32 : mlxcpp::Precision::Fast);
+    require(p.device >= 0 && p.device <= 2, "mlxcpp_model_load: device must be 0 (auto), 1 (CPU) or 2 (CUDA)");
+    const mlxcpp::Device device = mlxcpp::resolve_device(p.device == 0 ? "auto" : p.device == 1 ? "cpu" : "cuda");
+    m->model = mlxcpp::DecoderLM::load(loc.dir, p.threads, p.precision == 1 ? mlxcpp::Precision::F32 : mlxcpp::Precision::Fast,
+                                       device);
     if (m->tokenizer->chat_template()) m->chat_template.emplace(mlxcpp::ChatTemplate::for_tokenizer(*m->tokenizer, m->dir));
     *out = m.release();
     return MLXCPP_OK;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mlxcpp {
@@ -16,6 +17,13 @@ struct GpuInfo {
   uint64_t free_bytes = 0;
   int compute_major = 0, compute_minor = 0;
 };
+
+// Where a model runs.
+enum class Device { Cpu, Cuda };
+std::string_view device_name(Device d);  // "cpu", "cuda"
+// "cpu", "cuda" or "auto" (CUDA when this build can run models there and a GPU is
+// visible, else the CPU). Throws Error for other names, and for "cuda" when it cannot be.
+Device resolve_device(std::string_view name);
 
 bool built_with_cuda();
 // Whether models can run on the GPU in this build (device discovery alone is not enough):

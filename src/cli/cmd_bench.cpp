@@ -5,6 +5,7 @@
 #include <random>
 
 #include "cli/commands.h"
+#include "cli/engine_options.h"
 #include "model/decoder_lm.h"
 #include "runtime/generator.h"
 #include "util/error.h"
@@ -29,8 +30,9 @@ Stat stat(const std::vector<double>& v) {
 
 void register_bench(CLI::App& app) {
   struct Opts {
-    std::string model, precision = "fast";
-    int prompt = 512, gen = 128, reps = 3, threads = 0;
+    std::string model;
+    int prompt = 512, gen = 128, reps = 3;
+    EngineOptions engine;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -39,14 +41,13 @@ void register_bench(CLI::App& app) {
   cmd->add_option("-p,--n-prompt", o->prompt, "Prompt tokens for the prefill test")->capture_default_str();
   cmd->add_option("-n,--n-gen", o->gen, "Tokens for the decode test")->capture_default_str();
   cmd->add_option("-r,--repetitions", o->reps, "Repetitions")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)");
-  cmd->add_option("--precision", o->precision, "f32 or fast")->check(CLI::IsMember({"f32", "fast"}))->capture_default_str();
+  o->engine.add_to(cmd);
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o] {
     if (o->prompt < 1 || o->gen < 1 || o->reps < 1) fail("bench: -p, -n and -r must be positive");
     const auto dir = locate_model_or_bundled(o->model);
     const auto t_load0 = std::chrono::steady_clock::now();
-    auto model = DecoderLM::load(dir, o->threads, o->precision == "f32" ? Precision::F32 : Precision::Fast);
+    auto model = o->engine.load(dir);
     const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load0).count();
     const int64_t vocab = model->config().vocab_size;
     if (o->prompt + o->gen > model->config().context_length())
@@ -54,6 +55,15 @@ void register_bench(CLI::App& app) {
     std::mt19937 rng(0);
     std::vector<double> pp, tg;
     std::vector<float> logits;
+    {
+      // Warm-up, not counted (as llama-bench): first-use costs such as loading GPU kernels
+      // and cuBLAS's choice of algorithm for these shapes.
+      KVCache cache = model->new_cache(o->prompt + 4);
+      std::vector<int32_t> warm(size_t(o->prompt), 0);
+      model->forward(warm, cache, logits);
+      const int32_t tok = 0;
+      for (int i = 0; i < 4; ++i) model->forward(std::span<const int32_t>(&tok, 1), cache, logits);
+    }
     for (int r = 0; r < o->reps; ++r) {
       std::vector<int32_t> prompt(size_t(o->prompt));
       for (auto& t : prompt) t = int32_t(rng() % uint32_t(vocab));
@@ -78,7 +88,8 @@ void register_bench(CLI::App& app) {
     }
     const Stat p = stat(pp), t = stat(tg);
     if (o->json) {
-      std::printf("%s\n", nlohmann::json{{"model", dir.string()}, {"threads", model->threads()}, {"precision", o->precision},
+      std::printf("%s\n", nlohmann::json{{"model", dir.string()}, {"threads", model->threads()}, {"precision", o->engine.precision},
+                                         {"device", device_name(model->device())}, {"device_description", model->device_description()},
                                          {"n_prompt", o->prompt}, {"n_gen", o->gen}, {"repetitions", o->reps},
                                          {"prefill_tps", p.mean}, {"prefill_tps_sd", p.sd}, {"decode_tps", t.mean},
                                          {"decode_tps_sd", t.sd}, {"load_seconds", load_s},
@@ -86,7 +97,9 @@ void register_bench(CLI::App& app) {
                                   .dump()
                                   .c_str());
     } else {
-      std::printf("model %s, %d threads, precision %s, load %.3f s\n", dir.c_str(), model->threads(), o->precision.c_str(), load_s);
+      std::printf("model %s, %s, %d threads, precision %s, load %.3f s\n", dir.c_str(),
+                  model->device() == Device::Cuda ? model->device_description().c_str() : "cpu", model->threads(),
+                  o->engine.precision.c_str(), load_s);
       std::printf("pp%-5d %10.2f ± %.2f tokens/s\n", o->prompt, p.mean, p.sd);
       std::printf("tg%-5d %10.2f ± %.2f tokens/s\n", o->gen, t.mean, t.sd);
     }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/engine_options.h"
 #include "model/decoder_lm.h"
 #include "runtime/generator.h"
 #include "template/chat_template.h"
@@ -19,8 +20,9 @@ namespace mlxcpp::cli {
 
 void register_chat(CLI::App& app) {
   struct Opts {
-    std::string model, system, precision = "fast";
-    int max_tokens = 512, threads = 0;
+    std::string model, system;
+    int max_tokens = 512;
+    EngineOptions engine;
     SamplingParams sp;
     std::optional<uint64_t> seed;
   };
@@ -36,13 +38,12 @@ void register_chat(CLI::App& app) {
   cmd->add_option("--min-p", o->sp.min_p, "Drop tokens below min_p × the top probability");
   cmd->add_option("--repetition-penalty", o->sp.repetition_penalty, "Penalise recent tokens (1 = off)");
   cmd->add_option("--seed", o->seed, "Random seed");
-  cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)");
-  cmd->add_option("--precision", o->precision, "f32 or fast")->check(CLI::IsMember({"f32", "fast"}))->capture_default_str();
+  o->engine.add_to(cmd);
   cmd->callback([o] {
     const auto dir = find_model(o->model);
     const auto tok = Tokenizer::load(dir);
     if (!tok->chat_template()) fail("{}: chat needs a model with a chat template", dir.string());
-    auto model = DecoderLM::load(dir, o->threads, o->precision == "f32" ? Precision::F32 : Precision::Fast);
+    auto model = o->engine.load(dir);
     const ChatTemplate tmpl = ChatTemplate::for_tokenizer(*tok, dir.string());
     nlohmann::ordered_json extra = nlohmann::ordered_json::object();
     if (tok->token_to_id("<think>") && tok->token_to_id("</think>")) extra["enable_thinking"] = true;

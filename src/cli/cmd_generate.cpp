@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/engine_options.h"
 #include "hub/hf_cache.h"
 #include "model/decoder_lm.h"
 #include "runtime/generator.h"
@@ -35,8 +36,9 @@ std::string unescape_prompt(const std::string& p) {
 
 void register_generate(CLI::App& app) {
   struct Opts {
-    std::string model, prompt, system, precision = "fast";
-    int max_tokens = 256, threads = 0;
+    std::string model, prompt, system;
+    int max_tokens = 256;
+    EngineOptions engine;
     SamplingParams sp;
     std::optional<uint64_t> seed;
     std::vector<std::string> stop;
@@ -62,13 +64,11 @@ void register_generate(CLI::App& app) {
   chat->excludes(raw);
   cmd->add_option("--system", o->system, "System prompt (with --chat)");
   cmd->add_flag("--json", o->json, "Print one JSON object at the end instead of streaming");
-  cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)");
-  cmd->add_option("--precision", o->precision, "f32 (exact reference path) or fast")
-      ->check(CLI::IsMember({"f32", "fast"}))->capture_default_str();
+  o->engine.add_to(cmd);
   cmd->callback([o] {
     const auto dir = find_model(o->model);
     const auto tok = Tokenizer::load(dir);
-    auto model = DecoderLM::load(dir, o->threads, o->precision == "f32" ? Precision::F32 : Precision::Fast);
+    auto model = o->engine.load(dir);
     std::string prompt = o->prompt;
     if (prompt == "-") prompt.assign(std::istreambuf_iterator<char>(std::cin), {});
     else prompt = unescape_prompt(prompt);
@@ -121,9 +121,9 @@ void register_generate(CLI::App& app) {
 
 void register_perplexity(CLI::App& app) {
   struct Opts {
-    std::string model, file, precision = "fast";
+    std::string model, file;
     int64_t ctx = 512;
-    int threads = 0;
+    EngineOptions engine;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -131,14 +131,12 @@ void register_perplexity(CLI::App& app) {
   cmd->add_option("-m,--model", o->model, "Model directory or repo id (default: bundled)");
   cmd->add_option("-f,--file", o->file, "Text file")->required()->check(CLI::ExistingFile);
   cmd->add_option("--ctx", o->ctx, "Window length in tokens")->capture_default_str();
-  cmd->add_option("--precision", o->precision, "f32 (exact reference path) or fast")
-      ->check(CLI::IsMember({"f32", "fast"}))->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Worker threads");
+  o->engine.add_to(cmd);
   cmd->add_flag("--json", o->json, "Print {\"perplexity\", \"mean_nll\", \"scored_tokens\"}");
   cmd->callback([o] {
     const auto dir = locate_model_or_bundled(o->model);
     const auto tok = Tokenizer::load(dir);
-    auto model = DecoderLM::load(dir, o->threads, o->precision == "f32" ? Precision::F32 : Precision::Fast);
+    auto model = o->engine.load(dir);
     std::ifstream in(o->file, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();

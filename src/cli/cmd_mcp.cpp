@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "backend/device_info.h"
 #include "cli/commands.h"
 #include "server/mcp_server.h"
 
@@ -11,8 +12,13 @@ void register_mcp(CLI::App& app) {
   auto o = std::make_shared<McpOptions>();
   auto* cmd = app.add_subcommand("mcp", "MCP server on stdio for AI assistants (tools: list_models, resolve_model, "
                                         "recommend_model, hardware_info, pull_model, generate, mlx)");
+  auto device = std::make_shared<std::string>("auto");
   cmd->add_option("--threads", o->threads, "Engine threads for generate (default: all cores)");
-  cmd->callback([o] {
+  cmd->add_option("--device", *device, "Where generate runs: auto (CUDA when a GPU can), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  cmd->callback([o, device] {
+    o->device = resolve_device(*device);
     std::fprintf(stderr, "mlxcpp: MCP server on stdio\n");
     std::ios::sync_with_stdio(false);
     std::exit(run_mcp_server(std::cin, std::cout, *o));

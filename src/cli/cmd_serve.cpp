@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
+#include "cli/engine_options.h"
 #include "cli/progress.h"
 #include "runtime/model_source.h"
 #include "server/http_server.h"
@@ -21,9 +22,10 @@ void on_signal(int) {
 
 void register_serve(CLI::App& app) {
   struct Opts {
-    std::string model, precision = "fast", port_file;
+    std::string model, port_file;
     ServerOptions server;
-    int max_concurrency = 8, threads = 0;
+    int max_concurrency = 8;
+    EngineOptions engine;
     bool allow_paths = false;
   };
   auto o = std::make_shared<Opts>();
@@ -40,8 +42,7 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--body-limit", o->server.body_limit, "Largest request body in bytes")->capture_default_str();
   cmd->add_option("--cors", o->server.cors_origin, "Allow this browser origin (CORS is off by default)");
   cmd->add_flag("--allow-paths", o->allow_paths, "Let requests name model directories on this machine");
-  cmd->add_option("--threads", o->threads, "Engine threads (default: all cores)");
-  cmd->add_option("--precision", o->precision, "f32 or fast")->check(CLI::IsMember({"f32", "fast"}))->capture_default_str();
+  o->engine.add_to(cmd);
   cmd->add_option("--port-file", o->port_file, "Write the bound port here once listening (for scripts and tests)");
   cmd->callback([o] {
     if (o->server.api_key.empty())
@@ -52,8 +53,9 @@ void register_serve(CLI::App& app) {
     request.on_note = [](const std::string& t) { std::fprintf(stderr, "mlxcpp: %s\n", t.c_str()); };
     const ModelLocation loc = find_or_pull_model(request);
     RegistryOptions ro;
-    ro.host.threads = o->threads;
-    ro.host.precision = o->precision == "f32" ? Precision::F32 : Precision::Fast;
+    ro.host.threads = o->engine.threads;
+    ro.host.precision = o->engine.precision_value();
+    ro.host.device = o->engine.device_value();
     ro.host.max_active = o->max_concurrency;
     ro.allow_paths = o->allow_paths;
     const std::string id = !loc.repo_id.empty() ? loc.repo_id : model_id_for_dir(loc.dir);

@@ -10,10 +10,76 @@
 
 namespace mlxcpp {
 
-std::unique_ptr<DecoderLM> DecoderLM::load(const std::filesystem::path& dir, int threads, Precision precision) {
+std::unique_ptr<DecoderLM> DecoderLM::load(const std::filesystem::path& dir, int threads, Precision precision,
+                                           Device device) {
   ModelConfig cfg = load_model_config(dir);
   WeightSet ws = WeightSet::open(dir);
-  return std::unique_ptr<DecoderLM>(new DecoderLM(std::move(cfg), std::move(ws), threads, precision));
+  std::unique_ptr<DecoderLM> m(new DecoderLM(std::move(cfg), std::move(ws), threads, precision));
+  if (device == Device::Cuda) {
+    try {
+      m->gpu_ = make_cuda_decoder(m->plan());
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      fail("{}: cannot run on CUDA: {}", dir.string(), e.what());
+    }
+  }
+  return m;
+}
+
+DecoderLM::~DecoderLM() = default;
+
+namespace {
+
+const float* opt(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+
+}  // namespace
+
+DecoderPlan DecoderLM::plan() const {
+  const ModelConfig& c = cfg_;
+  DecoderPlan p;
+  p.hidden = c.hidden_size;
+  p.heads = c.num_attention_heads;
+  p.kv_heads = c.num_key_value_heads;
+  p.head_dim = c.head_dim;
+  p.ffn = c.intermediate_size;
+  p.vocab = c.vocab_size;
+  p.context = c.context_length();
+  p.norm_eps = float(c.rms_norm_eps);
+  p.norm_weight_offset = traits_.norm_weight_offset;
+  p.embed_scale = traits_.embed_scale;
+  p.sandwich_norms = traits_.sandwich_norms;
+  p.activation = PlanActivation(int(traits_.activation));
+  p.attn_softcap = traits_.attn_softcap;
+  p.final_softcap = traits_.final_softcap;
+  p.query_scale = traits_.query_scale;
+  p.sliding_window = c.sliding_window.value_or(0);
+  p.rope_dims = rope_.dims();
+  p.rope_traditional = rope_.traditional();
+  p.position_scale = rope_.position_scale();
+  p.rope_mscale = rope_.mscale();
+  p.f32 = precision_ == Precision::F32;
+  p.embed = to_matrix_plan(embed_);
+  p.lm_head = to_matrix_plan(lm_head_);
+  p.final_norm = final_norm_.data();
+  for (const Layer& L : layers_) {
+    LayerPlan l;
+    l.input_norm = opt(L.input_norm);
+    l.post_attn_norm = opt(L.post_attn_norm);
+    l.pre_ffn_norm = opt(L.pre_ffn_norm);
+    l.post_ffn_norm = opt(L.post_ffn_norm);
+    l.q_norm = opt(L.q_norm);
+    l.k_norm = opt(L.k_norm);
+    if (traits_.fused_qkv) l.qkv = {to_matrix_plan(L.qkv)};
+    else l.qkv = {to_matrix_plan(L.q), to_matrix_plan(L.k), to_matrix_plan(L.v)};
+    if (traits_.fused_gate_up) l.gate_up = {to_matrix_plan(L.gate_up)};
+    else l.gate_up = {to_matrix_plan(L.gate), to_matrix_plan(L.up)};
+    l.o = to_matrix_plan(L.o);
+    l.down = to_matrix_plan(L.down);
+    l.sliding = L.sliding;
+    p.layers.push_back(std::move(l));
+  }
+  return p;
 }
 
 DecoderLM::DecoderLM(ModelConfig cfg, WeightSet ws, int threads, Precision precision)
@@ -67,6 +133,8 @@ DecoderLM::DecoderLM(ModelConfig cfg, WeightSet ws, int threads, Precision preci
 }
 
 KVCache DecoderLM::new_cache(int64_t capacity) const {
+  if (gpu_)
+    return KVCache(cfg_.num_hidden_layers, cfg_.num_key_value_heads, cfg_.head_dim, capacity, gpu_->new_kv(capacity));
   // The reference path keeps float32; the fast path bfloat16, as MLX does for bf16 models.
   return KVCache(cfg_.num_hidden_layers, cfg_.num_key_value_heads, cfg_.head_dim, capacity,
                  precision_ == Precision::F32 ? KvDtype::F32 : KvDtype::BF16);
@@ -160,6 +228,23 @@ void DecoderLM::forward(std::span<const int32_t> tokens, KVCache& cache, std::ve
   const ModelConfig& c = cfg_;
   const int64_t n = int64_t(tokens.size()), Hd = c.hidden_size;
   if (n == 0) fail("forward: no tokens");
+  if (bool(gpu_) != bool(cache.device)) fail("forward: the KV cache belongs to another device");
+  if (gpu_) {
+    for (const int32_t id : tokens)
+      if (id < 0 || id >= c.vocab_size) fail("token id {} is outside the model's vocabulary of {}", id, c.vocab_size);
+    if (cache.length + n > cache.capacity)
+      fail("context overflow: {} tokens do not fit the cache of {}", cache.length + n, cache.capacity);
+    const std::vector<double> f = rope_.inv_freq(cache.length + n);
+    const std::vector<float> inv_freq(f.begin(), f.end());
+    logits.resize(size_t((all_logits ? n : 1) * c.vocab_size));
+    try {
+      gpu_->forward(tokens.data(), n, cache.length, inv_freq.data(), *cache.device, logits.data(), all_logits);
+    } catch (const std::exception& e) {
+      fail("CUDA forward pass failed: {}", e.what());
+    }
+    cache.length += n;
+    return;
+  }
   std::vector<float> x(size_t(n * Hd)), h(size_t(n * Hd)), tmp(size_t(n * Hd));
   for (int64_t i = 0; i < n; ++i) {
     const int32_t id = tokens[size_t(i)];

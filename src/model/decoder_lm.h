@@ -1,7 +1,9 @@
 // The shared decoder-only transformer that every supported architecture runs on, with
-// the per-architecture differences supplied by ArchTraits. This is the float32
-// reference path: weights are dequantized exactly (w = scale*q + bias in f32) and all
-// activations are f32.
+// the per-architecture differences supplied by ArchTraits. On the CPU it runs here
+// (Precision::F32 is the reference path: weights dequantized exactly, w = scale*q + bias
+// in f32, all activations f32). On a device it binds and checks the weights the same way,
+// describes them in a DecoderPlan and hands that to the device backend, which runs
+// forward() from then on; model code never sees a CUDA header.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +12,8 @@
 #include <span>
 #include <vector>
 
+#include "backend/device_decoder.h"
+#include "backend/device_info.h"
 #include "format/model_config.h"
 #include "format/weight_set.h"
 #include "model/architecture.h"
@@ -24,11 +28,15 @@ class DecoderLM {
  public:
   // Loads config.json and the weights (mmapped) of a model directory.
   static std::unique_ptr<DecoderLM> load(const std::filesystem::path& dir, int threads = 0,
-                                         Precision precision = Precision::F32);
+                                         Precision precision = Precision::F32, Device device = Device::Cpu);
+  ~DecoderLM();
 
   const ModelConfig& config() const { return cfg_; }
   const ArchTraits& traits() const { return traits_; }
   Precision precision() const { return precision_; }
+  Device device() const { return gpu_ ? Device::Cuda : Device::Cpu; }
+  // The device and what is resident there ("" on the CPU).
+  std::string device_description() const { return gpu_ ? gpu_->describe() : std::string(); }
   int threads() const { return pool_.size(); }
   KVCache new_cache(int64_t capacity) const;
   uint64_t weight_bytes() const;
@@ -44,6 +52,7 @@ class DecoderLM {
     bool sliding = false;
   };
   DecoderLM(ModelConfig cfg, WeightSet ws, int threads, Precision precision);
+  DecoderPlan plan() const;
   void attention(Layer& L, int64_t layer, const float* h, int64_t n, KVCache& cache, float* out);
   void mlp(Layer& L, const float* h, int64_t n, float* out);
 
@@ -56,6 +65,7 @@ class DecoderLM {
   WeightMatrix embed_, lm_head_;
   std::vector<float> final_norm_;
   std::vector<Layer> layers_;
+  std::unique_ptr<DeviceDecoder> gpu_;
 };
 
 }  // namespace mlxcpp

@@ -19,6 +19,9 @@ KVCache::KVCache(int64_t layers_, int64_t kv_heads_, int64_t head_dim_, int64_t 
   }
 }
 
+KVCache::KVCache(int64_t layers_, int64_t kv_heads_, int64_t head_dim_, int64_t capacity_, std::unique_ptr<DeviceKv> on_device)
+    : layers(layers_), kv_heads(kv_heads_), head_dim(head_dim_), capacity(capacity_), device(std::move(on_device)) {}
+
 void KVCache::store(int64_t layer, int64_t head, int64_t pos, const float* k, const float* v) {
   const size_t o = offset(head, pos);
   if (dtype == KvDtype::F32) {
@@ -63,6 +66,11 @@ void grow(std::vector<std::vector<T>>& planes, int64_t kv_heads, int64_t head_di
 
 void KVCache::reserve(int64_t n) {
   if (n <= capacity) return;
+  if (device) {
+    device->reserve(n, length);
+    capacity = n;
+    return;
+  }
   grow(k32_, kv_heads, head_dim, capacity, n, length);
   grow(v32_, kv_heads, head_dim, capacity, n, length);
   grow(k16_, kv_heads, head_dim, capacity, n, length);

@@ -7,7 +7,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
+
+#include "backend/device_decoder.h"
 
 namespace mlxcpp {
 
@@ -19,6 +22,10 @@ struct KVCache {
   KvDtype dtype = KvDtype::F32;
 
   KVCache(int64_t layers, int64_t kv_heads, int64_t head_dim, int64_t capacity, KvDtype dtype = KvDtype::F32);
+  // A cache in device memory (made by a DeviceDecoder): store / dot_k / add_v do not apply.
+  KVCache(int64_t layers, int64_t kv_heads, int64_t head_dim, int64_t capacity, std::unique_ptr<DeviceKv> on_device);
+
+  std::unique_ptr<DeviceKv> device;
 
   void store(int64_t layer, int64_t head, int64_t pos, const float* k, const float* v);
   float dot_k(int64_t layer, int64_t head, int64_t pos, const float* q) const;          // q · K[pos]
@@ -30,7 +37,9 @@ struct KVCache {
   // Grows the capacity to at least n positions, keeping the filled ones.
   void reserve(int64_t n);
   size_t value_bytes() const { return dtype == KvDtype::F32 ? 4 : 2; }
-  uint64_t bytes() const { return uint64_t(2 * layers * kv_heads * capacity * head_dim) * value_bytes(); }
+  uint64_t bytes() const {
+    return device ? device->bytes() : uint64_t(2 * layers * kv_heads * capacity * head_dim) * value_bytes();
+  }
 
  private:
   size_t offset(int64_t head, int64_t pos) const { return size_t((head * capacity + pos) * head_dim); }

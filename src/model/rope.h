@@ -19,11 +19,13 @@ class Rope {
   void apply(float* x, int64_t heads, int64_t head_dim, int64_t pos, int64_t total_len) const;
 
   int64_t dims() const { return dims_; }
+  bool traditional() const { return traditional_; }
+  double position_scale() const { return position_scale_; }
+  // The inverse frequencies (dims/2) for a sequence of total_len positions.
+  std::vector<double> inv_freq(int64_t total_len) const;
   float mscale() const { return mscale_; }  // yarn / longrope attention factor on q and k
 
  private:
-  std::vector<double> inv_freq(int64_t total_len) const;
-
   const ModelConfig* cfg_;
   int64_t dims_;
   bool traditional_;

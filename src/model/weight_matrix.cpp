@@ -73,6 +73,34 @@ void WeightMatrix::matmul(const float* x, int64_t n, float* y, ThreadPool& pool,
   });
 }
 
+MatrixPlan to_matrix_plan(const WeightMatrix& w) {
+  MatrixPlan m;
+  m.rows = w.rows;
+  m.cols = w.cols;
+  m.data = w.data;
+  m.scales = w.scales;
+  m.biases = w.biases;
+  m.bias = w.bias.empty() ? nullptr : w.bias.data();
+  if (!w.quant) {
+    m.kind = w.dtype == DType::F32 ? MatrixPlan::Kind::F32 : w.dtype == DType::F16 ? MatrixPlan::Kind::F16 : MatrixPlan::Kind::BF16;
+    return m;
+  }
+  const QuantSpec& q = *w.quant;
+  m.bits = q.bits;
+  m.group_size = q.group_size;
+  switch (q.mode) {
+    case QuantMode::Affine:
+      m.kind = MatrixPlan::Kind::Affine;
+      m.scale_bytes = int(dtype_size(w.dtype));
+      m.scales_f16 = w.dtype == DType::F16;
+      break;
+    case QuantMode::MxFp4: m.kind = MatrixPlan::Kind::MxFp4, m.scale_bytes = 1; break;
+    case QuantMode::MxFp8: m.kind = MatrixPlan::Kind::MxFp8, m.scale_bytes = 1; break;
+    case QuantMode::NvFp4: m.kind = MatrixPlan::Kind::NvFp4, m.scale_bytes = 1; break;
+  }
+  return m;
+}
+
 uint64_t WeightMatrix::bytes() const {
   if (!quant) return uint64_t(rows * cols) * dtype_size(dtype);
   const uint64_t groups = uint64_t(rows * cols / quant->group_size);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/decoder_plan.h"
 #include "format/dtype.h"
 #include "format/model_config.h"
 #include "format/weight_set.h"
@@ -38,6 +39,9 @@ struct WeightMatrix {
 
   uint64_t bytes() const;
 };
+
+// The weight as a device backend sees it (backend/decoder_plan.h).
+MatrixPlan to_matrix_plan(const WeightMatrix& w);
 
 // Binds `module`.weight (and .scales/.biases when quantized, .bias if `with_bias`),
 // checking shapes against the expected [rows, cols]. Errors name the tensor.

@@ -6,12 +6,14 @@
 #pragma once
 
 #include <istream>
+#include "backend/device_info.h"
 #include <ostream>
 
 namespace mlxcpp {
 
 struct McpOptions {
   int threads = 0;  // engine threads for generate
+  Device device = Device::Cpu;  // where generate runs
 };
 
 // Serves until `in` ends; returns the process exit status.

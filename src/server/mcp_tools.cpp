@@ -133,6 +133,7 @@ std::shared_ptr<ModelHost> McpTools::host_for(const std::string& model) {
     const auto [id, dir] = default_model();
     RegistryOptions ro;
     ro.host.threads = threads_;
+    ro.host.device = device_;
     registry_ = std::make_shared<ModelRegistry>(id, dir, ro);
   }
   return registry_->get(model);

@@ -26,7 +26,7 @@ struct ToolResult {
 
 class McpTools {
  public:
-  explicit McpTools(int threads) : threads_(threads) {}
+  McpTools(int threads, Device device) : threads_(threads), device_(device) {}
   static nlohmann::json list();  // the tools/list "tools" array
   // Throws ApiError(400) for invalid arguments (a JSON-RPC invalid-params error).
   ToolResult call(const std::string& name, const nlohmann::json& arguments, const ProgressFn& progress,
@@ -38,6 +38,7 @@ class McpTools {
   std::shared_ptr<ModelHost> host_for(const std::string& model);
 
   int threads_;
+  Device device_;
   std::mutex mu_;
   std::shared_ptr<ModelRegistry> registry_;  // created on the first generate
 };

@@ -7,7 +7,7 @@ namespace mlxcpp {
 ModelHost::ModelHost(std::string name, const std::filesystem::path& dir, const HostOptions& options)
     : name_(std::move(name)), dir_(dir), options_(options) {
   tok_ = Tokenizer::load(dir);
-  model_ = DecoderLM::load(dir, options.threads, options.precision);
+  model_ = DecoderLM::load(dir, options.threads, options.precision, options.device);
   if (const std::string* src = tok_->chat_template()) {
     template_source_ = *src;
     template_.emplace(ChatTemplate::for_tokenizer(*tok_, dir.string()));

@@ -27,6 +27,7 @@ namespace mlxcpp {
 struct HostOptions {
   int threads = 0;                         // engine threads (0: all cores)
   Precision precision = Precision::Fast;
+  Device device = Device::Cpu;
   int max_active = 8;                      // streams advanced together
   size_t prompt_cache_entries = 4;         // KV caches kept for reuse
 };

@@ -58,7 +58,7 @@ TEST(McpServer, ErrorsFollowJsonRpc) {
 TEST(McpTools, CancelledGenerateStopsEarly) {
   ::setenv("MLXCPP_BUNDLED_MODEL", test::bundled_model().c_str(), 1);
   ::setenv("HF_HUB_CACHE", "/nonexistent-mlxcpp-test-cache", 1);
-  McpTools tools(2);
+  McpTools tools(2, Device::Cpu);
   const std::atomic<bool> cancelled{true};
   const ToolResult r = tools.call("generate", {{"prompt", "Go on"}, {"max_tokens", 4000}, {"temperature", 1.0}},
                                   [](double, double, const std::string&) {}, cancelled);

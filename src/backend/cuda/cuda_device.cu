@@ -6,7 +6,7 @@
 
 namespace mlxcpp {
 
-bool cuda_inference_available() { return false; }  // the CUDA decoder is not written yet
+bool cuda_inference_available() { return true; }
 
 bool built_with_cuda() { return true; }
 

@@ -1,14 +1,26 @@
+// The CUDA entry points of a build without CUDA: they say so instead of pretending there
+// is no GPU.
+#include "backend/device_decoder.h"
 #include "backend/device_info.h"
+#include "util/error.h"
 
 namespace mlxcpp {
 
-bool cuda_inference_available() { return false; }  // the CUDA decoder is not written yet
+bool cuda_inference_available() { return false; }
 
 bool built_with_cuda() { return false; }
 
 std::vector<GpuInfo> cuda_devices(std::string* why) {
   if (why) *why = "this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)";
   return {};
+}
+
+std::unique_ptr<DeviceLinear> make_cuda_linear(const MatrixPlan&, bool) {
+  fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");
+}
+
+std::unique_ptr<DeviceDecoder> make_cuda_decoder(const DecoderPlan&) {
+  fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");
 }
 
 }  // namespace mlxcpp

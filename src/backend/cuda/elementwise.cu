@@ -1,0 +1,69 @@
+// Row-wise and element-wise kernels: the embedding lookup, the gated activations and
+// Gemma 2's soft-capping.
+#include "backend/cuda/block_reduce.cuh"
+#include "backend/cuda/kernels.cuh"
+
+namespace mlxcpp::cuda {
+namespace {
+
+__global__ void embed_kernel(DevMatrix e, const int32_t* tokens, float scale, float* x) {
+  const int t = blockIdx.x;
+  const int64_t row = tokens[t];
+  for (int64_t u = threadIdx.x; u < e.cols / 8; u += blockDim.x) {
+    float w[8];
+    load8(e, row, u, w);
+    for (int k = 0; k < 8; ++k) x[t * e.cols + u * 8 + k] = w[k] * scale;
+  }
+}
+
+__device__ __forceinline__ float activate(float g, Act act) {
+  switch (act) {
+    case Act::Silu: return g / (1.0f + expf(-g));
+    case Act::Gelu: return 0.5f * g * (1.0f + erff(g * 0.70710678118654752f));
+    default: {
+      const float c = 0.7978845608028654f;  // sqrt(2/pi)
+      return 0.5f * g * (1.0f + tanhf(c * (g + 0.044715f * g * g * g)));
+    }
+  }
+}
+
+// One thread per output value; with xq (F % 32 == 0) each warp also quantizes its block
+// of 32 for dp4a.
+__global__ void act_mul_kernel(const float* gu, int n, int64_t F, Act act, float* out, int8_t* xq, float2* xd) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const bool valid = i < int64_t(n) * F;
+  const int64_t t = valid ? i / F : 0, k = valid ? i % F : 0;
+  const float v = valid ? activate(gu[t * 2 * F + k], act) * gu[t * 2 * F + F + k] : 0.0f;
+  if (valid) out[i] = v;
+  if (!xq) return;
+  const float amax = warp_max(fabsf(v));  // a warp is one block of 32 (F % 32 == 0)
+  const float sum = warp_sum(v);
+  const float d = amax / 127.0f;
+  if (valid) xq[i] = int8_t(d == 0.0f ? 0 : __float2int_rn(v / d));
+  if (valid && (threadIdx.x & 31) == 0) xd[i / 32] = make_float2(d, sum);
+}
+
+__global__ void softcap_kernel(float* x, int64_t count, float cap) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count) x[i] = cap * tanhf(x[i] / cap);
+}
+
+}  // namespace
+
+void embed_rows(const DevMatrix& embed, const int32_t* tokens, int n, float scale, float* x, cudaStream_t st) {
+  embed_kernel<<<n, 256, 0, st>>>(embed, tokens, scale, x);
+  MLXCPP_CUDA_CHECK(cudaGetLastError());
+}
+
+void act_mul(const float* gu, int n, int64_t F, Act act, float* out, int8_t* xq, float2* xd, cudaStream_t st) {
+  const int64_t count = int64_t(n) * F;
+  act_mul_kernel<<<ceil_div(count, 256), 256, 0, st>>>(gu, n, F, act, out, F % 32 == 0 ? xq : nullptr, xd);
+  MLXCPP_CUDA_CHECK(cudaGetLastError());
+}
+
+void softcap(float* x, int64_t count, float cap, cudaStream_t st) {
+  softcap_kernel<<<ceil_div(count, 256), 256, 0, st>>>(x, count, cap);
+  MLXCPP_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace mlxcpp::cuda

@@ -1,0 +1,92 @@
+// Launchers of the CUDA kernels, one file per operation. All take the stream to run on
+// and never synchronise; positions are read from device memory (`start`), so a decode
+// step can be captured once in a CUDA graph and replayed.
+#pragma once
+
+#include <cublas_v2.h>
+
+#include "backend/cuda/device_matrix.cuh"
+
+namespace mlxcpp::cuda {
+
+// Activations of a matrix product: float32 rows, and (optional) the same rows quantized to
+// int8 in blocks of 32 with (scale, sum of the float values) per block, for dp4a.
+struct XIn {
+  const float* x = nullptr;
+  const int8_t* xq = nullptr;
+  const float2* xd = nullptr;
+};
+
+// Scratch a matrix product may need (owned by the decoder).
+struct MatmulScratch {
+  cublasHandle_t cublas = nullptr;
+  void* tile = nullptr;  // dequantized weight rows for cuBLAS
+  int64_t tile_elems = 0;
+  void* xconv = nullptr;  // the activations converted for cuBLAS (bf16) or quantized (int8)
+  float2* xd = nullptr;
+  int64_t x_elems = 0;
+};
+
+// The products with up to this many rows go through the matrix-vector kernels.
+constexpr int kMaxGemvRows = 4;
+
+// Whether the int8 dp4a kernel serves this matrix (affine 4/8-bit, groups of 32k).
+bool dp4a_eligible(const DevMatrix& m);
+
+// y[t, offset + r] (row stride y_stride) = x[t] · W[r] + bias[r], for t < n.
+void linear(const DevMatrix& m, XIn x, int n, float* y, int64_t y_stride, bool f32, MatmulScratch& s, cudaStream_t st);
+
+// Quantizes n rows of cols floats (cols % 32 == 0) for dp4a.
+void quantize_rows(const float* x, int n, int64_t cols, int8_t* xq, float2* xd, cudaStream_t st);
+
+// Repacks a 4-bit affine matrix in place (see DevMatrix::nibbles_split).
+void split_nibbles(uint8_t* data, int64_t bytes, cudaStream_t st);
+
+// x[t] = embed[tokens[t]] · scale.
+void embed_rows(const DevMatrix& embed, const int32_t* tokens, int n, float scale, float* x, cudaStream_t st);
+
+// y = rms_norm(x) for n rows; xq/xd (optional) receive y quantized for dp4a.
+void rms_norm(const float* x, const float* w, float* y, int n, int64_t cols, float eps, bool offset, int8_t* xq,
+              float2* xd, cudaStream_t st);
+// x += (delta_w ? rms_norm(delta, delta_w) : delta); then y = rms_norm(x, w) (+ quantized).
+void residual_norm(float* x, const float* delta, const float* delta_w, const float* w, float* y, int n, int64_t cols,
+                   float eps, bool offset, int8_t* xq, float2* xd, cudaStream_t st);
+
+enum class Act { Silu, Gelu, GeluTanh };
+// out[t, k] = act(gu[t, k]) · gu[t, F + k] (+ quantized).
+void act_mul(const float* gu, int n, int64_t F, Act act, float* out, int8_t* xq, float2* xd, cudaStream_t st);
+void softcap(float* x, int64_t count, float cap, cudaStream_t st);
+void add_bias(float* y, int n, int64_t rows, int64_t y_stride, const float* bias, cudaStream_t st);
+
+struct RopeArgs {
+  int64_t dims = 0;
+  bool traditional = false;
+  double position_scale = 1.0;
+  float mscale = 1.0f;
+  const float* inv_freq = nullptr;  // device, dims/2
+};
+struct KvLayer {
+  void* k = nullptr;  // [kv_heads][capacity][head_dim]
+  void* v = nullptr;
+  int64_t capacity = 0;
+  bool f32 = false;
+};
+// On qkv [n, (H + 2KV)·D]: per-head RMSNorm of q and k (when q_norm), RoPE on q and k at
+// positions *start + t, and K, V stored into the cache.
+void qkv_prepare(float* qkv, int n, int64_t H, int64_t KV, int64_t D, const float* q_norm, const float* k_norm,
+                 float eps, const RopeArgs& rope, const int32_t* start, KvLayer kv, cudaStream_t st);
+
+struct AttnArgs {
+  int64_t H = 0, KV = 0, D = 0;
+  float scale = 1.0f, softcap = 0.0f;
+  int64_t window = 0;  // 0: full causal attention
+  int splits = 1;
+  int64_t chunk = 0;  // positions per split
+};
+// Attention of n queries (q inside qkv) over the cache, in `splits` parts per head that
+// `partial` ([n][H][splits][D + 2]) receives, combined into out [n, H·D] (+ quantized).
+bool attention_supports_head_dim(int64_t d);
+void attention(const float* qkv, int n, const int32_t* start, KvLayer kv, const AttnArgs& a, float* partial,
+               float* out, int8_t* xq, float2* xd, cudaStream_t st);
+
+}  // namespace mlxcpp::cuda

@@ -1,0 +1,148 @@
+// RMSNorm, alone and fused with the residual add that precedes it in every layer.
+#include "backend/cuda/block_reduce.cuh"
+#include "backend/cuda/kernels.cuh"
+
+namespace mlxcpp::cuda {
+namespace {
+
+// Threads per row: enough that a 4096-wide row takes four values per thread (decode
+// runs one row, so the block is the whole kernel).
+unsigned threads_for(int64_t cols) { return cols >= 4096 ? 1024u : cols >= 1024 ? 256u : 128u; }
+
+// y = x * w' / sqrt(mean(x²) + eps), w' = w or 1 + w; one block per row.
+__device__ void norm_row(const float* x, const float* w, float* y, int64_t cols, float eps, bool offset) {
+  float ss = 0.0f;
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) ss += x[i] * x[i];
+  const float inv = rsqrtf(block_sum(ss) / float(cols) + eps);
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) y[i] = (x[i] * inv) * (offset ? 1.0f + w[i] : w[i]);
+}
+
+__global__ void rms_norm_kernel(const float* x, const float* w, float* y, int64_t cols, float eps, bool offset,
+                                int8_t* xq, float2* xd) {
+  const int64_t r = blockIdx.x;
+  norm_row(x + r * cols, w, y + r * cols, cols, eps, offset);
+  if (xq && cols % 32 == 0) quantize_row_in_block(y + r * cols, cols, xq + r * cols, xd + r * (cols / 32));
+}
+
+__global__ void residual_norm_kernel(float* x, const float* delta, const float* delta_w, const float* w, float* y,
+                                     int64_t cols, float eps, bool offset, int8_t* xq, float2* xd) {
+  const int64_t r = blockIdx.x;
+  float* xr = x + r * cols;
+  const float* dr = delta + r * cols;
+  float dinv = 1.0f;
+  if (delta_w) {
+    float ss = 0.0f;
+    for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) ss += dr[i] * dr[i];
+    dinv = rsqrtf(block_sum(ss) / float(cols) + eps);
+  }
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x)
+    xr[i] += delta_w ? (dr[i] * dinv) * (offset ? 1.0f + delta_w[i] : delta_w[i]) : dr[i];
+  __syncthreads();
+  norm_row(xr, w, y + r * cols, cols, eps, offset);
+  if (xq && cols % 32 == 0) quantize_row_in_block(y + r * cols, cols, xq + r * cols, xd + r * (cols / 32));
+}
+
+// The same with the row held in registers (one block per row, VPT values per thread,
+// blockDim = cols / VPT): every load is issued up front and the dp4a quantization of
+// each block of 32 happens among the 32/VPT threads that hold it, so a decode step's
+// norm is a single pass over memory. delta null: y = rms_norm(x) only.
+template <int VPT>
+__global__ void norm_regs_kernel(float* x, const float* delta, const float* delta_w, const float* w, float* y,
+                                 int64_t cols, float eps, bool offset, int8_t* xq, float2* xd) {
+  const int64_t r = blockIdx.x, base = r * cols + int64_t(threadIdx.x) * VPT;
+  const int64_t wbase = int64_t(threadIdx.x) * VPT;
+  float xv[VPT], dv[VPT], wv[VPT], dw[VPT];
+#pragma unroll
+  for (int i = 0; i < VPT; i += 4) {
+    const float4 a = *reinterpret_cast<const float4*>(x + base + i);
+    const float4 c = *reinterpret_cast<const float4*>(w + wbase + i);
+    xv[i] = a.x, xv[i + 1] = a.y, xv[i + 2] = a.z, xv[i + 3] = a.w;
+    wv[i] = c.x, wv[i + 1] = c.y, wv[i + 2] = c.z, wv[i + 3] = c.w;
+    if (delta) {
+      const float4 b = *reinterpret_cast<const float4*>(delta + base + i);
+      dv[i] = b.x, dv[i + 1] = b.y, dv[i + 2] = b.z, dv[i + 3] = b.w;
+    }
+    if (delta_w) {
+      const float4 e = *reinterpret_cast<const float4*>(delta_w + wbase + i);
+      dw[i] = e.x, dw[i + 1] = e.y, dw[i + 2] = e.z, dw[i + 3] = e.w;
+    }
+  }
+  if (delta) {
+    float dinv = 1.0f;
+    if (delta_w) {
+      float ss = 0.0f;
+#pragma unroll
+      for (int i = 0; i < VPT; ++i) ss += dv[i] * dv[i];
+      dinv = rsqrtf(block_sum(ss) / float(cols) + eps);
+    }
+#pragma unroll
+    for (int i = 0; i < VPT; ++i) xv[i] += delta_w ? (dv[i] * dinv) * (offset ? 1.0f + dw[i] : dw[i]) : dv[i];
+#pragma unroll
+    for (int i = 0; i < VPT; i += 4)
+      *reinterpret_cast<float4*>(x + base + i) = make_float4(xv[i], xv[i + 1], xv[i + 2], xv[i + 3]);
+  }
+  float ss = 0.0f;
+#pragma unroll
+  for (int i = 0; i < VPT; ++i) ss += xv[i] * xv[i];
+  const float inv = rsqrtf(block_sum(ss) / float(cols) + eps);
+  float yv[VPT];
+#pragma unroll
+  for (int i = 0; i < VPT; ++i) yv[i] = (xv[i] * inv) * (offset ? 1.0f + wv[i] : wv[i]);
+#pragma unroll
+  for (int i = 0; i < VPT; i += 4)
+    *reinterpret_cast<float4*>(y + base + i) = make_float4(yv[i], yv[i + 1], yv[i + 2], yv[i + 3]);
+  if (!xq) return;
+  constexpr int G = 32 / VPT;  // threads per block of 32 values (aligned within the warp)
+  float amax = 0.0f, sum = 0.0f;
+#pragma unroll
+  for (int i = 0; i < VPT; ++i) amax = fmaxf(amax, fabsf(yv[i])), sum += yv[i];
+#pragma unroll
+  for (int o = 1; o < G; o <<= 1) {
+    amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  }
+  const float d = amax / 127.0f;
+  int8_t q[VPT];
+#pragma unroll
+  for (int i = 0; i < VPT; ++i) q[i] = int8_t(d == 0.0f ? 0 : __float2int_rn(yv[i] / d));
+#pragma unroll
+  for (int i = 0; i < VPT; i += 4) *reinterpret_cast<char4*>(xq + base + i) = make_char4(q[i], q[i + 1], q[i + 2], q[i + 3]);
+  if ((threadIdx.x & (G - 1)) == 0) xd[base / 32] = make_float2(d, sum);
+}
+
+// Values per thread for the register kernel, or 0 when the row does not suit it.
+int regs_vpt(int64_t cols) {
+  for (int vpt : {4, 8, 16})
+    if (cols % (32 * vpt) == 0 && cols / vpt <= 1024) return vpt;
+  return 0;
+}
+
+bool launch_regs(float* x, const float* delta, const float* delta_w, const float* w, float* y, int n, int64_t cols,
+                 float eps, bool offset, int8_t* xq, float2* xd, cudaStream_t st) {
+  const int vpt = regs_vpt(cols);
+  if (!vpt) return false;
+  const unsigned threads = unsigned(cols / vpt);
+  if (vpt == 4) norm_regs_kernel<4><<<n, threads, 0, st>>>(x, delta, delta_w, w, y, cols, eps, offset, xq, xd);
+  else if (vpt == 8) norm_regs_kernel<8><<<n, threads, 0, st>>>(x, delta, delta_w, w, y, cols, eps, offset, xq, xd);
+  else norm_regs_kernel<16><<<n, threads, 0, st>>>(x, delta, delta_w, w, y, cols, eps, offset, xq, xd);
+  MLXCPP_CUDA_CHECK(cudaGetLastError());
+  return true;
+}
+
+}  // namespace
+
+void rms_norm(const float* x, const float* w, float* y, int n, int64_t cols, float eps, bool offset, int8_t* xq,
+              float2* xd, cudaStream_t st) {
+  if (launch_regs(const_cast<float*>(x), nullptr, nullptr, w, y, n, cols, eps, offset, xq, xd, st)) return;
+  rms_norm_kernel<<<n, threads_for(cols), 0, st>>>(x, w, y, cols, eps, offset, xq, xd);
+  MLXCPP_CUDA_CHECK(cudaGetLastError());
+}
+
+void residual_norm(float* x, const float* delta, const float* delta_w, const float* w, float* y, int n, int64_t cols,
+                   float eps, bool offset, int8_t* xq, float2* xd, cudaStream_t st) {
+  if (launch_regs(x, delta, delta_w, w, y, n, cols, eps, offset, xq, xd, st)) return;
+  residual_norm_kernel<<<n, threads_for(cols), 0, st>>>(x, delta, delta_w, w, y, cols, eps, offset, xq, xd);
+  MLXCPP_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace mlxcpp::cuda

@@ -1,0 +1,66 @@
+// After the q/k/v projection: Qwen 3's per-head RMSNorm of q and k, RoPE on q and k, and
+// the new keys and values written into the KV cache. One block per (token, head) of the
+// H query, KV key and KV value heads.
+#include "backend/cuda/block_reduce.cuh"
+#include "backend/cuda/kernels.cuh"
+
+namespace mlxcpp::cuda {
+namespace {
+
+constexpr int kThreads = 128;
+
+__global__ void qkv_prepare_kernel(float* qkv, int64_t H, int64_t KV, int64_t D, const float* q_norm,
+                                   const float* k_norm, float eps, RopeArgs rope, const int32_t* start, KvLayer kv) {
+  extern __shared__ float head[];  // D floats
+  const int64_t t = blockIdx.x, hh = blockIdx.y;
+  const int64_t pos = int64_t(*start) + t;
+  float* v = qkv + t * (H + 2 * KV) * D + hh * D;
+  const bool is_q = hh < H, is_k = !is_q && hh < H + KV;
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) head[d] = v[d];
+  __syncthreads();
+  const float* nw = is_q ? q_norm : is_k ? k_norm : nullptr;
+  if (nw) {
+    float ss = 0.0f;
+    for (int64_t d = threadIdx.x; d < D; d += blockDim.x) ss += head[d] * head[d];
+    const float inv = rsqrtf(block_sum(ss) / float(D) + eps);
+    for (int64_t d = threadIdx.x; d < D; d += blockDim.x) head[d] = nw[d] * (head[d] * inv);
+    __syncthreads();
+  }
+  if (is_q || is_k) {
+    // As transformers: the angle pos·inv_freq and its cos/sin in float32.
+    const float p = float(double(pos) * rope.position_scale);
+    const int64_t half = rope.dims / 2;
+    for (int64_t i = threadIdx.x; i < half; i += blockDim.x) {
+      const float angle = p * rope.inv_freq[i];
+      const float c = cosf(angle) * rope.mscale, s = sinf(angle) * rope.mscale;
+      const int64_t a = rope.traditional ? 2 * i : i, b = rope.traditional ? 2 * i + 1 : i + half;
+      const float x0 = head[a], x1 = head[b];
+      head[a] = x0 * c - x1 * s;
+      head[b] = x1 * c + x0 * s;
+    }
+    __syncthreads();
+  }
+  if (is_q) {
+    for (int64_t d = threadIdx.x; d < D; d += blockDim.x) v[d] = head[d];
+    return;
+  }
+  const int64_t kvh = is_k ? hh - H : hh - H - KV;
+  const int64_t off = (kvh * kv.capacity + pos) * D;
+  void* base = is_k ? kv.k : kv.v;
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
+    if (kv.f32) static_cast<float*>(base)[off + d] = head[d];
+    else static_cast<__nv_bfloat16*>(base)[off + d] = __float2bfloat16(head[d]);
+  }
+}
+
+}  // namespace
+
+void qkv_prepare(float* qkv, int n, int64_t H, int64_t KV, int64_t D, const float* q_norm, const float* k_norm,
+                 float eps, const RopeArgs& rope, const int32_t* start, KvLayer kv, cudaStream_t st) {
+  const dim3 grid(unsigned(n), unsigned(H + 2 * KV));
+  qkv_prepare_kernel<<<grid, kThreads, size_t(D) * sizeof(float), st>>>(qkv, H, KV, D, q_norm, k_norm, eps, rope, start,
+                                                                         kv);
+  MLXCPP_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace mlxcpp::cuda

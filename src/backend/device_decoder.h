@@ -1,0 +1,52 @@
+// The interface between the model and a device backend that runs the whole decoder with
+// its weights resident on the device (today: CUDA). DecoderLM describes the model in a
+// DecoderPlan; the backend uploads what it needs and runs forward passes. Plain C++17.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "backend/decoder_plan.h"
+
+namespace mlxcpp {
+
+// A KV cache in device memory.
+class DeviceKv {
+ public:
+  virtual ~DeviceKv() = default;
+  // Grows to `capacity` positions, keeping the first `keep`.
+  virtual void reserve(int64_t capacity, int64_t keep) = 0;
+  virtual uint64_t bytes() const = 0;
+};
+
+class DeviceDecoder {
+ public:
+  virtual ~DeviceDecoder() = default;
+  virtual std::unique_ptr<DeviceKv> new_kv(int64_t capacity) = 0;
+  // Runs tokens[0..n) at positions start.. (their K/V appended to `kv`) and writes the
+  // logits of the last token (all_logits false) or of every token to `logits`
+  // ([n_out, vocab] floats). `inv_freq` holds the RoPE inverse frequencies (rope_dims/2)
+  // for this call's total length.
+  virtual void forward(const int32_t* tokens, int64_t n, int64_t start, const float* inv_freq, DeviceKv& kv,
+                       float* logits, bool all_logits) = 0;
+  virtual std::string describe() const = 0;  // device name and what is resident
+  virtual uint64_t resident_bytes() const = 0;
+};
+
+// One weight product on the device, for the op tests and benchmarks: the same kernels the
+// decoder uses (matrix-vector up to 4 rows, dequantize + cuBLAS beyond).
+class DeviceLinear {
+ public:
+  virtual ~DeviceLinear() = default;
+  // y[n, rows] = x[n, cols] · Wᵀ (+ bias), host buffers.
+  virtual void run(const float* x, int64_t n, float* y) = 0;
+};
+std::unique_ptr<DeviceLinear> make_cuda_linear(const MatrixPlan& weight, bool f32);
+
+// Uploads the model described by `plan` to CUDA device 0. Throws mlxcpp::Error (through
+// std::runtime_error) when the build has no CUDA, there is no GPU, or its free memory is
+// short of what the model needs (the message gives both figures).
+std::unique_ptr<DeviceDecoder> make_cuda_decoder(const DecoderPlan& plan);
+
+}  // namespace mlxcpp

@@ -1,0 +1,297 @@
+// The CUDA backend against the CPU engine's references (label "cuda": these need a GPU
+// and run on the GPU machine; CI compiles them). The same fixtures as the CPU tests:
+//  - every weight format's product (matrix-vector and dequantize + cuBLAS) against the
+//    exact f32 CPU reference, at both precisions;
+//  - the tiny transformers models of every architecture: logits and greedy tokens;
+//  - the two real models: transformers' greedy text exactly (f32) and the reference
+//    perplexities (f32 within 0.1 %, the fast bf16/int8 path within 1 %);
+//  - refusing a model larger than the free GPU memory, with the numbers.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "backend/device_decoder.h"
+#include "backend/device_info.h"
+#include "model/decoder_lm.h"
+#include "quant/quantize_tensor.h"
+#include "runtime/generator.h"
+#include "runtime/perplexity.h"
+#include "runtime/thread_pool.h"
+#include "test_support.h"
+#include "tokenizer/tokenizer.h"
+#include "util/files.h"
+#include "util/float_bits.h"
+
+namespace mlxcpp {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool have_gpu() { return !cuda_devices().empty(); }
+#define REQUIRE_GPU() \
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device"
+
+struct Format {
+  std::optional<QuantSpec> spec;
+  DType dtype;  // float weights: their dtype; affine: the scales' dtype
+};
+
+std::vector<Format> every_format() {
+  std::vector<Format> f;
+  for (int bits : {2, 3, 4, 5, 6, 8})
+    for (int g : {32, 64, 128}) f.push_back({QuantSpec{QuantMode::Affine, bits, g}, DType::BF16});
+  for (int bits : {4, 8})
+    for (DType t : {DType::F16, DType::F32}) f.push_back({QuantSpec{QuantMode::Affine, bits, 64}, t});
+  for (QuantMode m : {QuantMode::MxFp4, QuantMode::MxFp8, QuantMode::NvFp4}) f.push_back({default_quant_spec(m), DType::U8});
+  for (DType t : {DType::F32, DType::F16, DType::BF16}) f.push_back({std::nullopt, t});
+  return f;
+}
+
+TEST(CudaKernels, EveryFormatMatchesTheCpuReference) {
+  REQUIRE_GPU();
+  const int64_t rows = 70, cols = 512;  // 70 rows: the 2-rows-per-warp kernel's tail too
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> w(size_t(rows * cols));
+  for (auto& v : w) v = 0.05f * nd(rng);
+  ThreadPool pool(2);
+  for (const Format& f : every_format()) {
+    SCOPED_TRACE((f.spec ? f.spec->to_string() : std::string("float")) + " " + std::string(dtype_name(f.dtype)));
+    std::vector<uint8_t> packed, scales, biases;
+    std::vector<float> bias(static_cast<size_t>(rows));
+    for (auto& b : bias) b = nd(rng);
+    WeightMatrix m;
+    m.name = "test";
+    m.rows = rows;
+    m.cols = cols;
+    m.quant = f.spec;
+    m.dtype = f.dtype;
+    m.bias = bias;
+    if (f.spec) {
+      const QuantSpec& s = *f.spec;
+      packed.resize(size_t(rows * cols * s.bits / 8));
+      scales.resize(size_t(rows * cols / s.group_size) * dtype_size(f.dtype));
+      biases.resize(scales.size());
+      quantize_matrix(w.data(), size_t(rows), size_t(cols), s, s.mode == QuantMode::Affine ? f.dtype : DType::BF16,
+                      packed.data(), scales.data(), biases.data());
+      m.scales = scales.data();
+      m.biases = s.has_biases() ? biases.data() : nullptr;
+    } else {
+      packed.resize(size_t(rows * cols) * dtype_size(f.dtype));
+      for (size_t i = 0; i < w.size(); ++i) {
+        if (f.dtype == DType::F32) std::memcpy(&packed[i * 4], &w[i], 4);
+        else {
+          const uint16_t h = f.dtype == DType::F16 ? f32_to_f16(w[i]) : f32_to_bf16(w[i]);
+          std::memcpy(&packed[i * 2], &h, 2);
+        }
+      }
+    }
+    m.data = packed.data();
+    for (bool f32 : {true, false}) {
+      auto dev = make_cuda_linear(to_matrix_plan(m), f32);
+      for (int64_t n : {1, 3, 20}) {
+        SCOPED_TRACE(std::string(f32 ? "f32" : "fast") + " rows " + std::to_string(n));
+        std::vector<float> x(size_t(n * cols)), ref(size_t(n * rows)), got(size_t(n * rows)), wrow(static_cast<size_t>(cols));
+        for (auto& v : x) v = nd(rng);
+        m.matmul(x.data(), n, ref.data(), pool, Precision::F32);
+        dev->run(x.data(), n, got.data());
+        const bool int8_path = !f32 && n <= 4 && f.spec && f.spec->mode == QuantMode::Affine &&
+                               (f.spec->bits == 4 || f.spec->bits == 8);
+        const bool bf16_path = !f32 && n > 4;
+        for (int64_t r = 0; r < rows; ++r) {
+          m.dequantize_row(r, wrow.data());
+          for (int64_t i = 0; i < n; ++i) {
+            double wabs = 0, wx = 0, xmax = 0;
+            for (int64_t k = 0; k < cols; ++k) {
+              const double xv = x[size_t(i * cols + k)];
+              wabs += std::abs(wrow[size_t(k)]);
+              wx += std::abs(wrow[size_t(k)] * xv);
+              xmax = std::max(xmax, std::abs(xv));
+            }
+            // f32: summation order only. int8 activations: at most half a step (max|x|/254)
+            // per element. bf16 weights and activations: 2^-8 relative each.
+            double tol = 1e-5 * wx + 1e-6;
+            if (int8_path) tol += wabs * xmax / 254.0;
+            if (bf16_path) tol += wx / 128.0;
+            ASSERT_NEAR(got[size_t(i * rows + r)], ref[size_t(i * rows + r)], tol) << "row " << r << " input " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+struct ArchCase {
+  std::string name;
+  Precision precision;
+};
+
+class CudaArchParity : public ::testing::TestWithParam<ArchCase> {};
+
+TEST_P(CudaArchParity, LogitsAndGreedyMatchTransformers) {
+  REQUIRE_GPU();
+  const fs::path dir = test::data_dir() / "arch" / GetParam().name;
+  const bool f32 = GetParam().precision == Precision::F32;
+  const auto ref = read_json_file(dir / "reference.json");
+  auto model = DecoderLM::load(dir, 2, GetParam().precision, Device::Cuda);
+  const auto ids = ref["input_ids"].get<std::vector<int32_t>>();
+  KVCache cache = model->new_cache(int64_t(ids.size()));
+  std::vector<float> logits;
+  model->forward(ids, cache, logits, /*all_logits=*/true);
+  const int64_t vocab = model->config().vocab_size;
+  double max_err = 0, max_ref = 0;
+  for (size_t t = 0; t < ids.size(); ++t)
+    for (int64_t v = 0; v < vocab; ++v) {
+      const double r = ref["logits"][t][size_t(v)].get<double>();
+      max_ref = std::max(max_ref, std::abs(r));
+      max_err = std::max(max_err, std::abs(r - double(logits[t * size_t(vocab) + size_t(v)])));
+    }
+  RecordProperty("relative_error", std::to_string(max_err / max_ref));
+  std::printf("[ %s %s ] max |diff| / max |logit| = %.3g\n", GetParam().name.c_str(), f32 ? "f32" : "fast", max_err / max_ref);
+  // f32: the reference path, same bound as the CPU engine. fast: bf16 weights and
+  // activations in the prefill products (2^-8 relative each) and a bf16 KV cache.
+  EXPECT_LE(max_err / max_ref, f32 ? 1e-4 : 2.5e-2);
+
+  // Greedy continuation through the device KV cache, one token at a time (the decode
+  // graph path), against transformers' tokens.
+  const auto prompt = ref["prompt_ids"].get<std::vector<int32_t>>();
+  const auto greedy = ref["greedy_ids"].get<std::vector<int32_t>>();
+  KVCache c2 = model->new_cache(int64_t(prompt.size() + greedy.size()));
+  model->forward(prompt, c2, logits);
+  std::vector<int32_t> got;
+  for (size_t i = 0; i < greedy.size(); ++i) {
+    const int32_t next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    got.push_back(next);
+    model->forward(std::span<const int32_t>(&next, 1), c2, logits);
+  }
+  EXPECT_EQ(got, greedy);
+}
+
+std::vector<ArchCase> arch_cases() {
+  std::vector<ArchCase> out;
+  for (const char* a : {"llama3-rope", "llama-tied-bias", "mistral-sliding", "qwen2-bias", "qwen3-qknorm", "phi3-longrope",
+                        "gemma", "gemma2-softcap"})
+    for (Precision p : {Precision::F32, Precision::Fast}) out.push_back({a, p});
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, CudaArchParity, ::testing::ValuesIn(arch_cases()), [](const auto& info) {
+  return test::param_name(info.param.name) + (info.param.precision == Precision::F32 ? "_f32" : "_fast");
+});
+
+void check_greedy(const fs::path& dir, const fs::path& reference) {
+  const auto ref = read_json_file(reference);
+  const auto tok = Tokenizer::load(dir);
+  auto model = DecoderLM::load(dir, 2, Precision::F32, Device::Cuda);
+  const int32_t eos = 1;
+  for (const auto& c : ref["cases"]) {
+    SCOPED_TRACE(c["prompt"].get<std::string>());
+    std::vector<int32_t> want = c["greedy_ids"].get<std::vector<int32_t>>();
+    const bool ends_with_eos = !want.empty() && want.back() == eos;
+    if (ends_with_eos) want.pop_back();
+    GenerationRequest req;
+    req.prompt = tok->encode(c["prompt"].get<std::string>(), true);
+    req.max_tokens = int(want.size()) + (ends_with_eos ? 1 : 0);
+    const GenerationResult r = generate(*model, *tok, req);
+    EXPECT_EQ(r.ids, want);
+    if (c.contains("greedy_text")) EXPECT_EQ(r.text, c["greedy_text"].get<std::string>());
+  }
+}
+
+TEST(CudaGeneration, FloatModelMatchesTransformersGreedy) {
+  REQUIRE_GPU();
+  check_greedy(test::data_dir() / "models" / "fortune-tiny", test::data_dir() / "models" / "fortune-tiny" / "reference-greedy.json");
+}
+
+TEST(CudaGeneration, QuantizedModelMatchesTheF32Reference) {
+  REQUIRE_GPU();
+  check_greedy(test::bundled_model(), test::bundled_model() / "reference-greedy.json");
+}
+
+TEST(CudaGeneration, PerplexityF32WithinATenthOfAPercentFastWithinOnePercent) {
+  REQUIRE_GPU();
+  const std::string text = read_text_file(test::data_dir() / "models" / "eval" / "debian-fortunes.txt");
+  struct Case {
+    fs::path dir, ref;
+  } cases[] = {{test::data_dir() / "models" / "fortune-tiny", test::data_dir() / "models" / "fortune-tiny" / "reference-perplexity.json"},
+               {test::bundled_model(), test::bundled_model() / "reference-greedy.json"}};
+  for (const auto& c : cases) {
+    const double want = read_json_file(c.ref)["perplexity"]["perplexity"].get<double>();
+    const auto tok = Tokenizer::load(c.dir);
+    for (Precision p : {Precision::F32, Precision::Fast}) {
+      auto model = DecoderLM::load(c.dir, 2, p, Device::Cuda);
+      const PerplexityResult r = perplexity(*model, *tok, text, 128);
+      std::printf("[ %s %s ] perplexity %.4f (reference %.4f)\n", c.dir.filename().c_str(),
+                  p == Precision::F32 ? "f32" : "fast", r.perplexity, want);
+      EXPECT_EQ(r.scored_tokens, 1200);
+      EXPECT_NEAR(r.perplexity, want, want * (p == Precision::F32 ? 1e-3 : 1e-2)) << c.dir;
+    }
+  }
+}
+
+// A chat's second turn reuses the device KV cache (grown in place) and gives the same
+// tokens as a fresh run over the whole conversation.
+TEST(CudaGeneration, ReusedCacheMatchesAFreshRun) {
+  REQUIRE_GPU();
+  const fs::path dir = test::bundled_model();
+  const auto tok = Tokenizer::load(dir);
+  auto model = DecoderLM::load(dir, 2, Precision::F32, Device::Cuda);
+  GenerationRequest first;
+  first.prompt = tok->encode("Q: Why did the chicken cross the road?\nA:", true);
+  first.max_tokens = 20;
+  GenerationStream s1(*model, *tok, first);
+  while (s1.step()) {
+  }
+  CachedPrefix kept = s1.take_cache();
+  std::vector<int32_t> second_prompt = first.prompt;
+  second_prompt.insert(second_prompt.end(), s1.result().ids.begin(), s1.result().ids.end());
+  const auto more = tok->encode("\nQ: And then?\nA:", false);
+  second_prompt.insert(second_prompt.end(), more.begin(), more.end());
+  GenerationRequest second = first;
+  second.prompt = second_prompt;
+  second.max_tokens = 30;
+  GenerationStream reused(*model, *tok, second, {}, std::move(kept));
+  while (reused.step()) {
+  }
+  EXPECT_GT(reused.result().cached_prompt_tokens, int64_t(first.prompt.size()));
+  const GenerationResult fresh = generate(*model, *tok, second);
+  EXPECT_EQ(reused.result().ids, fresh.ids);
+}
+
+// A model whose weights cannot fit is refused before anything is uploaded, with the
+// figures (the plan's weight pointers are never read).
+TEST(CudaMemory, RefusesAModelLargerThanTheFreeMemory) {
+  REQUIRE_GPU();
+  DecoderPlan p;
+  p.hidden = 16384, p.heads = 64, p.kv_heads = 8, p.head_dim = 128, p.ffn = 53248, p.vocab = 128256, p.context = 4096;
+  p.rope_dims = 128;
+  auto bf16 = [](int64_t rows, int64_t cols) {
+    MatrixPlan m;
+    m.rows = rows, m.cols = cols, m.kind = MatrixPlan::Kind::BF16;
+    return m;
+  };
+  p.embed = bf16(p.vocab, p.hidden);
+  p.lm_head = p.embed;
+  for (int i = 0; i < 126; ++i) {  // Llama 3.1 405B in bf16: about 810 GB
+    LayerPlan l;
+    l.qkv = {bf16((p.heads + 2 * p.kv_heads) * p.head_dim, p.hidden)};
+    l.gate_up = {bf16(2 * p.ffn, p.hidden)};
+    l.o = bf16(p.hidden, p.heads * p.head_dim);
+    l.down = bf16(p.hidden, p.ffn);
+    p.layers.push_back(l);
+  }
+  try {
+    make_cuda_decoder(p);
+    FAIL() << "a 405B bf16 model was accepted";
+  } catch (const std::exception& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("not enough GPU memory"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("GiB free"), std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+}  // namespace mlxcpp

@@ -12,6 +12,7 @@ namespace mlxcpp::cuda {
 namespace {
 
 constexpr int kWarps = 4;
+constexpr int kMaxSpans = 64;  // AttnArgs::splits at most (the decoder caps it)
 
 template <typename T>
 __device__ __forceinline__ float kv_at(const void* base, int64_t i);
@@ -26,8 +27,10 @@ __device__ __forceinline__ float kv_at<__nv_bfloat16>(const void* base, int64_t 
 // heads per KV head.
 template <typename T, int DPL, int MAXG>
 __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv, const int32_t* start, KvLayer kv,
-                                                               AttnArgs a, float* partial) {
+                                                               AttnArgs a, float* partial, float* out, int8_t* xq,
+                                                               float2* xd) {
   constexpr int DMAX = DPL * 32;
+  griddep_wait();
   const int64_t D = a.D;
   const int G = int(a.H / a.KV);
   const int64_t i = blockIdx.x, kvh = blockIdx.y, s = blockIdx.z;
@@ -82,9 +85,10 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
       m[g] = m_new;
     }
   }
-  // Merge the warps' states.
+  // Merge the warps' states into this span's (M, L, acc) per head.
   __shared__ float sm[kWarps][MAXG], sl[kWarps][MAXG];
   __shared__ float sacc[kWarps][MAXG][DMAX];
+  __shared__ float span_m[MAXG], span_l[MAXG];
 #pragma unroll
   for (int g = 0; g < MAXG; ++g) {
     if (lane == 0) sm[warp][g] = m[g], sl[warp][g] = l[g];
@@ -92,68 +96,100 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
     for (int j = 0; j < DPL; ++j) sacc[warp][g][lane * DPL + j] = acc[g][j];  // DMAX ≥ 32·DPL
   }
   __syncthreads();
-  for (int g = 0; g < G; ++g) {
-    float M = -FLT_MAX;
+  if (threadIdx.x < G) {
+    const int g = threadIdx.x;
+    float M = -FLT_MAX, L = 0.0f;
     for (int w = 0; w < kWarps; ++w) M = fmaxf(M, sm[w][g]);
-    float* out = partial + ((i * a.H + kvh * G + g) * a.splits + s) * (D + 2);
-    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    for (int w = 0; w < kWarps; ++w) L += sl[w][g] > 0.0f ? sl[w][g] * expf(sm[w][g] - M) : 0.0f;
+    span_m[g] = M, span_l[g] = L;
+  }
+  __syncthreads();
+  const int64_t GD = G * D;
+  float* out_rows = out + (i * a.H + kvh * G) * D;  // the G heads' outputs are adjacent
+  if (a.splits == 1) {  // this span is everything: normalise and finish
+    for (int64_t e = threadIdx.x; e < GD; e += blockDim.x) {
+      const int g = int(e / D);
+      const int64_t d = e - g * D;
       float sum = 0.0f;
-      for (int w = 0; w < kWarps; ++w) sum += sl[w][g] > 0.0f ? sacc[w][g][d] * expf(sm[w][g] - M) : 0.0f;
-      out[d] = sum;
+      for (int w = 0; w < kWarps; ++w) sum += sl[w][g] > 0.0f ? sacc[w][g][d] * expf(sm[w][g] - span_m[g]) : 0.0f;
+      out_rows[e] = sum / span_l[g];
     }
-    if (threadIdx.x == 0) {
-      float L = 0.0f;
-      for (int w = 0; w < kWarps; ++w) L += sl[w][g] > 0.0f ? sl[w][g] * expf(sm[w][g] - M) : 0.0f;
-      out[D] = M;
-      out[D + 1] = L;
+  } else {
+    for (int64_t e = threadIdx.x; e < GD; e += blockDim.x) {
+      const int g = int(e / D);
+      const int64_t d = e - g * D;
+      float sum = 0.0f;
+      for (int w = 0; w < kWarps; ++w) sum += sl[w][g] > 0.0f ? sacc[w][g][d] * expf(sm[w][g] - span_m[g]) : 0.0f;
+      partial[((i * a.H + kvh * G + g) * a.splits + s) * (D + 2) + d] = sum;
     }
-  }
-}
-
-__global__ void attention_combine(const float* partial, int64_t H, int64_t D, int splits, float* out, int8_t* xq,
-                                  float2* xd) {
-  const int64_t i = blockIdx.x, h = blockIdx.y;
-  const float* p = partial + (i * H + h) * splits * (D + 2);
-  float M = -FLT_MAX;
-  for (int s = 0; s < splits; ++s)
-    if (p[s * (D + 2) + D + 1] > 0.0f) M = fmaxf(M, p[s * (D + 2) + D]);
-  float L = 0.0f;
-  for (int s = 0; s < splits; ++s) {
-    const float ls = p[s * (D + 2) + D + 1];
-    if (ls > 0.0f) L += ls * expf(p[s * (D + 2) + D] - M);
-  }
-  float* o = out + (i * H + h) * D;
-  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
-    float sum = 0.0f;
-    for (int s = 0; s < splits; ++s) {
-      const float ls = p[s * (D + 2) + D + 1];
-      if (ls > 0.0f) sum += p[s * (D + 2) + d] * expf(p[s * (D + 2) + D] - M);
+    if (threadIdx.x < G) {
+      float* p = partial + ((i * a.H + kvh * G + threadIdx.x) * a.splits + s) * (D + 2);
+      p[D] = span_m[threadIdx.x];
+      p[D + 1] = span_l[threadIdx.x];
     }
-    o[d] = sum / L;
+    // The last of the token's spans to finish for this KV head merges them all (no
+    // separate kernel); it leaves the counter at zero for the next layer.
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(&a.counters[i * a.KV + kvh], 1u) == unsigned(a.splits - 1);
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    // Every span's (M, L) at once (the other blocks wrote them: read past L1, which may
+    // hold this buffer's previous use), then each output value from all spans.
+    __shared__ float all_m[MAXG][kMaxSpans], all_l[MAXG][kMaxSpans];
+    for (int e = threadIdx.x; e < G * a.splits; e += blockDim.x) {
+      const int g = e / a.splits, sp = e - g * a.splits;
+      const float* p = partial + ((i * a.H + kvh * G + g) * a.splits + sp) * (D + 2);
+      all_m[g][sp] = __ldcg(p + D);
+      all_l[g][sp] = __ldcg(p + D + 1);
+    }
+    __syncthreads();
+    if (threadIdx.x < G) {
+      const int g = threadIdx.x;
+      float M = -FLT_MAX, L = 0.0f;
+      for (int sp = 0; sp < a.splits; ++sp)
+        if (all_l[g][sp] > 0.0f) M = fmaxf(M, all_m[g][sp]);
+      for (int sp = 0; sp < a.splits; ++sp)
+        if (all_l[g][sp] > 0.0f) L += all_l[g][sp] * expf(all_m[g][sp] - M);
+      span_m[g] = M, span_l[g] = L;
+    }
+    __syncthreads();
+    for (int64_t e = threadIdx.x; e < GD; e += blockDim.x) {
+      const int g = int(e / D);
+      const int64_t d = e - g * D;
+      const float* p = partial + (i * a.H + kvh * G + g) * a.splits * (D + 2) + d;
+      float sum = 0.0f;
+      for (int sp = 0; sp < a.splits; ++sp)
+        if (all_l[g][sp] > 0.0f) sum += __ldcg(p + sp * (D + 2)) * expf(all_m[g][sp] - span_m[g]);
+      out_rows[e] = sum / span_l[g];
+    }
+    if (threadIdx.x == 0) a.counters[i * a.KV + kvh] = 0;
   }
-  if (xq) quantize_row_in_block(o, D, xq + (i * H + h) * D, xd + (i * H + h) * D / 32);
+  if (xq) quantize_row_in_block(out_rows, GD, xq + (i * a.H + kvh * G) * D, xd + (i * a.H + kvh * G) * D / 32);
 }
 
 template <typename T, int DPL>
 void launch_split(const float* qkv, int n, const int32_t* start, KvLayer kv, const AttnArgs& a, float* partial,
-                  cudaStream_t st) {
+                  float* out, int8_t* xq, float2* xd, cudaStream_t st) {
   const dim3 grid(unsigned(n), unsigned(a.KV), unsigned(a.splits));
   const int64_t G = a.H / a.KV;
-  if (G <= 1) attention_split<T, DPL, 1><<<grid, kWarps * 32, 0, st>>>(qkv, start, kv, a, partial);
-  else if (G <= 2) attention_split<T, DPL, 2><<<grid, kWarps * 32, 0, st>>>(qkv, start, kv, a, partial);
-  else if (G <= 4) attention_split<T, DPL, 4><<<grid, kWarps * 32, 0, st>>>(qkv, start, kv, a, partial);
-  else if (G <= 8) attention_split<T, DPL, 8><<<grid, kWarps * 32, 0, st>>>(qkv, start, kv, a, partial);
+  if (G <= 1) launch(attention_split<T, DPL, 1>, grid, kWarps * 32, 0, st, qkv, start, kv, a, partial, out, xq, xd);
+  else if (G <= 2) launch(attention_split<T, DPL, 2>, grid, kWarps * 32, 0, st, qkv, start, kv, a, partial, out, xq, xd);
+  else if (G <= 4) launch(attention_split<T, DPL, 4>, grid, kWarps * 32, 0, st, qkv, start, kv, a, partial, out, xq, xd);
+  else if (G <= 8) launch(attention_split<T, DPL, 8>, grid, kWarps * 32, 0, st, qkv, start, kv, a, partial, out, xq, xd);
   else throw std::runtime_error("attention: more than 8 query heads per KV head");
 }
 
 template <typename T>
 void launch_for_dim(const float* qkv, int n, const int32_t* start, KvLayer kv, const AttnArgs& a, float* partial,
-                    cudaStream_t st) {
-  if (a.D <= 32) return launch_split<T, 1>(qkv, n, start, kv, a, partial, st);
-  if (a.D <= 64) return launch_split<T, 2>(qkv, n, start, kv, a, partial, st);
-  if (a.D <= 96) return launch_split<T, 3>(qkv, n, start, kv, a, partial, st);
-  if (a.D <= 128) return launch_split<T, 4>(qkv, n, start, kv, a, partial, st);
-  if (a.D <= 256) return launch_split<T, 8>(qkv, n, start, kv, a, partial, st);
+                    float* out, int8_t* xq, float2* xd, cudaStream_t st) {
+  if (a.D <= 32) return launch_split<T, 1>(qkv, n, start, kv, a, partial, out, xq, xd, st);
+  if (a.D <= 64) return launch_split<T, 2>(qkv, n, start, kv, a, partial, out, xq, xd, st);
+  if (a.D <= 96) return launch_split<T, 3>(qkv, n, start, kv, a, partial, out, xq, xd, st);
+  if (a.D <= 128) return launch_split<T, 4>(qkv, n, start, kv, a, partial, out, xq, xd, st);
+  if (a.D <= 256) return launch_split<T, 8>(qkv, n, start, kv, a, partial, out, xq, xd, st);
   throw std::runtime_error("attention: head_dim " + std::to_string(a.D) + " is over 256");
 }
 
@@ -163,15 +199,11 @@ bool attention_supports_head_dim(int64_t d) { return d > 0 && d <= 256; }
 
 void attention(const float* qkv, int n, const int32_t* start, KvLayer kv, const AttnArgs& a, float* partial, float* out,
                int8_t* xq, float2* xd, cudaStream_t st) {
-  if (kv.f32) launch_for_dim<float>(qkv, n, start, kv, a, partial, st);
-  else launch_for_dim<__nv_bfloat16>(qkv, n, start, kv, a, partial, st);
-  MLXCPP_CUDA_CHECK(cudaGetLastError());
-  const dim3 grid(unsigned(n), unsigned(a.H));
+  if (a.splits < 1 || a.splits > kMaxSpans) throw std::runtime_error("attention: span count out of range");
   // Quantizing for dp4a needs whole 32-value blocks within a head.
   const bool quant = xq && a.D % 32 == 0;
-  attention_combine<<<grid, unsigned((a.D + 31) / 32 * 32), 0, st>>>(partial, a.H, a.D, a.splits, out,
-                                                                     quant ? xq : nullptr, quant ? xd : nullptr);
-  MLXCPP_CUDA_CHECK(cudaGetLastError());
+  if (kv.f32) launch_for_dim<float>(qkv, n, start, kv, a, partial, out, quant ? xq : nullptr, xd, st);
+  else launch_for_dim<__nv_bfloat16>(qkv, n, start, kv, a, partial, out, quant ? xq : nullptr, xd, st);
 }
 
 }  // namespace mlxcpp::cuda

@@ -17,7 +17,7 @@ __device__ __forceinline__ float block_sum(float v) {
 }
 
 // After the block wrote y[0..cols) (cols % 32 == 0): each warp quantizes 32-value blocks
-// for dp4a, as quantize_rows does.
+// for dp4a (see XIn).
 __device__ __forceinline__ void quantize_row_in_block(const float* y, int64_t cols, int8_t* xq, float2* xd) {
   __syncthreads();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;

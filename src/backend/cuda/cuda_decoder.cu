@@ -99,6 +99,7 @@ class CudaDecoder final : public DeviceDecoder {
       throw std::runtime_error(std::string(prop.name) + " has compute capability " + std::to_string(prop.major) + "." +
                                std::to_string(prop.minor) + "; the CUDA backend needs 8.0 (Ampere) or newer");
     device_name_ = prop.name;
+    pdl_enabled() = prop.major >= 9;
     sm_ = std::to_string(prop.major) + std::to_string(prop.minor);
     check_shapes();
     plan_memory();
@@ -201,9 +202,11 @@ class CudaDecoder final : public DeviceDecoder {
     auto f = [](int64_t n) { return uint64_t(n) * 4; };
     const uint64_t act = 3 * f(kChunk * p.hidden) + f(kChunk * qkv_cols) + f(kChunk * p.heads * p.head_dim) +
                          f(kChunk * 2 * p.ffn) + f(kChunk * p.ffn) + f(kChunk * p.heads * (p.head_dim + 2));
+    // Every take() below, each rounded up to the arena's alignment (17 of them).
     scratch_bytes_ = act + uint64_t(scratch_.tile_elems) * (p.f32 ? 4 : 2) + uint64_t(scratch_.x_elems) * 2 +
-                     uint64_t(scratch_.x_elems / 32) * 8 + uint64_t(kMaxGemvRows * max_cols) * 9 / 8 + 16 * kAlign +
-                     uint64_t(p.vocab) * 4;
+                     uint64_t(kMaxGemvRows * max_cols / 32) * 8 +
+                     uint64_t(kMaxGemvRows * max_cols) + uint64_t(kMaxGemvRows * max_cols / 32) * 8 +
+                     uint64_t(kChunk * p.kv_heads) * 4 + uint64_t(1 + p.rope_dims / 2 + kChunk) * 4 + 17 * kAlign;
     size_t free_b = 0, total_b = 0;
     MLXCPP_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     const uint64_t need = weight_bytes_ + scratch_bytes_;
@@ -222,9 +225,12 @@ class CudaDecoder final : public DeviceDecoder {
     gu_ = scratch_arena_.take<float>(f(kChunk * 2 * p.ffn));
     act_ = scratch_arena_.take<float>(f(kChunk * p.ffn));
     partial_ = scratch_arena_.take<float>(f(kChunk * p.heads * (p.head_dim + 2)));
+    counters_ = scratch_arena_.take<unsigned>(uint64_t(kChunk * p.kv_heads) * 4);
+    MLXCPP_CUDA_CHECK(cudaMemset(counters_, 0, size_t(kChunk * p.kv_heads) * 4));
     scratch_.tile = scratch_arena_.take<void>(uint64_t(scratch_.tile_elems) * (p.f32 ? 4 : 2));
     scratch_.xconv = scratch_arena_.take<void>(uint64_t(scratch_.x_elems) * 2);
-    scratch_.xd = scratch_arena_.take<float2>(uint64_t(scratch_.x_elems / 32) * 8);
+    scratch_.xd_blocks = kMaxGemvRows * max_cols / 32;
+    scratch_.xd = scratch_arena_.take<float2>(uint64_t(scratch_.xd_blocks) * 8);
     xq_ = scratch_arena_.take<int8_t>(uint64_t(kMaxGemvRows * max_cols));
     xd_ = scratch_arena_.take<float2>(uint64_t(kMaxGemvRows * max_cols / 32) * 8);
     params_tokens_ = 1 + p.rope_dims / 2;
@@ -301,7 +307,7 @@ class CudaDecoder final : public DeviceDecoder {
     const int64_t H = p.heads, KV = p.kv_heads, D = p.head_dim, qkv_cols = (H + 2 * KV) * D;
     const RopeArgs rope{p.rope_dims, p.rope_traditional, p.position_scale, p.rope_mscale, inv_freq};
     AttnArgs attn{H, KV, D, p.query_scale > 0 ? p.query_scale : 1.0f / std::sqrt(float(D)), p.attn_softcap, 0, 1,
-                  kv.capacity()};
+                  kv.capacity(), counters_};
     if (n <= kMaxGemvRows) {
       attn.chunk = std::max<int64_t>(16, (kv.capacity() + kMaxSplits - 1) / kMaxSplits);
       attn.splits = int((kv.capacity() + attn.chunk - 1) / attn.chunk);
@@ -363,6 +369,7 @@ class CudaDecoder final : public DeviceDecoder {
   std::vector<DevLayer> layers_;
   cudaStream_t stream_ = nullptr;
   MatmulScratch scratch_;
+  unsigned* counters_ = nullptr;
   float *x_ = nullptr, *h_ = nullptr, *tmp_ = nullptr, *qkv_ = nullptr, *attn_ = nullptr, *gu_ = nullptr,
         *act_ = nullptr, *partial_ = nullptr;
   int8_t* xq_ = nullptr;

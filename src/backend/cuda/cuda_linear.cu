@@ -40,7 +40,8 @@ class CudaLinear final : public DeviceLinear {
     MLXCPP_CUDA_CHECK(cudaMalloc(&s_.tile, size_t(s_.tile_elems) * 4));
     s_.x_elems = std::max<int64_t>(n, kMaxGemvRows) * m_.cols;
     MLXCPP_CUDA_CHECK(cudaMalloc(&s_.xconv, size_t(s_.x_elems) * 2));
-    MLXCPP_CUDA_CHECK(cudaMalloc(&s_.xd, size_t(s_.x_elems / 32 + 1) * sizeof(float2)));
+    s_.xd_blocks = s_.x_elems / 32 + 1;
+    MLXCPP_CUDA_CHECK(cudaMalloc(&s_.xd, size_t(s_.xd_blocks) * sizeof(float2)));
     n_ = n;
   }
   void free_buffers() {

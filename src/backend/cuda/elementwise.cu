@@ -7,6 +7,7 @@ namespace mlxcpp::cuda {
 namespace {
 
 __global__ void embed_kernel(DevMatrix e, const int32_t* tokens, float scale, float* x) {
+  griddep_wait();
   const int t = blockIdx.x;
   const int64_t row = tokens[t];
   for (int64_t u = threadIdx.x; u < e.cols / 8; u += blockDim.x) {
@@ -30,10 +31,12 @@ __device__ __forceinline__ float activate(float g, Act act) {
 // One thread per output value; with xq (F % 32 == 0) each warp also quantizes its block
 // of 32 for dp4a.
 __global__ void act_mul_kernel(const float* gu, int n, int64_t F, Act act, float* out, int8_t* xq, float2* xd) {
+  griddep_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const bool valid = i < int64_t(n) * F;
   const int64_t t = valid ? i / F : 0, k = valid ? i % F : 0;
-  const float v = valid ? activate(gu[t * 2 * F + k], act) * gu[t * 2 * F + F + k] : 0.0f;
+  const float* row = gu + t * 2 * F;
+  const float v = valid ? activate(row[k], act) * row[F + k] : 0.0f;
   if (valid) out[i] = v;
   if (!xq) return;
   const float amax = warp_max(fabsf(v));  // a warp is one block of 32 (F % 32 == 0)
@@ -44,6 +47,7 @@ __global__ void act_mul_kernel(const float* gu, int n, int64_t F, Act act, float
 }
 
 __global__ void softcap_kernel(float* x, int64_t count, float cap) {
+  griddep_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < count) x[i] = cap * tanhf(x[i] / cap);
 }
@@ -51,18 +55,18 @@ __global__ void softcap_kernel(float* x, int64_t count, float cap) {
 }  // namespace
 
 void embed_rows(const DevMatrix& embed, const int32_t* tokens, int n, float scale, float* x, cudaStream_t st) {
-  embed_kernel<<<n, 256, 0, st>>>(embed, tokens, scale, x);
+  launch(embed_kernel, n, 256, 0, st, embed, tokens, scale, x);
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 
 void act_mul(const float* gu, int n, int64_t F, Act act, float* out, int8_t* xq, float2* xd, cudaStream_t st) {
   const int64_t count = int64_t(n) * F;
-  act_mul_kernel<<<ceil_div(count, 256), 256, 0, st>>>(gu, n, F, act, out, F % 32 == 0 ? xq : nullptr, xd);
+  launch(act_mul_kernel, ceil_div(count, 256), 256, 0, st, gu, n, F, act, out, F % 32 == 0 ? xq : nullptr, xd);
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 
 void softcap(float* x, int64_t count, float cap, cudaStream_t st) {
-  softcap_kernel<<<ceil_div(count, 256), 256, 0, st>>>(x, count, cap);
+  launch(softcap_kernel, ceil_div(count, 256), 256, 0, st, x, count, cap);
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -10,7 +10,8 @@
 namespace mlxcpp::cuda {
 
 // Activations of a matrix product: float32 rows, and (optional) the same rows quantized to
-// int8 in blocks of 32 with (scale, sum of the float values) per block, for dp4a.
+// int8 in blocks of 32 with (scale d = max|x|/127, sum of the float values) per block, for
+// dp4a; without them linear() quantizes the rows first, the same way.
 struct XIn {
   const float* x = nullptr;
   const int8_t* xq = nullptr;
@@ -22,9 +23,10 @@ struct MatmulScratch {
   cublasHandle_t cublas = nullptr;
   void* tile = nullptr;  // dequantized weight rows for cuBLAS
   int64_t tile_elems = 0;
-  void* xconv = nullptr;  // the activations converted for cuBLAS (bf16) or quantized (int8)
-  float2* xd = nullptr;
+  void* xconv = nullptr;  // the activations converted to bf16 for cuBLAS, or quantized to int8
   int64_t x_elems = 0;
+  float2* xd = nullptr;  // the quantized activations' (scale, sum) per block of 32
+  int64_t xd_blocks = 0;
 };
 
 // The products with up to this many rows go through the matrix-vector kernels.
@@ -36,8 +38,6 @@ bool dp4a_eligible(const DevMatrix& m);
 // y[t, offset + r] (row stride y_stride) = x[t] · W[r] + bias[r], for t < n.
 void linear(const DevMatrix& m, XIn x, int n, float* y, int64_t y_stride, bool f32, MatmulScratch& s, cudaStream_t st);
 
-// Quantizes n rows of cols floats (cols % 32 == 0) for dp4a.
-void quantize_rows(const float* x, int n, int64_t cols, int8_t* xq, float2* xd, cudaStream_t st);
 
 // Repacks a 4-bit affine matrix in place (see DevMatrix::nibbles_split).
 void split_nibbles(uint8_t* data, int64_t bytes, cudaStream_t st);
@@ -82,6 +82,7 @@ struct AttnArgs {
   int64_t window = 0;  // 0: full causal attention
   int splits = 1;
   int64_t chunk = 0;  // positions per split
+  unsigned* counters = nullptr;  // [n][KV] zeros: spans finished per (token, KV head)
 };
 // Attention of n queries (q inside qkv) over the cache, in `splits` parts per head that
 // `partial` ([n][H][splits][D + 2]) receives, combined into out [n, H·D] (+ quantized).

@@ -18,6 +18,7 @@ namespace {
 // 8-element units, each written with one 16-byte (bf16) or two (f32) stores.
 template <typename T>
 __global__ void dequantize_tile(DevMatrix m, int64_t r0, T* out) {
+  griddep_wait();  // the tile may still be read by the previous product
   const int units = int(m.cols / 8);
   const int u = int(blockIdx.x) * blockDim.x + threadIdx.x;
   if (u >= units) return;
@@ -40,6 +41,7 @@ __global__ void dequantize_tile(DevMatrix m, int64_t r0, T* out) {
 }
 
 __global__ void to_bf16(const float* x, int64_t count, __nv_bfloat16* out) {
+  griddep_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < count) out[i] = __float2bfloat16(x[i]);
 }
@@ -47,6 +49,7 @@ __global__ void to_bf16(const float* x, int64_t count, __nv_bfloat16* out) {
 // One warp per block of 32 values: int8 codes round(x / d) with d = max|x| / 127, and
 // (d, the exact sum of the 32 values).
 __global__ void quantize_blocks(const float* x, int64_t blocks, int8_t* xq, float2* xd) {
+  griddep_wait();
   const int64_t b = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
   const int lane = threadIdx.x & 31;
   if (b >= blocks) return;
@@ -72,6 +75,7 @@ __global__ void split_nibbles_kernel(uint32_t* words, int64_t count) {
 }
 
 __global__ void add_bias_kernel(float* y, int n, int64_t rows, int64_t y_stride, const float* bias) {
+  griddep_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= int64_t(n) * rows) return;
   y[(i / rows) * y_stride + i % rows] += bias[i % rows];
@@ -86,7 +90,7 @@ void gemm(const DevMatrix& m, const float* x, int n, float* y, int64_t y_stride,
   if (!f32) {
     const int64_t count = int64_t(n) * m.cols;
     if (count > s.x_elems) throw std::runtime_error("matmul: activation scratch too small");
-    to_bf16<<<ceil_div(count, 256), 256, 0, st>>>(x, count, static_cast<__nv_bfloat16*>(s.xconv));
+    launch(to_bf16, ceil_div(count, 256), 256, 0, st, x, count, static_cast<__nv_bfloat16*>(s.xconv));
     b = s.xconv;
   }
   const int64_t tile_rows = std::min(std::min(m.rows, s.tile_elems / m.cols), int64_t(65535));  // grid.y limit
@@ -95,8 +99,8 @@ void gemm(const DevMatrix& m, const float* x, int n, float* y, int64_t y_stride,
   for (int64_t r0 = 0; r0 < m.rows; r0 += tile_rows) {
     const int64_t rows = std::min(tile_rows, m.rows - r0);
     const dim3 grid(ceil_div(m.cols / 8, 128), unsigned(rows));
-    if (f32) dequantize_tile<float><<<grid, 128, 0, st>>>(m, r0, static_cast<float*>(s.tile));
-    else dequantize_tile<__nv_bfloat16><<<grid, 128, 0, st>>>(m, r0, static_cast<__nv_bfloat16*>(s.tile));
+    if (f32) launch(dequantize_tile<float>, grid, 128, 0, st, m, r0, static_cast<float*>(s.tile));
+    else launch(dequantize_tile<__nv_bfloat16>, grid, 128, 0, st, m, r0, static_cast<__nv_bfloat16*>(s.tile));
     MLXCPP_CUDA_CHECK(cudaGetLastError());
     // Column-major view: Yᵀ[rows, n] = Wtileᵀ-as-stored[cols, rows]ᵀ · Xᵀ[cols, n].
     const cudaDataType_t t = f32 ? CUDA_R_32F : CUDA_R_16BF;
@@ -110,13 +114,7 @@ void gemm(const DevMatrix& m, const float* x, int n, float* y, int64_t y_stride,
 }  // namespace
 
 void add_bias(float* y, int n, int64_t rows, int64_t y_stride, const float* bias, cudaStream_t st) {
-  add_bias_kernel<<<ceil_div(int64_t(n) * rows, 256), 256, 0, st>>>(y, n, rows, y_stride, bias);
-  MLXCPP_CUDA_CHECK(cudaGetLastError());
-}
-
-void quantize_rows(const float* x, int n, int64_t cols, int8_t* xq, float2* xd, cudaStream_t st) {
-  const int64_t blocks = int64_t(n) * cols / 32;
-  quantize_blocks<<<ceil_div(blocks * 32, 256), 256, 0, st>>>(x, blocks, xq, xd);
+  launch(add_bias_kernel, ceil_div(int64_t(n) * rows, 256), 256, 0, st, y, n, rows, y_stride, bias);
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -129,10 +127,10 @@ void split_nibbles(uint8_t* data, int64_t bytes, cudaStream_t st) {
 void linear(const DevMatrix& m, XIn x, int n, float* y, int64_t y_stride, bool f32, MatmulScratch& s, cudaStream_t st) {
   if (n > kMaxGemvRows) return gemm(m, x.x, n, y, y_stride, f32, s, st);
   if (f32 || !dp4a_eligible(m)) return gemv_f32(m, x.x, n, y, y_stride, st);
-  if (!x.xq) {
-    const int64_t count = int64_t(n) * m.cols;
-    if (count > s.x_elems) throw std::runtime_error("matmul: activation scratch too small");
-    quantize_rows(x.x, n, m.cols, static_cast<int8_t*>(s.xconv), s.xd, st);
+  if (!x.xq) {  // the producer did not quantize its output: once here, for every row block
+    const int64_t blocks = int64_t(n) * m.cols / 32;
+    if (blocks > s.xd_blocks) throw std::runtime_error("matmul: activation scratch too small");
+    launch(quantize_blocks, ceil_div(blocks * 32, 256), 256, 0, st, x.x, blocks, static_cast<int8_t*>(s.xconv), s.xd);
     x.xq = static_cast<const int8_t*>(s.xconv);
     x.xd = s.xd;
   }

@@ -12,6 +12,7 @@ constexpr int kThreads = 128;
 __global__ void qkv_prepare_kernel(float* qkv, int64_t H, int64_t KV, int64_t D, const float* q_norm,
                                    const float* k_norm, float eps, RopeArgs rope, const int32_t* start, KvLayer kv) {
   extern __shared__ float head[];  // D floats
+  griddep_wait();
   const int64_t t = blockIdx.x, hh = blockIdx.y;
   const int64_t pos = int64_t(*start) + t;
   float* v = qkv + t * (H + 2 * KV) * D + hh * D;
@@ -58,8 +59,8 @@ __global__ void qkv_prepare_kernel(float* qkv, int64_t H, int64_t KV, int64_t D,
 void qkv_prepare(float* qkv, int n, int64_t H, int64_t KV, int64_t D, const float* q_norm, const float* k_norm,
                  float eps, const RopeArgs& rope, const int32_t* start, KvLayer kv, cudaStream_t st) {
   const dim3 grid(unsigned(n), unsigned(H + 2 * KV));
-  qkv_prepare_kernel<<<grid, kThreads, size_t(D) * sizeof(float), st>>>(qkv, H, KV, D, q_norm, k_norm, eps, rope, start,
-                                                                         kv);
+  launch(qkv_prepare_kernel, grid, kThreads, size_t(D) * sizeof(float), st, qkv, H, KV, D, q_norm, k_norm, eps, rope,
+         start, kv);
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -27,9 +27,11 @@ class DeviceDecoder {
   // Runs tokens[0..n) at positions start.. (their K/V appended to `kv`) and writes the
   // logits of the last token (all_logits false) or of every token to `logits`
   // ([n_out, vocab] floats). `inv_freq` holds the RoPE inverse frequencies (rope_dims/2)
-  // for this call's total length.
+  // for this call's total length. With `argmax` (and not all_logits) the logits stay on the
+  // device and *argmax receives the index of the largest (the first, on ties): greedy
+  // decoding without copying the vocabulary's logits to the host.
   virtual void forward(const int32_t* tokens, int64_t n, int64_t start, const float* inv_freq, DeviceKv& kv,
-                       float* logits, bool all_logits) = 0;
+                       float* logits, bool all_logits, int32_t* argmax = nullptr) = 0;
   virtual std::string describe() const = 0;  // device name and what is resident
   virtual uint64_t resident_bytes() const = 0;
 };

@@ -74,15 +74,12 @@ void register_bench(CLI::App& app) {
         pp.push_back(o->prompt / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
       {
-        // Decode from a one-token start, as llama-bench's tg test does.
+        // Decode from a one-token start, as llama-bench's tg test does, greedily (the path
+        // of `generate --temp 0`: on a GPU the argmax is taken there).
         KVCache cache = model->new_cache(o->gen + 1);
-        int32_t tok = prompt[0];
-        model->forward(std::span<const int32_t>(&tok, 1), cache, logits);
+        int32_t tok = model->forward_greedy(std::span<const int32_t>(&prompt[0], 1), cache);
         const auto t0 = std::chrono::steady_clock::now();
-        for (int i = 0; i < o->gen; ++i) {
-          tok = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
-          model->forward(std::span<const int32_t>(&tok, 1), cache, logits);
-        }
+        for (int i = 0; i < o->gen; ++i) tok = model->forward_greedy(std::span<const int32_t>(&tok, 1), cache);
         tg.push_back(o->gen / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
     }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -224,27 +225,44 @@ void DecoderLM::mlp(Layer& L, const float* x, int64_t n, float* out) {
   L.down.matmul(act.data(), n, out, pool_, precision_);
 }
 
+int32_t DecoderLM::forward_greedy(std::span<const int32_t> tokens, KVCache& cache) {
+  if (gpu_) {
+    int32_t next = 0;
+    forward_device(tokens, cache, nullptr, false, &next);
+    return next;
+  }
+  forward(tokens, cache, greedy_logits_);
+  return int32_t(std::max_element(greedy_logits_.begin(), greedy_logits_.end()) - greedy_logits_.begin());
+}
+
+void DecoderLM::forward_device(std::span<const int32_t> tokens, KVCache& cache, std::vector<float>* logits,
+                               bool all_logits, int32_t* argmax) {
+  const ModelConfig& c = cfg_;
+  const int64_t n = int64_t(tokens.size());
+  if (n == 0) fail("forward: no tokens");
+  if (!cache.device) fail("forward: the KV cache belongs to another device");
+  for (const int32_t id : tokens)
+    if (id < 0 || id >= c.vocab_size) fail("token id {} is outside the model's vocabulary of {}", id, c.vocab_size);
+  if (cache.length + n > cache.capacity)
+    fail("context overflow: {} tokens do not fit the cache of {}", cache.length + n, cache.capacity);
+  const std::vector<double> f = rope_.inv_freq(cache.length + n);
+  const std::vector<float> inv_freq(f.begin(), f.end());
+  if (logits) logits->resize(size_t((all_logits ? n : 1) * c.vocab_size));
+  try {
+    gpu_->forward(tokens.data(), n, cache.length, inv_freq.data(), *cache.device, logits ? logits->data() : nullptr,
+                  all_logits, argmax);
+  } catch (const std::exception& e) {
+    fail("CUDA forward pass failed: {}", e.what());
+  }
+  cache.length += n;
+}
+
 void DecoderLM::forward(std::span<const int32_t> tokens, KVCache& cache, std::vector<float>& logits, bool all_logits) {
   const ModelConfig& c = cfg_;
   const int64_t n = int64_t(tokens.size()), Hd = c.hidden_size;
   if (n == 0) fail("forward: no tokens");
   if (bool(gpu_) != bool(cache.device)) fail("forward: the KV cache belongs to another device");
-  if (gpu_) {
-    for (const int32_t id : tokens)
-      if (id < 0 || id >= c.vocab_size) fail("token id {} is outside the model's vocabulary of {}", id, c.vocab_size);
-    if (cache.length + n > cache.capacity)
-      fail("context overflow: {} tokens do not fit the cache of {}", cache.length + n, cache.capacity);
-    const std::vector<double> f = rope_.inv_freq(cache.length + n);
-    const std::vector<float> inv_freq(f.begin(), f.end());
-    logits.resize(size_t((all_logits ? n : 1) * c.vocab_size));
-    try {
-      gpu_->forward(tokens.data(), n, cache.length, inv_freq.data(), *cache.device, logits.data(), all_logits);
-    } catch (const std::exception& e) {
-      fail("CUDA forward pass failed: {}", e.what());
-    }
-    cache.length += n;
-    return;
-  }
+  if (gpu_) return forward_device(tokens, cache, &logits, all_logits, nullptr);
   std::vector<float> x(size_t(n * Hd)), h(size_t(n * Hd)), tmp(size_t(n * Hd));
   for (int64_t i = 0; i < n; ++i) {
     const int32_t id = tokens[size_t(i)];

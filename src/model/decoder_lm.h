@@ -44,6 +44,9 @@ class DecoderLM {
   // Runs `tokens` at positions cache.length.., appending their K/V to the cache. Fills
   // `logits` with [n_out, vocab] for the last token (all_logits false) or every token.
   void forward(std::span<const int32_t> tokens, KVCache& cache, std::vector<float>& logits, bool all_logits = false);
+  // The same for greedy decoding: returns the index of the last token's largest logit (the
+  // first, on ties). On a GPU the argmax runs there and no logits are copied back.
+  int32_t forward_greedy(std::span<const int32_t> tokens, KVCache& cache);
 
  private:
   struct Layer {
@@ -53,6 +56,8 @@ class DecoderLM {
   };
   DecoderLM(ModelConfig cfg, WeightSet ws, int threads, Precision precision);
   DecoderPlan plan() const;
+  void forward_device(std::span<const int32_t> tokens, KVCache& cache, std::vector<float>* logits, bool all_logits,
+                      int32_t* argmax);
   void attention(Layer& L, int64_t layer, const float* h, int64_t n, KVCache& cache, float* out);
   void mlp(Layer& L, const float* h, int64_t n, float* out);
 
@@ -66,6 +71,7 @@ class DecoderLM {
   std::vector<float> final_norm_;
   std::vector<Layer> layers_;
   std::unique_ptr<DeviceDecoder> gpu_;
+  std::vector<float> greedy_logits_;  // forward_greedy's scratch on the CPU
 };
 
 }  // namespace mlxcpp

@@ -65,6 +65,7 @@ GenerationStream::GenerationStream(DecoderLM& model, const Tokenizer& tok, Gener
       stream_(tok, request.skip_special_tokens),
       eos_(eos_token_ids(model.config(), tok)),
       history_(req_.prompt) {
+  greedy_ = sampler_.plain_greedy() && req_.top_logprobs < 0;
   capacity_ = std::min<int64_t>(model.config().context_length(), int64_t(req_.prompt.size()) + req_.max_tokens);
   // Reuse: keep the common prefix, but always recompute at least the last prompt token
   // (its logits start the generation).
@@ -90,7 +91,7 @@ bool GenerationStream::step() {
   }
   if (state_ == State::Prefill) {
     const size_t n = std::min(size_t(req_.prefill_chunk), req_.prompt.size() - prefill_pos_);
-    model_.forward(std::span<const int32_t>(req_.prompt).subspan(prefill_pos_, n), cache_, logits_);
+    advance(std::span<const int32_t>(req_.prompt).subspan(prefill_pos_, n));
     prefill_pos_ += n;
     if (prefill_pos_ == req_.prompt.size()) {
       t_first_ = Clock::now();
@@ -103,10 +104,18 @@ bool GenerationStream::step() {
   return state_ != State::Done;
 }
 
+void GenerationStream::advance(std::span<const int32_t> tokens) {
+  if (greedy_) greedy_next_ = model_.forward_greedy(tokens, cache_);
+  else model_.forward(tokens, cache_, logits_);
+}
+
 void GenerationStream::decode_one() {
-  sampler_.process_logits(logits_, history_);
   const bool want_logprobs = req_.top_logprobs >= 0;
-  const int32_t next = sampler_.sample(logits_, want_logprobs ? &logprobs_scratch_ : nullptr);
+  int32_t next = greedy_next_;
+  if (!greedy_) {
+    sampler_.process_logits(logits_, history_);
+    next = sampler_.sample(logits_, want_logprobs ? &logprobs_scratch_ : nullptr);
+  }
   if (want_logprobs) {
     TokenLogprob lp;
     lp.id = next;
@@ -142,7 +151,7 @@ void GenerationStream::decode_one() {
   const size_t hold = stop_prefix_overlap(text.substr(0, certain), req_.stop);
   if (certain - hold > emitted_.size()) emit(text.substr(emitted_.size(), certain - hold - emitted_.size()));
   if (result_.generation_tokens >= req_.max_tokens || cache_.length >= capacity_) return finish("length");
-  model_.forward(std::span<const int32_t>(&next, 1), cache_, logits_);
+  advance(std::span<const int32_t>(&next, 1));
 }
 
 void GenerationStream::emit(const std::string& text) {

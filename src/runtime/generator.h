@@ -80,6 +80,8 @@ class GenerationStream {
  private:
   enum class State { Prefill, Decode, Done };
   void decode_one();
+  // Runs tokens through the model, leaving logits_ or greedy_next_ for the next sample.
+  void advance(std::span<const int32_t> tokens);
   void finish(const std::string& reason);
   void emit(const std::string& text);
 
@@ -92,6 +94,10 @@ class GenerationStream {
   StreamDecoder stream_;
   std::vector<int32_t> eos_, history_;
   std::vector<float> logits_;
+  // Plain greedy decoding without logprobs: the model returns the next token itself
+  // (argmax on the GPU, no logits copied), kept in greedy_next_.
+  bool greedy_ = false;
+  int32_t greedy_next_ = -1;
   std::vector<float> logprobs_scratch_;
   std::string emitted_;
   int64_t capacity_ = 0;

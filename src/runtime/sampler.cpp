@@ -49,6 +49,12 @@ void Sampler::process_logits(std::span<float> logits, std::span<const int32_t> h
       if (t >= 0 && t < n) logits[size_t(t)] -= p_.frequency_penalty;  // once per occurrence
 }
 
+bool Sampler::plain_greedy() const {
+  const bool repetition = p_.repetition_penalty != 0.0f && p_.repetition_penalty != 1.0f;
+  return p_.temperature == 0 && !repetition && p_.presence_penalty == 0.0f && p_.frequency_penalty == 0.0f &&
+         p_.logit_bias.empty();
+}
+
 int32_t Sampler::sample(std::span<const float> logits, std::vector<float>* logprobs_out) {
   const size_t n = logits.size();
   float mx = -INFINITY;

@@ -42,6 +42,9 @@ class Sampler {
   int32_t sample(std::span<const float> logits, std::vector<float>* logprobs = nullptr);
 
   const SamplingParams& params() const { return p_; }
+  // Temperature 0 and no logits processor: the next token is the logits' argmax, which
+  // the model can compute where the logits are (DecoderLM::forward_greedy).
+  bool plain_greedy() const;
 
  private:
   SamplingParams p_;

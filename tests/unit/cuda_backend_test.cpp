@@ -111,10 +111,11 @@ TEST(CudaKernels, EveryFormatMatchesTheCpuReference) {
               wx += std::abs(wrow[size_t(k)] * xv);
               xmax = std::max(xmax, std::abs(xv));
             }
-            // f32: summation order only. int8 activations: at most half a step (max|x|/254)
-            // per element. bf16 weights and activations: 2^-8 relative each.
+            // f32: summation order only. int8 activations, two codes per value: at most
+            // max|x|/(127·508) per element (the CPU engine's decode bound, max|x|/32000, holds).
+            // bf16 weights and activations: 2^-8 relative each.
             double tol = 1e-5 * wx + 1e-6;
-            if (int8_path) tol += wabs * xmax / 254.0;
+            if (int8_path) tol += wabs * xmax / 32000.0;
             if (bf16_path) tol += wx / 128.0;
             ASSERT_NEAR(got[size_t(i * rows + r)], ref[size_t(i * rows + r)], tol) << "row " << r << " input " << i;
           }
@@ -259,6 +260,54 @@ TEST(CudaGeneration, ReusedCacheMatchesAFreshRun) {
   EXPECT_GT(reused.result().cached_prompt_tokens, int64_t(first.prompt.size()));
   const GenerationResult fresh = generate(*model, *tok, second);
   EXPECT_EQ(reused.result().ids, fresh.ids);
+}
+
+// The decode path (int8 matrix-vector kernels with the fused residual norms, attention that
+// prepares its own heads, one CUDA graph per step) against the prefill path (bf16 cuBLAS,
+// separate kernels) on the 4-bit model, position by position; and the GPU's greedy argmax
+// against the argmax of the same step's logits.
+TEST(CudaGeneration, DecodePathAgreesWithPrefillPath) {
+  REQUIRE_GPU();
+  const fs::path dir = test::bundled_model();
+  const auto tok = Tokenizer::load(dir);
+  const auto ids = tok->encode("Q: What do you call a fish with no eyes?\nA: A fsh. Q: And a deer with no eyes?", true);
+  auto fast = DecoderLM::load(dir, 2, Precision::Fast, Device::Cuda);
+  auto exact = DecoderLM::load(dir, 2, Precision::F32, Device::Cuda);
+  const int64_t vocab = fast->config().vocab_size;
+  // Logits of every position, through the prefill path (all at once) or the decode path
+  // (one token at a time).
+  auto run = [&](DecoderLM& m, bool decode) {
+    KVCache c = m.new_cache(int64_t(ids.size()));
+    std::vector<float> out, step;
+    if (!decode) {
+      m.forward(ids, c, out, /*all_logits=*/true);
+      return out;
+    }
+    for (size_t t = 0; t < ids.size(); ++t) {
+      m.forward(std::span<const int32_t>(&ids[t], 1), c, step);
+      out.insert(out.end(), step.begin(), step.end());
+    }
+    return out;
+  };
+  auto rel = [](const std::vector<float>& a, const std::vector<float>& ref) {
+    double err = 0, top = 0;
+    for (size_t i = 0; i < ref.size(); ++i) err = std::max(err, double(std::abs(a[i] - ref[i]))), top = std::max(top, double(std::abs(ref[i])));
+    return err / top;
+  };
+  const auto ref = run(*exact, false), exact_decode = run(*exact, true), fast_prefill = run(*fast, false),
+             fast_decode = run(*fast, true);
+  std::printf("[ 4-bit model, max |diff| / max |logit| vs f32 prefill ] f32 decode %.3g, fast prefill %.3g, fast decode %.3g\n",
+              rel(exact_decode, ref), rel(fast_prefill, ref), rel(fast_decode, ref));
+  EXPECT_LE(rel(exact_decode, ref), 1e-5);
+  EXPECT_LE(rel(fast_prefill, ref), 2.5e-2);
+  EXPECT_LE(rel(fast_decode, ref), 2.5e-2);
+  // The GPU's greedy argmax against the argmax of the same step's logits.
+  KVCache g = fast->new_cache(int64_t(ids.size()));
+  for (size_t t = 0; t < ids.size(); ++t) {
+    const int32_t device_argmax = fast->forward_greedy(std::span<const int32_t>(&ids[t], 1), g);
+    const float* row = &fast_decode[t * size_t(vocab)];
+    EXPECT_EQ(device_argmax, int32_t(std::max_element(row, row + vocab) - row)) << "position " << t;
+  }
 }
 
 // A model whose weights cannot fit is refused before anything is uploaded, with the

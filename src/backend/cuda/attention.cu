@@ -1,12 +1,12 @@
 // Attention over the KV cache, split-K ("flash-decoding"): each block takes one query
 // token, one KV head (with the query heads that share it, GQA) and one span of positions,
-// and keeps a running (max, sum, weighted values) in one pass (online softmax); a second
-// kernel merges the spans. Decode splits the cache into many spans so that a single token
-// still fills the GPU; prefill has a block per query token already and uses one span.
+// and keeps a running (max, sum, weighted values) in one pass (online softmax); the last
+// block of a token's spans merges them. Decode splits the cache into many spans so that a
+// single token still fills the GPU; prefill has a block per query token already and uses
+// one span.
 #include <cfloat>
 
-#include "backend/cuda/block_reduce.cuh"
-#include "backend/cuda/kernels.cuh"
+#include "backend/cuda/head_prep.cuh"
 
 namespace mlxcpp::cuda {
 namespace {
@@ -41,6 +41,31 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
 
   float q[MAXG][DPL], acc[MAXG][DPL], m[MAXG], l[MAXG];
   const float* qrow = qkv + i * (a.H + 2 * a.KV) * D;
+  __shared__ float qs[MAXG + 1][DMAX];  // the query heads, then the new key
+  if (a.prepare) {
+    // Decode: this block's query heads, normalised and rotated here; the block whose span
+    // holds the new position also prepares and stores its key and value (no other block
+    // reads that position).
+    const bool owner = pos / a.chunk == s;
+    const int count = G + (owner ? 1 : 0);
+    const float* krow = qrow + (a.H + kvh) * D;
+    const float* vrow = qrow + (a.H + a.KV + kvh) * D;
+    for (int64_t e = threadIdx.x; e < count * D; e += blockDim.x) {
+      const int64_t h = e / D, d = e - h * D;
+      qs[h][d] = h < G ? qrow[(kvh * G + h) * D + d] : krow[d];
+    }
+    const float* norm_w[MAXG + 1];
+    for (int h = 0; h <= MAXG; ++h) norm_w[h] = h < G ? a.q_norm : a.k_norm;
+    prepare_heads(&qs[0][0], count, DMAX, D, norm_w, a.eps, &a.rope, pos);
+    if (owner) {
+      const int64_t off = (kvh * kv.capacity + pos) * D;
+      for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
+        store_kv<T>(kv.k, off + d, qs[G][d]);
+        store_kv<T>(kv.v, off + d, vrow[d]);
+      }
+      __syncthreads();  // the block's warps read them back below
+    }
+  }
 #pragma unroll
   for (int g = 0; g < MAXG; ++g) {
     m[g] = -FLT_MAX;
@@ -49,7 +74,8 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
     for (int j = 0; j < DPL; ++j) {
       acc[g][j] = 0.0f;
       const int64_t e = lane * DPL + j;
-      q[g][j] = g < G && e < D ? qrow[(kvh * G + g) * D + e] * a.scale : 0.0f;
+      const float qv = g < G && e < D ? (a.prepare ? qs[g][e] : qrow[(kvh * G + g) * D + e]) : 0.0f;
+      q[g][j] = qv * a.scale;
     }
   }
   const int64_t plane = kvh * kv.capacity * D;
@@ -167,7 +193,9 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
     }
     if (threadIdx.x == 0) a.counters[i * a.KV + kvh] = 0;
   }
-  if (xq) quantize_row_in_block(out_rows, GD, xq + (i * a.H + kvh * G) * D, xd + (i * a.H + kvh * G) * D / 32);
+  if (xq)
+    quantize_row_in_block(out_rows, GD, xq + (i * a.H + kvh * G) * D, xd + (i * a.H + kvh * G) * D / 32,
+                          int64_t(gridDim.x) * a.H * D);
 }
 
 template <typename T, int DPL>

@@ -44,12 +44,15 @@ class CudaKv final : public DeviceKv {
   }
   int64_t capacity() const { return capacity_; }
 
-  // The captured decode step and the logits buffer generation it writes into.
-  cudaGraphExec_t graph = nullptr;
+  // The captured decode steps (0: logits to the host, 1: greedy, the argmax to the host)
+  // and the logits buffer generation they write into.
+  cudaGraphExec_t graph[2] = {nullptr, nullptr};
   int graph_generation = -1;
   void drop_graph() {
-    if (graph) cudaGraphExecDestroy(graph);
-    graph = nullptr;
+    for (auto& g : graph) {
+      if (g) cudaGraphExecDestroy(g);
+      g = nullptr;
+    }
   }
 
  private:
@@ -114,6 +117,7 @@ class CudaDecoder final : public DeviceDecoder {
     if (stream_) cudaStreamDestroy(stream_);
     if (host_logits_) cudaFreeHost(host_logits_);
     if (host_params_) cudaFreeHost(host_params_);
+    if (host_key_) cudaFreeHost(host_key_);
     if (logits_) cudaFree(logits_);
   }
 
@@ -127,7 +131,7 @@ class CudaDecoder final : public DeviceDecoder {
   uint64_t resident_bytes() const override { return weight_bytes_ + scratch_bytes_; }
 
   void forward(const int32_t* tokens, int64_t n, int64_t start, const float* inv_freq, DeviceKv& kv_base, float* logits,
-               bool all_logits) override {
+               bool all_logits, int32_t* argmax) override {
     auto& kv = static_cast<CudaKv&>(kv_base);
     if (start + n > kv.capacity())
       throw std::runtime_error("context overflow: " + std::to_string(start + n) + " tokens do not fit the cache of " +
@@ -137,23 +141,24 @@ class CudaDecoder final : public DeviceDecoder {
       const int64_t m = std::min(kChunk, n - c0);
       const bool last = c0 + m == n;
       const int64_t rows_out = all_logits ? m : (last ? 1 : 0);
-      // One upload per pass: [start | inv_freq | tokens]. The previous pass's upload
-      // must have left the pinned buffer before it is rewritten.
+      // The previous pass's upload must have left the pinned buffer before it is rewritten.
       if (c0 > 0) MLXCPP_CUDA_CHECK(cudaStreamSynchronize(stream_));
       reinterpret_cast<int32_t*>(host_params_)[0] = int32_t(start + c0);
       std::memcpy(host_params_ + params_tokens_, tokens + c0, size_t(m) * sizeof(int32_t));
-      MLXCPP_CUDA_CHECK(cudaMemcpyAsync(dev_params_, host_params_, size_t(params_tokens_ + m) * 4,
-                                        cudaMemcpyHostToDevice, stream_));
       if (rows_out > 0) ensure_logits(rows_out);
+      const bool greedy = argmax && !all_logits;
       if (m == 1 && rows_out == 1) {
-        run_graph(kv);
+        run_graph(kv, greedy);  // the uploads and downloads are part of the graph
       } else {
+        upload_params(m);
         run_pass(int(m), rows_out, kv);
+        if (rows_out > 0) download(rows_out, greedy);
       }
-      if (rows_out > 0) {
-        MLXCPP_CUDA_CHECK(cudaMemcpyAsync(host_logits_, logits_, size_t(rows_out * p_.vocab) * sizeof(float),
-                                          cudaMemcpyDeviceToHost, stream_));
-        MLXCPP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      if (rows_out == 0) continue;
+      MLXCPP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      if (greedy) {
+        *argmax = int32_t(0xFFFFFFFFu - uint32_t(*host_key_ & 0xFFFFFFFFu));
+      } else {
         float* dst = logits + (all_logits ? c0 * p_.vocab : 0);
         std::memcpy(dst, host_logits_, size_t(rows_out * p_.vocab) * sizeof(float));
       }
@@ -202,11 +207,11 @@ class CudaDecoder final : public DeviceDecoder {
     auto f = [](int64_t n) { return uint64_t(n) * 4; };
     const uint64_t act = 3 * f(kChunk * p.hidden) + f(kChunk * qkv_cols) + f(kChunk * p.heads * p.head_dim) +
                          f(kChunk * 2 * p.ffn) + f(kChunk * p.ffn) + f(kChunk * p.heads * (p.head_dim + 2));
-    // Every take() below, each rounded up to the arena's alignment (17 of them).
+    // Every take() below, each rounded up to the arena's alignment (18 of them).
     scratch_bytes_ = act + uint64_t(scratch_.tile_elems) * (p.f32 ? 4 : 2) + uint64_t(scratch_.x_elems) * 2 +
                      uint64_t(kMaxGemvRows * max_cols / 32) * 8 +
-                     uint64_t(kMaxGemvRows * max_cols) + uint64_t(kMaxGemvRows * max_cols / 32) * 8 +
-                     uint64_t(kChunk * p.kv_heads) * 4 + uint64_t(1 + p.rope_dims / 2 + kChunk) * 4 + 17 * kAlign;
+                     uint64_t(2 * kMaxGemvRows * max_cols) + uint64_t(kMaxGemvRows * max_cols / 32) * 8 +
+                     uint64_t(kChunk * p.kv_heads) * 4 + uint64_t(1 + p.rope_dims / 2 + kChunk) * 4 + 8 + 18 * kAlign;
     size_t free_b = 0, total_b = 0;
     MLXCPP_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     const uint64_t need = weight_bytes_ + scratch_bytes_;
@@ -225,17 +230,19 @@ class CudaDecoder final : public DeviceDecoder {
     gu_ = scratch_arena_.take<float>(f(kChunk * 2 * p.ffn));
     act_ = scratch_arena_.take<float>(f(kChunk * p.ffn));
     partial_ = scratch_arena_.take<float>(f(kChunk * p.heads * (p.head_dim + 2)));
-    counters_ = scratch_arena_.take<unsigned>(uint64_t(kChunk * p.kv_heads) * 4);
+    counters_ = scratch_arena_.take<unsigned>(uint64_t(kChunk * p.kv_heads) * 4);  // the attention's spans
     MLXCPP_CUDA_CHECK(cudaMemset(counters_, 0, size_t(kChunk * p.kv_heads) * 4));
     scratch_.tile = scratch_arena_.take<void>(uint64_t(scratch_.tile_elems) * (p.f32 ? 4 : 2));
     scratch_.xconv = scratch_arena_.take<void>(uint64_t(scratch_.x_elems) * 2);
     scratch_.xd_blocks = kMaxGemvRows * max_cols / 32;
     scratch_.xd = scratch_arena_.take<float2>(uint64_t(scratch_.xd_blocks) * 8);
-    xq_ = scratch_arena_.take<int8_t>(uint64_t(kMaxGemvRows * max_cols));
+    xq_ = scratch_arena_.take<int8_t>(uint64_t(2 * kMaxGemvRows * max_cols));  // two codes per value
     xd_ = scratch_arena_.take<float2>(uint64_t(kMaxGemvRows * max_cols / 32) * 8);
     params_tokens_ = 1 + p.rope_dims / 2;
     dev_params_ = scratch_arena_.take<int32_t>(uint64_t(params_tokens_ + kChunk) * 4);
+    dev_argmax_ = scratch_arena_.take<unsigned long long>(8);
     MLXCPP_CUDA_CHECK(cudaMallocHost(&host_params_, size_t(params_tokens_ + kChunk) * 4));
+    MLXCPP_CUDA_CHECK(cudaMallocHost(&host_key_, sizeof *host_key_));
   }
 
   const float* upload_vec(const float* v, int64_t n) {
@@ -318,45 +325,70 @@ class CudaDecoder final : public DeviceDecoder {
       const DevLayer& L = layers_[l];
       const KvLayer kvl = kv.layer(int64_t(l));
       linear_group(L.qkv, XIn{h_, xq, xd}, n, qkv_, qkv_cols);
-      qkv_prepare(qkv_, n, H, KV, D, L.q_norm, L.k_norm, eps, rope, start, kvl, stream_);
       attn.window = L.sliding ? p.sliding_window : 0;
+      attn.prepare = n == 1;  // decode: the attention kernel prepares its own heads
+      attn.q_norm = L.q_norm, attn.k_norm = L.k_norm, attn.eps = eps, attn.rope = rope;
+      if (!attn.prepare) qkv_prepare(qkv_, n, H, KV, D, L.q_norm, L.k_norm, eps, rope, start, kvl, stream_);
       attention(qkv_, n, start, kvl, attn, partial_, attn_, xq_attn, xd_attn, stream_);
       linear(L.o, XIn{attn_, xq_attn, xd_attn}, n, tmp_, p.hidden, p.f32, scratch_, stream_);
       residual_norm(x_, tmp_, p.sandwich_norms ? L.post_attn_norm : nullptr,
                     p.sandwich_norms ? L.pre_ffn_norm : L.post_attn_norm, h_, n, p.hidden, eps, off, xq, xd, stream_);
       linear_group(L.gate_up, XIn{h_, xq, xd}, n, gu_, 2 * p.ffn);
       act_mul(gu_, n, p.ffn, Act(int(p.activation)), act_, xq_ffn, xd_ffn, stream_);
-      linear(L.down, XIn{act_, xq_ffn, xd_ffn}, n, tmp_, p.hidden, p.f32, scratch_, stream_);
       const float* next = l + 1 < layers_.size() ? layers_[l + 1].input_norm : final_norm_;
+      linear(L.down, XIn{act_, xq_ffn, xd_ffn}, n, tmp_, p.hidden, p.f32, scratch_, stream_);
       residual_norm(x_, tmp_, p.sandwich_norms ? L.post_ffn_norm : nullptr, next, h_, n, p.hidden, eps, off, xq, xd,
                     stream_);
     }
     if (rows_out == 0) return;
     const int64_t first = n - rows_out;
-    const XIn last{h_ + first * p.hidden, xq ? xq + first * p.hidden : nullptr, xd ? xd + first * p.hidden / 32 : nullptr};
+    // The quantized rows' second codes sit after all n rows' first ones, so a subset of the
+    // rows is quantized again by linear() (only when n > 1).
+    const XIn last{h_ + first * p.hidden, first == 0 ? xq : nullptr, first == 0 ? xd : nullptr};
     linear(lm_head_, last, int(rows_out), logits_, p.vocab, p.f32, scratch_, stream_);
     if (p.final_softcap > 0) softcap(logits_, rows_out * p.vocab, p.final_softcap, stream_);
   }
 
-  void run_graph(CudaKv& kv) {
-    if (kv.graph && kv.graph_generation != logits_generation_) kv.drop_graph();
-    if (!kv.graph) {
+  // One pass's inputs, [start | inv_freq | tokens], from the pinned buffer.
+  void upload_params(int64_t m) {
+    MLXCPP_CUDA_CHECK(cudaMemcpyAsync(dev_params_, host_params_, size_t(params_tokens_ + m) * 4, cudaMemcpyHostToDevice,
+                                      stream_));
+  }
+
+  // The last rows' logits to host_logits_, or (greedy) their argmax to host_key_.
+  void download(int64_t rows_out, bool greedy) {
+    if (greedy) {
+      argmax_row(logits_, p_.vocab, dev_argmax_, stream_);
+      MLXCPP_CUDA_CHECK(cudaMemcpyAsync(host_key_, dev_argmax_, sizeof *host_key_, cudaMemcpyDeviceToHost, stream_));
+    } else {
+      MLXCPP_CUDA_CHECK(cudaMemcpyAsync(host_logits_, logits_, size_t(rows_out * p_.vocab) * sizeof(float),
+                                        cudaMemcpyDeviceToHost, stream_));
+    }
+  }
+
+  // A decode step, whole: upload, pass, download.
+  void run_graph(CudaKv& kv, bool greedy) {
+    if (kv.graph_generation != logits_generation_) kv.drop_graph();
+    cudaGraphExec_t& exec = kv.graph[greedy ? 1 : 0];
+    if (!exec) {
       cudaGraph_t g = nullptr;
       MLXCPP_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
       try {
+        upload_params(1);
         run_pass(1, 1, kv);
+        download(1, greedy);
       } catch (...) {
         cudaStreamEndCapture(stream_, &g);
         if (g) cudaGraphDestroy(g);
         throw;
       }
       MLXCPP_CUDA_CHECK(cudaStreamEndCapture(stream_, &g));
-      const cudaError_t err = cudaGraphInstantiate(&kv.graph, g, 0);
+      const cudaError_t err = cudaGraphInstantiate(&exec, g, 0);
       cudaGraphDestroy(g);
       MLXCPP_CUDA_CHECK(err);
       kv.graph_generation = logits_generation_;
     }
-    MLXCPP_CUDA_CHECK(cudaGraphLaunch(kv.graph, stream_));
+    MLXCPP_CUDA_CHECK(cudaGraphLaunch(exec, stream_));
   }
 
   DecoderPlan p_;
@@ -375,6 +407,8 @@ class CudaDecoder final : public DeviceDecoder {
   int8_t* xq_ = nullptr;
   float2* xd_ = nullptr;
   int32_t* dev_params_ = nullptr;
+  unsigned long long* dev_argmax_ = nullptr;
+  unsigned long long* host_key_ = nullptr;  // pinned: the greedy step's argmax key
   int32_t* host_params_ = nullptr;
   int64_t params_tokens_ = 0;
   float* logits_ = nullptr;

@@ -1,5 +1,7 @@
 // Row-wise and element-wise kernels: the embedding lookup, the gated activations and
 // Gemma 2's soft-capping.
+#include <algorithm>
+
 #include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/kernels.cuh"
 
@@ -42,7 +44,7 @@ __global__ void act_mul_kernel(const float* gu, int n, int64_t F, Act act, float
   const float amax = warp_max(fabsf(v));  // a warp is one block of 32 (F % 32 == 0)
   const float sum = warp_sum(v);
   const float d = amax / 127.0f;
-  if (valid) xq[i] = int8_t(d == 0.0f ? 0 : __float2int_rn(v / d));
+  if (valid) quantize2(v, d, xq[i], xq[int64_t(n) * F + i]);  // second codes after all first ones
   if (valid && (threadIdx.x & 31) == 0) xd[i / 32] = make_float2(d, sum);
 }
 
@@ -52,7 +54,29 @@ __global__ void softcap_kernel(float* x, int64_t count, float cap) {
   if (i < count) x[i] = cap * tanhf(x[i] / cap);
 }
 
+// (value, index) packed so that a larger key is a larger value or, for equal values, a
+// smaller index: one 64-bit atomicMax then merges the blocks' candidates.
+__device__ __forceinline__ unsigned long long argmax_key(float v, int64_t i) {
+  uint32_t u = __float_as_uint(v);
+  u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // order-preserving as unsigned
+  return (static_cast<unsigned long long>(u) << 32) | (0xFFFFFFFFu - uint32_t(i));
+}
+
+__global__ void argmax_kernel(const float* x, int64_t n, unsigned long long* key) {
+  griddep_wait();
+  unsigned long long best = 0;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    best = max(best, argmax_key(x[i], i));
+  for (int o = 16; o > 0; o >>= 1) best = max(best, __shfl_xor_sync(0xffffffffu, best, o));
+  if ((threadIdx.x & 31) == 0) atomicMax(key, best);
+}
+
 }  // namespace
+
+void argmax_row(const float* x, int64_t n, unsigned long long* key, cudaStream_t st) {
+  MLXCPP_CUDA_CHECK(cudaMemsetAsync(key, 0, sizeof *key, st));
+  launch(argmax_kernel, std::min(ceil_div(n, 256), 128u), 256, 0, st, x, n, key);
+}
 
 void embed_rows(const DevMatrix& embed, const int32_t* tokens, int n, float scale, float* x, cudaStream_t st) {
   launch(embed_kernel, n, 256, 0, st, embed, tokens, scale, x);

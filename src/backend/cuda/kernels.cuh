@@ -10,8 +10,9 @@
 namespace mlxcpp::cuda {
 
 // Activations of a matrix product: float32 rows, and (optional) the same rows quantized to
-// int8 in blocks of 32 with (scale d = max|x|/127, sum of the float values) per block, for
-// dp4a; without them linear() quantizes the rows first, the same way.
+// int8 in blocks of 32 for dp4a: two codes per value (quantize2 in block_reduce.cuh; the n
+// rows' second codes follow their first ones, at xq + n·cols) and (scale d = max|x|/127,
+// sum of the float values) per block. Without them linear() quantizes the rows first.
 struct XIn {
   const float* x = nullptr;
   const int8_t* xq = nullptr;
@@ -56,6 +57,9 @@ enum class Act { Silu, Gelu, GeluTanh };
 // out[t, k] = act(gu[t, k]) · gu[t, F + k] (+ quantized).
 void act_mul(const float* gu, int n, int64_t F, Act act, float* out, int8_t* xq, float2* xd, cudaStream_t st);
 void softcap(float* x, int64_t count, float cap, cudaStream_t st);
+// The index of the largest of x[0..n) (the first, on ties, as std::max_element), packed in
+// *key: index = 0xFFFFFFFF − (the key's low 32 bits).
+void argmax_row(const float* x, int64_t n, unsigned long long* key, cudaStream_t st);
 void add_bias(float* y, int n, int64_t rows, int64_t y_stride, const float* bias, cudaStream_t st);
 
 struct RopeArgs {
@@ -83,8 +87,15 @@ struct AttnArgs {
   int splits = 1;
   int64_t chunk = 0;  // positions per split
   unsigned* counters = nullptr;  // [n][KV] zeros: spans finished per (token, KV head)
+  // Decode (one token): q and the new k, v come straight from the projection and the
+  // kernel prepares them (as qkv_prepare would) and stores k, v; no qkv_prepare launch.
+  bool prepare = false;
+  const float* q_norm = nullptr;
+  const float* k_norm = nullptr;
+  float eps = 0.0f;
+  RopeArgs rope;
 };
-// Attention of n queries (q inside qkv) over the cache, in `splits` parts per head that
+// Attention of n queries (q inside qkv, prepared unless a.prepare) over the cache, in `splits` parts per head that
 // `partial` ([n][H][splits][D + 2]) receives, combined into out [n, H·D] (+ quantized).
 bool attention_supports_head_dim(int64_t d);
 void attention(const float* qkv, int n, const int32_t* start, KvLayer kv, const AttnArgs& a, float* partial,

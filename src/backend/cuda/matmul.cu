@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/gemv.cuh"
 
 namespace mlxcpp::cuda {
@@ -46,8 +47,8 @@ __global__ void to_bf16(const float* x, int64_t count, __nv_bfloat16* out) {
   if (i < count) out[i] = __float2bfloat16(x[i]);
 }
 
-// One warp per block of 32 values: int8 codes round(x / d) with d = max|x| / 127, and
-// (d, the exact sum of the 32 values).
+// One warp per block of 32 values: the two int8 codes (quantize2) and (d, the exact sum of
+// the 32 values).
 __global__ void quantize_blocks(const float* x, int64_t blocks, int8_t* xq, float2* xd) {
   griddep_wait();
   const int64_t b = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
@@ -57,7 +58,7 @@ __global__ void quantize_blocks(const float* x, int64_t blocks, int8_t* xq, floa
   const float amax = warp_max(fabsf(v));
   const float sum = warp_sum(v);
   const float d = amax / 127.0f;
-  xq[b * 32 + lane] = int8_t(d == 0.0f ? 0 : __float2int_rn(v / d));
+  quantize2(v, d, xq[b * 32 + lane], xq[blocks * 32 + b * 32 + lane]);
   if (lane == 0) xd[b] = make_float2(d, sum);
 }
 

@@ -22,26 +22,16 @@ __global__ void rms_norm_kernel(const float* x, const float* w, float* y, int64_
   griddep_wait();
   const int64_t r = blockIdx.x;
   norm_row(x + r * cols, w, y + r * cols, cols, eps, offset);
-  if (xq && cols % 32 == 0) quantize_row_in_block(y + r * cols, cols, xq + r * cols, xd + r * (cols / 32));
+  if (xq && cols % 32 == 0)
+    quantize_row_in_block(y + r * cols, cols, xq + r * cols, xd + r * (cols / 32), int64_t(gridDim.x) * cols);
 }
 
 __global__ void residual_norm_kernel(float* x, const float* delta, const float* delta_w, const float* w, float* y,
                                      int64_t cols, float eps, bool offset, int8_t* xq, float2* xd) {
   griddep_wait();
   const int64_t r = blockIdx.x;
-  float* xr = x + r * cols;
-  const float* dr = delta + r * cols;
-  float dinv = 1.0f;
-  if (delta_w) {
-    float ss = 0.0f;
-    for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) ss += dr[i] * dr[i];
-    dinv = rsqrtf(block_sum(ss) / float(cols) + eps);
-  }
-  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x)
-    xr[i] += delta_w ? (dr[i] * dinv) * (offset ? 1.0f + delta_w[i] : delta_w[i]) : dr[i];
-  __syncthreads();
-  norm_row(xr, w, y + r * cols, cols, eps, offset);
-  if (xq && cols % 32 == 0) quantize_row_in_block(y + r * cols, cols, xq + r * cols, xd + r * (cols / 32));
+  residual_norm_row(x + r * cols, delta + r * cols, delta_w, w, y + r * cols, cols, eps, offset,
+                    xq ? xq + r * cols : nullptr, xq ? xd + r * (cols / 32) : nullptr, int64_t(gridDim.x) * cols);
 }
 
 // The same with the row held in registers (one block per row, VPT values per thread,
@@ -105,11 +95,15 @@ __global__ void norm_regs_kernel(float* x, const float* delta, const float* delt
     sum += __shfl_xor_sync(0xffffffffu, sum, o);
   }
   const float d = amax / 127.0f;
-  int8_t q[VPT];
+  int8_t q[VPT], q2[VPT];
 #pragma unroll
-  for (int i = 0; i < VPT; ++i) q[i] = int8_t(d == 0.0f ? 0 : __float2int_rn(yv[i] / d));
+  for (int i = 0; i < VPT; ++i) quantize2(yv[i], d, q[i], q2[i]);
+  int8_t* xq2 = xq + int64_t(gridDim.x) * cols;  // the second codes follow all rows' first
 #pragma unroll
-  for (int i = 0; i < VPT; i += 4) *reinterpret_cast<char4*>(xq + base + i) = make_char4(q[i], q[i + 1], q[i + 2], q[i + 3]);
+  for (int i = 0; i < VPT; i += 4) {
+    *reinterpret_cast<char4*>(xq + base + i) = make_char4(q[i], q[i + 1], q[i + 2], q[i + 3]);
+    *reinterpret_cast<char4*>(xq2 + base + i) = make_char4(q2[i], q2[i + 1], q2[i + 2], q2[i + 3]);
+  }
   if ((threadIdx.x & (G - 1)) == 0) xd[base / 32] = make_float2(d, sum);
 }
 

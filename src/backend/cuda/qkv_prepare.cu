@@ -1,8 +1,8 @@
-// After the q/k/v projection: Qwen 3's per-head RMSNorm of q and k, RoPE on q and k, and
-// the new keys and values written into the KV cache. One block per (token, head) of the
-// H query, KV key and KV value heads.
-#include "backend/cuda/block_reduce.cuh"
-#include "backend/cuda/kernels.cuh"
+// After the q/k/v projection of a prefill chunk: Qwen 3's per-head RMSNorm of q and k,
+// RoPE on q and k, and the new keys and values written into the KV cache. One block per
+// (token, head) of the H query, KV key and KV value heads. (Decode's attention kernel does
+// this itself for its one token.)
+#include "backend/cuda/head_prep.cuh"
 
 namespace mlxcpp::cuda {
 namespace {
@@ -18,29 +18,8 @@ __global__ void qkv_prepare_kernel(float* qkv, int64_t H, int64_t KV, int64_t D,
   float* v = qkv + t * (H + 2 * KV) * D + hh * D;
   const bool is_q = hh < H, is_k = !is_q && hh < H + KV;
   for (int64_t d = threadIdx.x; d < D; d += blockDim.x) head[d] = v[d];
-  __syncthreads();
-  const float* nw = is_q ? q_norm : is_k ? k_norm : nullptr;
-  if (nw) {
-    float ss = 0.0f;
-    for (int64_t d = threadIdx.x; d < D; d += blockDim.x) ss += head[d] * head[d];
-    const float inv = rsqrtf(block_sum(ss) / float(D) + eps);
-    for (int64_t d = threadIdx.x; d < D; d += blockDim.x) head[d] = nw[d] * (head[d] * inv);
-    __syncthreads();
-  }
-  if (is_q || is_k) {
-    // As transformers: the angle pos·inv_freq and its cos/sin in float32.
-    const float p = float(double(pos) * rope.position_scale);
-    const int64_t half = rope.dims / 2;
-    for (int64_t i = threadIdx.x; i < half; i += blockDim.x) {
-      const float angle = p * rope.inv_freq[i];
-      const float c = cosf(angle) * rope.mscale, s = sinf(angle) * rope.mscale;
-      const int64_t a = rope.traditional ? 2 * i : i, b = rope.traditional ? 2 * i + 1 : i + half;
-      const float x0 = head[a], x1 = head[b];
-      head[a] = x0 * c - x1 * s;
-      head[b] = x1 * c + x0 * s;
-    }
-    __syncthreads();
-  }
+  const float* norm_w[1] = {is_q ? q_norm : is_k ? k_norm : nullptr};
+  prepare_heads(head, 1, D, D, norm_w, eps, is_q || is_k ? &rope : nullptr, pos);
   if (is_q) {
     for (int64_t d = threadIdx.x; d < D; d += blockDim.x) v[d] = head[d];
     return;

@@ -65,6 +65,7 @@ class SafetensorsFile {
   bool contains(const std::string& name) const { return index_.count(name) != 0; }
   TensorView tensor(const std::string& name) const;  // throws Error if absent
   size_t file_size() const { return file_.size(); }
+  void release_resident() const { file_.release_resident(); }
 
  private:
   MappedFile file_;

@@ -19,6 +19,9 @@ std::unique_ptr<DecoderLM> DecoderLM::load(const std::filesystem::path& dir, int
   if (device == Device::Cuda) {
     try {
       m->gpu_ = make_cuda_decoder(m->plan());
+      // The weights now live in GPU memory: the host copies leave the process's RSS (the
+      // norms and biases the plan pointed at were copied into their own vectors).
+      for (const auto& f : m->weights_.files()) f->release_resident();
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {

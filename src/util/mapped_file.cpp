@@ -58,4 +58,9 @@ MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
+void MappedFile::release_resident() const {
+  // Advice only: a failure leaves the pages resident, which is correct, just larger.
+  if (data_ && size_) ::madvise(const_cast<uint8_t*>(data_), size_, MADV_DONTNEED);
+}
+
 }  // namespace mlxcpp

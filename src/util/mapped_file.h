@@ -23,6 +23,9 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Drops this process's resident pages of the file (they are read again if touched): for
+  // weights that now live elsewhere, such as in GPU memory.
+  void release_resident() const;
 
  private:
   const uint8_t* data_ = nullptr;

@@ -8,7 +8,7 @@ source "$(dirname "$0")/check.sh"
 check inspect-default 0 "parameters +1049728" -- "$bin" inspect
 check inspect-json 0 '"bits_per_weight"' -- "$bin" inspect "$root/models/fortune-tiny-mlx-4bit-g64" --json
 check inspect-missing 1 "not in the Hugging Face cache" -- env HF_HUB_CACHE="$tmp/cache" "$bin" inspect mlx-community/Nope-4bit
-check inspect-bad-id 1 "no such model directory" -- "$bin" inspect ../../etc
+check inspect-bad-id 1 "no such model directory" -- "$bin" inspect ../../no-such-dir
 check usage-error 2 "required" -- "$bin" convert
 check convert-q 0 "29 quantized" -- "$bin" convert "$root/tests/data/models/fortune-tiny" -o "$tmp/c4" --dtype bf16 -q
 check convert-exists 1 "already exists" -- "$bin" convert "$root/tests/data/models/fortune-tiny" -o "$tmp/c4"
@@ -23,15 +23,22 @@ check tokenize-stdin 0 "^317 978$" -- bash -c "printf 'The best' | '$bin' tokeni
 check detokenize 0 "^The best way to$" -- "$bin" detokenize 317 978 722 286
 check detokenize-range 1 "outside the vocabulary" -- "$bin" detokenize 99999
 check list-fits 0 "Qwen2.5-Coder-7B-Instruct-4bit" -- "$bin" list --fits --ram-gb 8 --category code
-check list-fits-excludes 1 "^$" -- bash -c "'$bin' list --fits --ram-gb 8 --category code | grep CodeLlama"
-check recommend 0 "Meta-Llama-3.1-8B-Instruct-4bit.*weights 4.50 GB \\+ KV cache 1.07 GB" -- "$bin" recommend --ram-gb 8
-check recommend-nothing 4 "Nothing in category 'code' fits" -- "$bin" recommend --task code --ram-gb 2
+# --vram-gb 0: the same answer on a machine with a GPU (whose VRAM would otherwise count).
+check list-fits-excludes 1 "^$" -- bash -c "'$bin' list --fits --ram-gb 8 --vram-gb 0 --category code | grep CodeLlama"
+check recommend 0 "Meta-Llama-3.1-8B-Instruct-4bit.*weights 4.50 GB \\+ KV cache 1.07 GB" -- "$bin" recommend --ram-gb 8 --vram-gb 0
+check recommend-nothing 4 "Nothing in category 'code' fits" -- "$bin" recommend --task code --ram-gb 2 --vram-gb 0
 check chat-reuses-cache 0 "prompt [0-9]+ tokens \([1-9][0-9]* reused from the cache\)" -- bash -c "printf 'Hello\nTell me more\n' | '$bin' chat --max-tokens 8 --temp 0"
 check chat-reset 0 "^same answer after /reset$" -- bash -c "out=\$(printf 'Hello\\n/reset\\nHello\\n' | '$bin' chat --max-tokens 8 --temp 0 2>/dev/null); [ \"\$(grep -c . <<<\"\$out\")\" -eq 2 ] && [ \"\$(head -1 <<<\"\$out\")\" = \"\$(tail -1 <<<\"\$out\")\" ] && echo 'same answer after /reset'"
 check generate 0 "^ say that the man who, who knows it" -- "$bin" generate -p "The best way to" --raw --max-tokens 12
 check generate-json 0 '"finish_reason":"length".*"generation_tokens":5' -- "$bin" generate -p "The best way to" --raw --max-tokens 5 --json
 check generate-stop 0 '"finish_reason":"stop".*"text":" say that the man"' -- "$bin" generate -p "The best way to" --raw --stop " who" --json
 check generate-seed 0 '"ids"' -- "$bin" generate -p "You will" --raw --temp 0.8 --top-p 0.9 --seed 7 --json
+check generate-cpu 0 "^ say that the man who, who knows it" -- "$bin" generate -p "The best way to" --raw --max-tokens 12 --device cpu
+check generate-bad-device 2 "device" -- "$bin" generate -p "x" --device tpu
+if ! { command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; }; then
+  # No GPU here: asking for one is an error that says why (the default, auto, runs on the CPU).
+  check generate-no-gpu 1 "device cuda: " -- "$bin" generate -p "x" --raw --max-tokens 1 --device cuda
+fi
 check generate-bad-temp 1 "temperature must be >= 0" -- "$bin" generate -p "x" --raw --temp -1
 check generate-chat 0 '"prompt_tokens":1[0-9]' -- "$bin" generate -p "Hello" --chat --max-tokens 3 --json
 printf '[{"role":"user","content":"Hi"}]' > "$tmp/msgs.json"

@@ -48,8 +48,7 @@ __device__ __forceinline__ void quantize_row_in_block(const float* y, int64_t co
 }
 
 // One row, block-wide: x += (delta_w ? rms_norm(delta, delta_w) : delta), then
-// h = rms_norm(x, w) (+ quantized for dp4a when xq). delta is read past L1 (__ldcg): in a
-// fused epilogue other blocks of the same grid wrote it.
+// h = rms_norm(x, w) (+ quantized for dp4a when xq).
 __device__ __forceinline__ void residual_norm_row(float* x, const float* delta, const float* delta_w, const float* w,
                                                   float* h, int64_t cols, float eps, bool offset, int8_t* xq,
                                                   float2* xd, int64_t q2) {
@@ -57,14 +56,14 @@ __device__ __forceinline__ void residual_norm_row(float* x, const float* delta, 
   if (delta_w) {
     float ss = 0.0f;
     for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
-      const float d = __ldcg(delta + i);
+      const float d = delta[i];
       ss += d * d;
     }
     dinv = rsqrtf(block_sum(ss) / float(cols) + eps);
   }
   float ss = 0.0f;
   for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
-    const float d = __ldcg(delta + i);
+    const float d = delta[i];
     const float v = x[i] + (delta_w ? (d * dinv) * (offset ? 1.0f + delta_w[i] : delta_w[i]) : d);
     x[i] = v;
     ss += v * v;

@@ -15,7 +15,8 @@ std::vector<GpuInfo> cuda_devices(std::string* why) {
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {
-    if (why) *why = cudaGetErrorString(err);
+    // (Without an NVIDIA driver CUDA says "driver version is insufficient"; say what it means.)
+    if (why) *why = std::string("no usable NVIDIA GPU (the CUDA runtime says: ") + cudaGetErrorString(err) + ")";
     return out;
   }
   for (int i = 0; i < count; ++i) {

@@ -130,6 +130,8 @@ struct ArchCase {
   Precision precision;
 };
 
+void PrintTo(const ArchCase& c, std::ostream* os) { *os << c.name << (c.precision == Precision::F32 ? " f32" : " fast"); }
+
 class CudaArchParity : public ::testing::TestWithParam<ArchCase> {};
 
 TEST_P(CudaArchParity, LogitsAndGreedyMatchTransformers) {

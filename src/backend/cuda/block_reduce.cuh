@@ -1,4 +1,6 @@
-// Block-wide sum for the row kernels (blockDim.x a multiple of 32, at most 1024).
+// What the row kernels share (blockDim.x a multiple of 32, at most 1024): the block-wide
+// sum, the two-code int8 quantization of activations for dp4a, and one row's residual add
+// + RMSNorm.
 #pragma once
 
 #include "backend/cuda/cuda_common.cuh"

@@ -42,7 +42,9 @@ std::string read_ref(const fs::path& repo_dir, const std::string& revision) {
 
 fs::path tree_file(const fs::path& repo_dir, const std::string& commit) { return repo_dir / "trees" / (commit + ".json"); }
 
-// trees/<commit>.json as huggingface_hub ≥ 1.22 writes it; nullopt when absent or unknown.
+// trees/<commit>.json as huggingface_hub ≥ 1.22 writes it; nullopt when absent, unknown or
+// malformed (the caller then lists the snapshot directory instead). A damaged file must not
+// throw a JSON type error or convert an out-of-range size.
 std::optional<std::vector<RepoFile>> read_tree_cache(const fs::path& repo_dir, const std::string& commit) {
   const fs::path file = tree_file(repo_dir, commit);
   if (!fs::is_regular_file(file)) return std::nullopt;
@@ -50,10 +52,14 @@ std::optional<std::vector<RepoFile>> read_tree_cache(const fs::path& repo_dir, c
   if (!j.is_object() || j.value("format_version", 0) != 1 || !j.contains("files") || !j["files"].is_object())
     return std::nullopt;
   std::vector<RepoFile> files;
+  auto string_or_absent = [](const nlohmann::json& e, const char* key) { return !e.contains(key) || e[key].is_string(); };
   for (const auto& [path, e] : j["files"].items()) {
+    if (!e.is_object() || !e.contains("size") || !e["size"].is_number_unsigned() || !string_or_absent(e, "blob_id") ||
+        !string_or_absent(e, "xet_hash") || !string_or_absent(e, "lfs_sha256"))
+      return std::nullopt;
     RepoFile f;
     f.path = path;
-    f.size = e.value("size", uint64_t(0));
+    f.size = e["size"].get<uint64_t>();
     f.blob_id = e.value("blob_id", "");
     f.xet_hash = e.value("xet_hash", "");
     f.lfs = e.contains("lfs_sha256");

@@ -288,6 +288,25 @@ TEST_F(HubClientTest, OfflineModeUsesTheCacheAndNeverTheNetwork) {
   EXPECT_EQ(hub.requests_for("/"), before) << "offline mode touched the network";
 }
 
+// A damaged trees/<commit>.json (wrong types, a size no integer type holds) is ignored: the
+// offline plan lists the snapshot directory instead of failing on the JSON.
+TEST_F(HubClientTest, OfflineIgnoresADamagedTreeCache) {
+  pull();
+  settings.offline = true;
+  const fs::path trees = repo_dir() / "trees";
+  ASSERT_TRUE(fs::is_directory(trees));
+  for (const char* damaged : {R"({"format_version": 1, "files": {"config.json": {"size": "12"}}})",
+                              R"({"format_version": 1, "files": {"config.json": {"size": 3e37}}})",
+                              R"({"format_version": 1, "files": {"config.json": 7}})"}) {
+    for (const auto& e : fs::directory_iterator(trees)) test::write_bytes(e.path(), damaged);
+    PullOptions o;
+    o.repo_id = repo.id;
+    const PullPlan plan = plan_pull(settings, o);
+    EXPECT_TRUE(plan.from_cache_only) << damaged;
+    EXPECT_TRUE(plan.missing.empty()) << damaged;
+  }
+}
+
 TEST_F(HubClientTest, OfflineRefusesAnIncompleteSnapshot) {
   pull(repo.id, {"*.json"});  // writes the full tree, downloads part of it, no ref for a partial pull? It has one.
   settings.offline = true;

@@ -170,8 +170,6 @@ void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KV
     L.v.matmul(x, n, v.data(), pool_, precision_);
   }
   const int64_t start = cache.length;
-  if (start + n > cache.capacity)
-    fail("context overflow: {} tokens do not fit the cache of {}", start + n, cache.capacity);
   const float eps = float(c.rms_norm_eps);
   for (int64_t i = 0; i < n; ++i) {
     float* qi = &q[size_t(i * H * D)];
@@ -228,8 +226,19 @@ void DecoderLM::mlp(Layer& L, const float* x, int64_t n, float* out) {
   L.down.matmul(act.data(), n, out, pool_, precision_);
 }
 
+void DecoderLM::check_forward(std::span<const int32_t> tokens, const KVCache& cache) const {
+  const int64_t n = int64_t(tokens.size());
+  if (n == 0) fail("forward: no tokens");
+  if (bool(gpu_) != bool(cache.device)) fail("forward: the KV cache belongs to another device");
+  for (const int32_t id : tokens)
+    if (id < 0 || id >= cfg_.vocab_size) fail("token id {} is outside the model's vocabulary of {}", id, cfg_.vocab_size);
+  if (cache.length + n > cache.capacity)
+    fail("context overflow: {} tokens do not fit the cache of {}", cache.length + n, cache.capacity);
+}
+
 int32_t DecoderLM::forward_greedy(std::span<const int32_t> tokens, KVCache& cache) {
   if (gpu_) {
+    check_forward(tokens, cache);
     int32_t next = 0;
     forward_device(tokens, cache, nullptr, false, &next);
     return next;
@@ -242,12 +251,6 @@ void DecoderLM::forward_device(std::span<const int32_t> tokens, KVCache& cache, 
                                bool all_logits, int32_t* argmax) {
   const ModelConfig& c = cfg_;
   const int64_t n = int64_t(tokens.size());
-  if (n == 0) fail("forward: no tokens");
-  if (!cache.device) fail("forward: the KV cache belongs to another device");
-  for (const int32_t id : tokens)
-    if (id < 0 || id >= c.vocab_size) fail("token id {} is outside the model's vocabulary of {}", id, c.vocab_size);
-  if (cache.length + n > cache.capacity)
-    fail("context overflow: {} tokens do not fit the cache of {}", cache.length + n, cache.capacity);
   const std::vector<double> f = rope_.inv_freq(cache.length + n);
   const std::vector<float> inv_freq(f.begin(), f.end());
   if (logits) logits->resize(size_t((all_logits ? n : 1) * c.vocab_size));
@@ -263,15 +266,10 @@ void DecoderLM::forward_device(std::span<const int32_t> tokens, KVCache& cache, 
 void DecoderLM::forward(std::span<const int32_t> tokens, KVCache& cache, std::vector<float>& logits, bool all_logits) {
   const ModelConfig& c = cfg_;
   const int64_t n = int64_t(tokens.size()), Hd = c.hidden_size;
-  if (n == 0) fail("forward: no tokens");
-  if (bool(gpu_) != bool(cache.device)) fail("forward: the KV cache belongs to another device");
+  check_forward(tokens, cache);
   if (gpu_) return forward_device(tokens, cache, &logits, all_logits, nullptr);
   std::vector<float> x(size_t(n * Hd)), h(size_t(n * Hd)), tmp(size_t(n * Hd));
-  for (int64_t i = 0; i < n; ++i) {
-    const int32_t id = tokens[size_t(i)];
-    if (id < 0 || id >= c.vocab_size) fail("token id {} is outside the model's vocabulary of {}", id, c.vocab_size);
-    embed_.dequantize_row(id, &x[size_t(i * Hd)]);
-  }
+  for (int64_t i = 0; i < n; ++i) embed_.dequantize_row(tokens[size_t(i)], &x[size_t(i * Hd)]);
   if (traits_.embed_scale) {
     const float s = std::sqrt(float(Hd));
     for (auto& e : x) e *= s;

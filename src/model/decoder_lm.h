@@ -56,6 +56,10 @@ class DecoderLM {
   };
   DecoderLM(ModelConfig cfg, WeightSet ws, int threads, Precision precision);
   DecoderPlan plan() const;
+  // Errors for what a caller can get wrong: no tokens, a cache of another device, ids outside
+  // the vocabulary, more tokens than the cache holds. Nothing has changed when it throws.
+  void check_forward(std::span<const int32_t> tokens, const KVCache& cache) const;
+  // forward() on the device, after check_forward.
   void forward_device(std::span<const int32_t> tokens, KVCache& cache, std::vector<float>* logits, bool all_logits,
                       int32_t* argmax);
   void attention(Layer& L, int64_t layer, const float* h, int64_t n, KVCache& cache, float* out);

@@ -12,7 +12,6 @@ namespace mlxcpp::cuda {
 namespace {
 
 constexpr int kWarps = 4;
-constexpr int kMaxSpans = 64;  // AttnArgs::splits at most (the decoder caps it)
 
 template <typename T>
 __device__ __forceinline__ float kv_at(const void* base, int64_t i);
@@ -132,22 +131,16 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
   __syncthreads();
   const int64_t GD = G * D;
   float* out_rows = out + (i * a.H + kvh * G) * D;  // the G heads' outputs are adjacent
-  if (a.splits == 1) {  // this span is everything: normalise and finish
-    for (int64_t e = threadIdx.x; e < GD; e += blockDim.x) {
-      const int g = int(e / D);
-      const int64_t d = e - g * D;
-      float sum = 0.0f;
-      for (int w = 0; w < kWarps; ++w) sum += sl[w][g] > 0.0f ? sacc[w][g][d] * expf(sm[w][g] - span_m[g]) : 0.0f;
-      out_rows[e] = sum / span_l[g];
-    }
-  } else {
-    for (int64_t e = threadIdx.x; e < GD; e += blockDim.x) {
-      const int g = int(e / D);
-      const int64_t d = e - g * D;
-      float sum = 0.0f;
-      for (int w = 0; w < kWarps; ++w) sum += sl[w][g] > 0.0f ? sacc[w][g][d] * expf(sm[w][g] - span_m[g]) : 0.0f;
-      partial[((i * a.H + kvh * G + g) * a.splits + s) * (D + 2) + d] = sum;
-    }
+  // This span's values per head: final when it is the only span, else for the merge below.
+  for (int64_t e = threadIdx.x; e < GD; e += blockDim.x) {
+    const int g = int(e / D);
+    const int64_t d = e - g * D;
+    float sum = 0.0f;
+    for (int w = 0; w < kWarps; ++w) sum += sl[w][g] > 0.0f ? sacc[w][g][d] * expf(sm[w][g] - span_m[g]) : 0.0f;
+    if (a.splits == 1) out_rows[e] = sum / span_l[g];
+    else partial[((i * a.H + kvh * G + g) * a.splits + s) * (D + 2) + d] = sum;
+  }
+  if (a.splits > 1) {
     if (threadIdx.x < G) {
       float* p = partial + ((i * a.H + kvh * G + threadIdx.x) * a.splits + s) * (D + 2);
       p[D] = span_m[threadIdx.x];
@@ -164,7 +157,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
     __threadfence();
     // Every span's (M, L) at once (the other blocks wrote them: read past L1, which may
     // hold this buffer's previous use), then each output value from all spans.
-    __shared__ float all_m[MAXG][kMaxSpans], all_l[MAXG][kMaxSpans];
+    __shared__ float all_m[MAXG][kMaxAttentionSpans], all_l[MAXG][kMaxAttentionSpans];
     for (int e = threadIdx.x; e < G * a.splits; e += blockDim.x) {
       const int g = e / a.splits, sp = e - g * a.splits;
       const float* p = partial + ((i * a.H + kvh * G + g) * a.splits + sp) * (D + 2);
@@ -227,7 +220,7 @@ bool attention_supports_head_dim(int64_t d) { return d > 0 && d <= 256; }
 
 void attention(const float* qkv, int n, const int32_t* start, KvLayer kv, const AttnArgs& a, float* partial, float* out,
                int8_t* xq, float2* xd, cudaStream_t st) {
-  if (a.splits < 1 || a.splits > kMaxSpans) throw std::runtime_error("attention: span count out of range");
+  if (a.splits < 1 || a.splits > kMaxAttentionSpans) throw std::runtime_error("attention: span count out of range");
   // Quantizing for dp4a needs whole 32-value blocks within a head.
   const bool quant = xq && a.D % 32 == 0;
   if (kv.f32) launch_for_dim<float>(qkv, n, start, kv, a, partial, out, quant ? xq : nullptr, xd, st);

@@ -20,7 +20,6 @@ namespace mlxcpp::cuda {
 namespace {
 
 constexpr int64_t kChunk = 512;  // rows per pass; longer inputs run in several passes
-constexpr int kMaxSplits = 64;   // decode attention spans per head
 
 class CudaKv final : public DeviceKv {
  public:
@@ -316,7 +315,7 @@ class CudaDecoder final : public DeviceDecoder {
     AttnArgs attn{H, KV, D, p.query_scale > 0 ? p.query_scale : 1.0f / std::sqrt(float(D)), p.attn_softcap, 0, 1,
                   kv.capacity(), counters_};
     if (n <= kMaxGemvRows) {
-      attn.chunk = std::max<int64_t>(16, (kv.capacity() + kMaxSplits - 1) / kMaxSplits);
+      attn.chunk = std::max<int64_t>(16, (kv.capacity() + kMaxAttentionSpans - 1) / kMaxAttentionSpans);
       attn.splits = int((kv.capacity() + attn.chunk - 1) / attn.chunk);
     }
     embed_rows(embed_, tokens, n, p.embed_scale ? std::sqrt(float(p.hidden)) : 1.0f, x_, stream_);

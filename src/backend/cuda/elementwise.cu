@@ -41,11 +41,9 @@ __global__ void act_mul_kernel(const float* gu, int n, int64_t F, Act act, float
   const float v = valid ? activate(row[k], act) * row[F + k] : 0.0f;
   if (valid) out[i] = v;
   if (!xq) return;
-  const float amax = warp_max(fabsf(v));  // a warp is one block of 32 (F % 32 == 0)
-  const float sum = warp_sum(v);
-  const float d = amax / 127.0f;
-  if (valid) quantize2(v, d, xq[i], xq[int64_t(n) * F + i]);  // second codes after all first ones
-  if (valid && (threadIdx.x & 31) == 0) xd[i / 32] = make_float2(d, sum);
+  // A warp is one block of 32 (F % 32 == 0); the second codes follow all first ones.
+  quantize_warp_block(v, valid ? &xq[i] : nullptr, valid ? &xq[int64_t(n) * F + i] : nullptr,
+                      valid ? &xd[i / 32] : nullptr);
 }
 
 __global__ void softcap_kernel(float* x, int64_t count, float cap) {

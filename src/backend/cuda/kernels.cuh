@@ -80,6 +80,9 @@ struct KvLayer {
 void qkv_prepare(float* qkv, int n, int64_t H, int64_t KV, int64_t D, const float* q_norm, const float* k_norm,
                  float eps, const RopeArgs& rope, const int32_t* start, KvLayer kv, cudaStream_t st);
 
+// AttnArgs::splits at most (decode divides the cache into up to this many spans).
+constexpr int kMaxAttentionSpans = 64;
+
 struct AttnArgs {
   int64_t H = 0, KV = 0, D = 0;
   float scale = 1.0f, softcap = 0.0f;

@@ -54,12 +54,7 @@ __global__ void quantize_blocks(const float* x, int64_t blocks, int8_t* xq, floa
   const int64_t b = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
   const int lane = threadIdx.x & 31;
   if (b >= blocks) return;
-  const float v = x[b * 32 + lane];
-  const float amax = warp_max(fabsf(v));
-  const float sum = warp_sum(v);
-  const float d = amax / 127.0f;
-  quantize2(v, d, xq[b * 32 + lane], xq[blocks * 32 + b * 32 + lane]);
-  if (lane == 0) xd[b] = make_float2(d, sum);
+  quantize_warp_block(x[b * 32 + lane], &xq[b * 32 + lane], &xq[blocks * 32 + b * 32 + lane], &xd[b]);
 }
 
 __global__ void split_nibbles_kernel(uint32_t* words, int64_t count) {

@@ -17,6 +17,20 @@ __device__ void norm_row(const float* x, const float* w, float* y, int64_t cols,
   for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) y[i] = (x[i] * inv) * (offset ? 1.0f + w[i] : w[i]);
 }
 
+// One row: x += (delta_w ? rms_norm(delta, delta_w) : delta), then h = rms_norm(x, w).
+__device__ void residual_norm_row(float* x, const float* delta, const float* delta_w, const float* w, float* h,
+                                  int64_t cols, float eps, bool offset) {
+  float dinv = 1.0f;
+  if (delta_w) {
+    float ss = 0.0f;
+    for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) ss += delta[i] * delta[i];
+    dinv = rsqrtf(block_sum(ss) / float(cols) + eps);
+  }
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x)
+    x[i] += delta_w ? (delta[i] * dinv) * (offset ? 1.0f + delta_w[i] : delta_w[i]) : delta[i];
+  norm_row(x, w, h, cols, eps, offset);  // each thread reads back only what it wrote
+}
+
 __global__ void rms_norm_kernel(const float* x, const float* w, float* y, int64_t cols, float eps, bool offset,
                                 int8_t* xq, float2* xd) {
   griddep_wait();
@@ -30,8 +44,9 @@ __global__ void residual_norm_kernel(float* x, const float* delta, const float* 
                                      int64_t cols, float eps, bool offset, int8_t* xq, float2* xd) {
   griddep_wait();
   const int64_t r = blockIdx.x;
-  residual_norm_row(x + r * cols, delta + r * cols, delta_w, w, y + r * cols, cols, eps, offset,
-                    xq ? xq + r * cols : nullptr, xq ? xd + r * (cols / 32) : nullptr, int64_t(gridDim.x) * cols);
+  residual_norm_row(x + r * cols, delta + r * cols, delta_w, w, y + r * cols, cols, eps, offset);
+  if (xq && cols % 32 == 0)
+    quantize_row_in_block(y + r * cols, cols, xq + r * cols, xd + r * (cols / 32), int64_t(gridDim.x) * cols);
 }
 
 // The same with the row held in registers (one block per row, VPT values per thread,

@@ -20,6 +20,7 @@
 #include "runtime/generator.h"
 #include "runtime/perplexity.h"
 #include "runtime/thread_pool.h"
+#include "model_checks.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
 #include "util/files.h"
@@ -140,37 +141,15 @@ TEST_P(CudaArchParity, LogitsAndGreedyMatchTransformers) {
   const bool f32 = GetParam().precision == Precision::F32;
   const auto ref = read_json_file(dir / "reference.json");
   auto model = DecoderLM::load(dir, 2, GetParam().precision, Device::Cuda);
-  const auto ids = ref["input_ids"].get<std::vector<int32_t>>();
-  KVCache cache = model->new_cache(int64_t(ids.size()));
-  std::vector<float> logits;
-  model->forward(ids, cache, logits, /*all_logits=*/true);
-  const int64_t vocab = model->config().vocab_size;
-  double max_err = 0, max_ref = 0;
-  for (size_t t = 0; t < ids.size(); ++t)
-    for (int64_t v = 0; v < vocab; ++v) {
-      const double r = ref["logits"][t][size_t(v)].get<double>();
-      max_ref = std::max(max_ref, std::abs(r));
-      max_err = std::max(max_err, std::abs(r - double(logits[t * size_t(vocab) + size_t(v)])));
-    }
-  RecordProperty("relative_error", std::to_string(max_err / max_ref));
-  std::printf("[ %s %s ] max |diff| / max |logit| = %.3g\n", GetParam().name.c_str(), f32 ? "f32" : "fast", max_err / max_ref);
+  const double error = test::logits_error(*model, ref);
+  RecordProperty("relative_error", std::to_string(error));
+  std::printf("[ %s %s ] max |diff| / max |logit| = %.3g\n", GetParam().name.c_str(), f32 ? "f32" : "fast", error);
   // f32: the reference path, same bound as the CPU engine. fast: bf16 weights and
   // activations in the prefill products (2^-8 relative each) and a bf16 KV cache.
-  EXPECT_LE(max_err / max_ref, f32 ? 1e-4 : 2.5e-2);
-
+  EXPECT_LE(error, f32 ? 1e-4 : 2.5e-2);
   // Greedy continuation through the device KV cache, one token at a time (the decode
   // graph path), against transformers' tokens.
-  const auto prompt = ref["prompt_ids"].get<std::vector<int32_t>>();
-  const auto greedy = ref["greedy_ids"].get<std::vector<int32_t>>();
-  KVCache c2 = model->new_cache(int64_t(prompt.size() + greedy.size()));
-  model->forward(prompt, c2, logits);
-  std::vector<int32_t> got;
-  for (size_t i = 0; i < greedy.size(); ++i) {
-    const int32_t next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    got.push_back(next);
-    model->forward(std::span<const int32_t>(&next, 1), c2, logits);
-  }
-  EXPECT_EQ(got, greedy);
+  EXPECT_EQ(test::greedy_continuation(*model, ref), ref["greedy_ids"].get<std::vector<int32_t>>());
 }
 
 std::vector<ArchCase> arch_cases() {
@@ -185,44 +164,24 @@ INSTANTIATE_TEST_SUITE_P(Architectures, CudaArchParity, ::testing::ValuesIn(arch
   return test::param_name(info.param.name) + (info.param.precision == Precision::F32 ? "_f32" : "_fast");
 });
 
-void check_greedy(const fs::path& dir, const fs::path& reference) {
-  const auto ref = read_json_file(reference);
-  const auto tok = Tokenizer::load(dir);
-  auto model = DecoderLM::load(dir, 2, Precision::F32, Device::Cuda);
-  const int32_t eos = 1;
-  for (const auto& c : ref["cases"]) {
-    SCOPED_TRACE(c["prompt"].get<std::string>());
-    std::vector<int32_t> want = c["greedy_ids"].get<std::vector<int32_t>>();
-    const bool ends_with_eos = !want.empty() && want.back() == eos;
-    if (ends_with_eos) want.pop_back();
-    GenerationRequest req;
-    req.prompt = tok->encode(c["prompt"].get<std::string>(), true);
-    req.max_tokens = int(want.size()) + (ends_with_eos ? 1 : 0);
-    const GenerationResult r = generate(*model, *tok, req);
-    EXPECT_EQ(r.ids, want);
-    if (c.contains("greedy_text")) EXPECT_EQ(r.text, c["greedy_text"].get<std::string>());
-  }
-}
-
 TEST(CudaGeneration, FloatModelMatchesTransformersGreedy) {
   REQUIRE_GPU();
-  check_greedy(test::data_dir() / "models" / "fortune-tiny", test::data_dir() / "models" / "fortune-tiny" / "reference-greedy.json");
+  const fs::path dir = test::data_dir() / "models" / "fortune-tiny";
+  auto model = DecoderLM::load(dir, 2, Precision::F32, Device::Cuda);
+  test::expect_reference_greedy(*model, dir, dir / "reference-greedy.json");
 }
 
 TEST(CudaGeneration, QuantizedModelMatchesTheF32Reference) {
   REQUIRE_GPU();
-  check_greedy(test::bundled_model(), test::bundled_model() / "reference-greedy.json");
+  auto model = DecoderLM::load(test::bundled_model(), 2, Precision::F32, Device::Cuda);
+  test::expect_reference_greedy(*model, test::bundled_model(), test::bundled_model() / "reference-greedy.json");
 }
 
 TEST(CudaGeneration, PerplexityF32WithinATenthOfAPercentFastWithinOnePercent) {
   REQUIRE_GPU();
-  const std::string text = read_text_file(test::data_dir() / "models" / "eval" / "debian-fortunes.txt");
-  struct Case {
-    fs::path dir, ref;
-  } cases[] = {{test::data_dir() / "models" / "fortune-tiny", test::data_dir() / "models" / "fortune-tiny" / "reference-perplexity.json"},
-               {test::bundled_model(), test::bundled_model() / "reference-greedy.json"}};
-  for (const auto& c : cases) {
-    const double want = read_json_file(c.ref)["perplexity"]["perplexity"].get<double>();
+  const std::string text = test::fortunes_text();
+  for (const auto& c : test::perplexity_cases()) {
+    const double want = test::reference_perplexity(c.reference);
     const auto tok = Tokenizer::load(c.dir);
     for (Precision p : {Precision::F32, Precision::Fast}) {
       auto model = DecoderLM::load(c.dir, 2, p, Device::Cuda);

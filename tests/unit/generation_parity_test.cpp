@@ -9,6 +9,7 @@
 #include "model/decoder_lm.h"
 #include "runtime/generator.h"
 #include "runtime/perplexity.h"
+#include "model_checks.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
 #include "util/files.h"
@@ -18,52 +19,24 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void check_greedy(const fs::path& dir, const fs::path& reference) {
-  const auto ref = read_json_file(reference);
-  const auto tok = Tokenizer::load(dir);
-  auto model = DecoderLM::load(dir, 2);
-  const int32_t eos = 1;
-  for (const auto& c : ref["cases"]) {
-    SCOPED_TRACE(c["prompt"].get<std::string>());
-    const auto prompt_ids = tok->encode(c["prompt"].get<std::string>(), true);
-    EXPECT_EQ(prompt_ids, c["prompt_ids"].get<std::vector<int32_t>>());
-    std::vector<int32_t> want = c["greedy_ids"].get<std::vector<int32_t>>();
-    const bool ends_with_eos = !want.empty() && want.back() == eos;
-    if (ends_with_eos) want.pop_back();
-    GenerationRequest req;
-    req.prompt = prompt_ids;
-    req.max_tokens = int(want.size()) + (ends_with_eos ? 1 : 0);
-    const GenerationResult r = generate(*model, *tok, req);
-    EXPECT_EQ(r.ids, want);
-    if (ends_with_eos) EXPECT_EQ(r.finish_reason, "stop");
-    if (c.contains("greedy_text")) EXPECT_EQ(r.text, c["greedy_text"].get<std::string>());
-  }
-}
-
 TEST(GenerationParity, FloatModelMatchesTransformersGreedy) {
-  check_greedy(test::data_dir() / "models" / "fortune-tiny", test::data_dir() / "models" / "fortune-tiny" / "reference-greedy.json");
+  const fs::path dir = test::data_dir() / "models" / "fortune-tiny";
+  auto model = DecoderLM::load(dir, 2);
+  test::expect_reference_greedy(*model, dir, dir / "reference-greedy.json");
 }
 
 TEST(GenerationParity, QuantizedModelMatchesTheF32Reference) {
-  check_greedy(test::bundled_model(), test::bundled_model() / "reference-greedy.json");
-}
-
-double reference_ppl(const fs::path& file) {
-  const auto j = read_json_file(file);
-  return j["perplexity"]["perplexity"].get<double>();
+  auto model = DecoderLM::load(test::bundled_model(), 2);
+  test::expect_reference_greedy(*model, test::bundled_model(), test::bundled_model() / "reference-greedy.json");
 }
 
 TEST(GenerationParity, PerplexityWithinATenthOfAPercent) {
-  const std::string text = read_text_file(test::data_dir() / "models" / "eval" / "debian-fortunes.txt");
-  struct Case {
-    fs::path dir, ref;
-  } cases[] = {{test::data_dir() / "models" / "fortune-tiny", test::data_dir() / "models" / "fortune-tiny" / "reference-perplexity.json"},
-               {test::bundled_model(), test::bundled_model() / "reference-greedy.json"}};
-  for (const auto& c : cases) {
+  const std::string text = test::fortunes_text();
+  for (const auto& c : test::perplexity_cases()) {
     auto model = DecoderLM::load(c.dir, 2);
     const auto tok = Tokenizer::load(c.dir);
     const PerplexityResult r = perplexity(*model, *tok, text, 128);
-    const double want = reference_ppl(c.ref);
+    const double want = test::reference_perplexity(c.reference);
     EXPECT_EQ(r.scored_tokens, 1200);
     EXPECT_NEAR(r.perplexity, want, want * 1e-3) << c.dir;
   }

@@ -1,0 +1,36 @@
+// Checks against the reference outputs shipped with the fixtures and the two real models,
+// shared by the CPU tests and the CUDA tests (the same references, on either device).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "model/decoder_lm.h"
+
+namespace mlxcpp::test {
+
+// max |logit − reference| / max |reference| over every position of an arch fixture's
+// input_ids (reference.json), all in one forward pass.
+double logits_error(DecoderLM& model, const nlohmann::json& ref);
+
+// The fixture's prompt_ids continued greedily for as many tokens as its greedy_ids, one
+// token at a time through the KV cache.
+std::vector<int32_t> greedy_continuation(DecoderLM& model, const nlohmann::json& ref);
+
+// generate() reproduces every case of a reference-greedy.json: transformers' prompt ids,
+// greedy tokens (a final EOS as finish_reason "stop") and text.
+void expect_reference_greedy(DecoderLM& model, const std::filesystem::path& dir, const std::filesystem::path& reference);
+
+// The two real models with the file that holds each one's reference perplexity of the
+// held-out fortunes (models/eval/debian-fortunes.txt).
+struct PerplexityCase {
+  std::filesystem::path dir, reference;
+};
+std::vector<PerplexityCase> perplexity_cases();
+double reference_perplexity(const std::filesystem::path& file);
+std::string fortunes_text();
+
+}  // namespace mlxcpp::test

@@ -1,24 +1,32 @@
 #include "runtime/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace mlxcpp {
 
-ThreadPool::ThreadPool(int threads) {
-  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
-}
-
-ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
-  }
-  start_cv_.notify_all();
-  for (auto& t : workers_) t.join();
-}
-
 namespace {
+
+// How long an idle worker keeps polling for the next loop before it sleeps: long enough
+// to bridge the single-threaded work between two products of a decode step, short enough
+// not to hold a core when generation has stopped.
+// Chunks per thread and loop: enough to even out uneven progress, few enough that each
+// chunk is a long sequential run through the weights.
+constexpr int64_t kChunksPerThread = 8;
+
+constexpr auto kSpinTime = std::chrono::microseconds(500);
+
+inline void cpu_relax() {
+#if defined(__x86_64__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 // Thread `index` of `count` takes the index-th contiguous slice of [0, n).
 std::pair<int64_t, int64_t> slice(int64_t n, int index, int count) {
@@ -29,46 +37,81 @@ std::pair<int64_t, int64_t> slice(int64_t n, int index, int count) {
 
 }  // namespace
 
+ThreadPool::ThreadPool(int threads) {
+  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_.store(true, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  start_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   if (workers_.empty() || n == 1) {
     fn(0, n);
     return;
   }
+  job_ = &fn;
+  job_n_ = n;
+  chunks_ = std::min<int64_t>(n, int64_t(size()) * kChunksPerThread);
+  next_chunk_.store(0, std::memory_order_relaxed);
+  pending_.store(int(workers_.size()), std::memory_order_relaxed);
+  bool wake;
   {
+    // Under the mutex so that a worker about to sleep either sees the new generation or
+    // is counted in sleepers_ and notified.
     std::lock_guard lock(mutex_);
-    job_ = &fn;
-    job_n_ = n;
-    pending_ = int(workers_.size());
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
+    wake = sleepers_ > 0;
   }
-  start_cv_.notify_all();
-  const auto [b, e] = slice(n, 0, size());
-  if (e > b) fn(b, e);
-  std::unique_lock lock(mutex_);
-  done_cv_.wait(lock, [this] { return pending_ == 0; });
+  if (wake) start_cv_.notify_all();
+  run_chunks();
+  while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
   job_ = nullptr;
 }
 
-void ThreadPool::worker_loop(int index) {
+// Threads take chunks in turn until none is left, so one that started late or runs slower
+// (another process, a busier memory channel) does not hold the others waiting.
+void ThreadPool::run_chunks() {
+  for (;;) {
+    const int64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed);
+    if (c >= chunks_) return;
+    const auto [b, e] = slice(job_n_, int(c), int(chunks_));
+    if (e > b) (*job_)(b, e);
+  }
+}
+
+void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
-    const std::function<void(int64_t, int64_t)>* job;
-    int64_t n;
-    {
+    // Poll first; sleep only when no loop came for kSpinTime.
+    uint64_t now = generation_.load(std::memory_order_acquire);
+    if (now == seen) {
+      const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+      for (int spins = 0; now == seen; ++spins) {
+        cpu_relax();
+        now = generation_.load(std::memory_order_acquire);
+        if ((spins & 255) == 255 && std::chrono::steady_clock::now() > deadline) break;
+      }
+    }
+    if (now == seen) {
       std::unique_lock lock(mutex_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      job = job_;
-      n = job_n_;
+      ++sleepers_;
+      start_cv_.wait(lock, [&] { return generation_.load(std::memory_order_relaxed) != seen; });
+      --sleepers_;
+      now = generation_.load(std::memory_order_relaxed);
     }
-    const auto [b, e] = slice(n, index, size());
-    if (e > b) (*job)(b, e);
-    {
-      std::lock_guard lock(mutex_);
-      if (--pending_ == 0) done_cv_.notify_one();
-    }
+    if (stop_.load(std::memory_order_acquire)) return;
+    seen = now;
+    run_chunks();
+    pending_.fetch_sub(1, std::memory_order_release);
   }
 }
 

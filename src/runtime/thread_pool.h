@@ -1,7 +1,13 @@
 // A persistent pool of worker threads for data-parallel loops. One pool is owned by each
 // engine (no global pool); parallel_for blocks until every chunk is done.
+//
+// A decode step is ~100 short parallel loops (one per matrix product, ~0.1-1 ms each), so
+// waking sleeping threads through the kernel for each (tens of µs) would cost a large share
+// of the step. Workers therefore spin for a short while after a loop before they sleep,
+// and the caller spins while the workers finish.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -24,16 +30,20 @@ class ThreadPool {
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
-  void worker_loop(int index);
+  void worker_loop();
+  void run_chunks();
 
   std::vector<std::thread> workers_;
-  std::mutex mutex_;
-  std::condition_variable start_cv_, done_cv_;
+  std::mutex mutex_;  // guards sleeping: generation_ changes and stop_ are published under it
+  std::condition_variable start_cv_;
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<int64_t> next_chunk_{0};
+  int64_t chunks_ = 0;
+  int sleepers_ = 0;
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace mlxcpp

@@ -1,10 +1,12 @@
 // The fast CPU kernels (int8 activations on x86, float SIMD elsewhere and for other
 // formats) against the exact f32 reference, for every MLX format, bit width and group
-// size, one input row (decode) and several (prefill: 9 rows × 26 weight rows exercise the
-// 4×4 register tile and both of its tails). The bound follows from the activation
-// quantization: decode's two int8 passes leave an error below max|x|/(2·127²) per element
-// and prefill's int16 pass max|x|/(2·32767), so |Δy| <= Σ|w| · max|x| / 32000, plus f32
-// summation noise.
+// size, one input row (decode) and several (prefill: 26 weight rows × 3, 9 and 67 inputs
+// exercise the register tiles, their tails and the blocks of 64 inputs). 1152 columns are
+// one whole block of 16 groups of 64 and a part block. ctest runs this again with
+// MLXCPP_CPU_KERNEL=avx2 and =none for the kernels this machine would not choose. The
+// bound follows from the activation quantization: two int8 codes per element leave an
+// error below max|x|/(127·256) (int8_matmul.cpp), so |Δy| <= Σ|w| · max|x| / 32000, plus
+// f32 summation noise.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -28,7 +30,7 @@ TEST(FastKernels, MatchTheReferenceOnEveryFormat) {
   specs.push_back(default_quant_spec(QuantMode::MxFp4));
   specs.push_back(default_quant_spec(QuantMode::MxFp8));
   specs.push_back(default_quant_spec(QuantMode::NvFp4));
-  const int64_t rows = 26, cols = 512;
+  const int64_t rows = 26, cols = 1152;
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::vector<float> w(size_t(rows * cols));
@@ -53,7 +55,7 @@ TEST(FastKernels, MatchTheReferenceOnEveryFormat) {
     m.data = packed.data();
     m.scales = scales.data();
     m.biases = s.has_biases() ? biases.data() : nullptr;
-    for (int64_t n : {1, 3, 9}) {
+    for (int64_t n : {1, 3, 9, 67}) {
       std::vector<float> x(size_t(n * cols));
       for (auto& v : x) v = nd(rng);
       std::vector<float> ref(size_t(n * rows)), fast(size_t(n * rows)), wrow(static_cast<size_t>(cols));

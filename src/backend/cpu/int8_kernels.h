@@ -14,26 +14,33 @@ namespace mlxcpp::cpu {
 // How group scales and biases are stored in the model.
 enum : int { kStoredF32 = 0, kStoredBF16 = 1, kStoredF16 = 2 };
 
+// The activation order: 8-bit weights keep the element order; for 4-bit weights each run of
+// 128 columns (64 bytes of codes) is permuted as the bytes unpack, low nibbles (elements
+// 0, 2, ..., 126) first and high nibbles (1, 3, ..., 127) second (code_order.h), so
+// 4-bit rows must be whole runs. Groups are 64 or 128 columns.
+constexpr int64_t kRunColumns4 = 128;
+// The AVX2 kernels widen a row's group scales on the stack: rows of at most this many groups.
+constexpr int64_t kMaxGroups = 2048;
+
 struct Int8Rows {
   const uint8_t* codes;  // packed weights, row r at codes + r * row_bytes
   size_t row_bytes;
   int64_t cols, group, n;  // input features, group size, input rows
-  // Activations with per-32-block scales xs [n][cols/32] and exact per-group sums
-  // [n][cols/group]. One row (decode): int8 xq plus the rounding residual as a second int8
-  // pass (xq2, xs2). Several rows (prefill): int16 xq16 [n][cols], one pass.
-  const int8_t *xq, *xq2;
-  const int16_t* xq16;
-  const float *xs, *xs2, *gsum;
-  // Prefill: group scales and biases widened to f32 for rows [r0, r1) of the call,
-  // [r1-r0][cols/group]. Decode: read as stored, [rows][cols/group] of stored_kind.
-  const float *scales, *biases;
-  const void *stored_scales, *stored_biases;
+  // Activations [n][cols] as two int8 codes per element in the activation order: per weight group
+  // x ≈ d·(q1 + q2/256), d = max|x|/127 over the group, so Σ w·x of a group is one integer
+  // 256·Σq·q1 + Σq·q2 (it fits int32) times xs = d/256 [n][cols/group]. gsum [n][cols/group]
+  // are the exact group sums of x for the affine bias term.
+  const int8_t *xq1, *xq2;
+  const float *xs, *gsum;
+  // Group scales and biases [rows][cols/group] as stored in the model (stored_kind).
+  const void *scales, *biases;
   int stored_kind;
   const float* bias;  // the Linear bias [rows], or null
   float* y;           // y[i * y_stride + r]
   int64_t y_stride;
 };
 
+// y for weight rows [r0, r1) and every input row.
 namespace avx2 {
 void rows4(const Int8Rows& a, int64_t r0, int64_t r1);
 void rows8(const Int8Rows& a, int64_t r0, int64_t r1);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string_view>
 #include <vector>
 
 #include "model/weight_matrix.h"
@@ -17,12 +19,20 @@ namespace {
 
 enum class Kernel { None, Avx2, Vnni };
 
+// The best kernel this CPU runs, or a lesser one named by MLXCPP_CPU_KERNEL ("avx2",
+// "none"): how the AVX2 kernels are tested on AVX-512 machines, and a way to rule a
+// kernel out when results look wrong.
 Kernel detect() {
   __builtin_cpu_init();
+  Kernel best = Kernel::None;
   if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
-    return Kernel::Vnni;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Kernel::Avx2;
-  return Kernel::None;
+    best = Kernel::Vnni;
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    best = Kernel::Avx2;
+  const char* cap = std::getenv("MLXCPP_CPU_KERNEL");
+  if (cap && std::string_view(cap) == "avx2" && best == Kernel::Vnni) return Kernel::Avx2;
+  if (cap && std::string_view(cap) == "none") return Kernel::None;
+  return best;
 }
 
 Kernel kernel() {
@@ -30,57 +40,47 @@ Kernel kernel() {
   return k;
 }
 
-// Activations per input row: int8 blocks of 32 in the weights' element order (for 4-bit:
-// the 16 even elements then the 16 odd ones), their scales, and exact per-group sums.
-// For one row (decode) the rounding residual x - scale*q is quantized again (scale2 =
-// scale/127 per block): two int8 dot products give ~14-bit activations at no cost in
-// memory traffic. Several rows (prefill, compute-bound) are quantized once to int16
-// (~15 bits), whose 16-bit dot products need one int32 sum per block instead of two.
+// Rounds to the nearest integer, ties to even, for |v| < 2^22 (the codes here are far
+// smaller): inline, where std::lrint is a library call.
+inline float round_code(float v) { return (v + 12582912.0f) - 12582912.0f; }
+
+// Activations in the kernels' layout (int8_kernels.h): per input row and weight group,
+// d = max|x|/127, q1 = round(x/d) and the rounding residual again in 256ths of d, so
+// x = d·(q1 + q2/256) within d/256 (~15 bits, as accurate as int16 at int8 speed). 4-bit
+// weights permute each run of 128 columns (even elements first) as their nibbles unpack.
 struct QInput {
-  std::vector<int8_t> q, q2;         // decode: [cols] each
-  std::vector<int16_t> q16;          // prefill: [n][cols]
-  std::vector<float> scale, scale2;  // [n][cols/32]
-  std::vector<float> gsum;           // [n][cols/group]
+  std::vector<int8_t> q1, q2;       // [n][cols]
+  std::vector<float> scale, gsum;   // [n][cols/group]: d/256 and Σx
 };
 
 QInput quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, bool nibble_order) {
   QInput in;
-  const bool decode = n == 1;
-  in.q.resize(decode ? size_t(cols) : 0);
-  in.q2.resize(decode ? size_t(cols) : 0);
-  in.q16.resize(decode ? 0 : size_t(n * cols));
-  in.scale.resize(size_t(n * cols / 32));
-  in.scale2.resize(decode ? size_t(cols / 32) : 0);
-  in.gsum.assign(size_t(n * cols / group), 0.0f);
-  for (int64_t i = 0; i < n; ++i) {
-    const float* xi = x + i * cols;
-    for (int64_t b = 0; b < cols; b += 32) {
-      float amax = 0;
-      for (int k = 0; k < 32; ++k) amax = std::max(amax, std::abs(xi[b + k]));
-      if (!decode) {
-        const float d = amax / 32767.0f;
-        const float inv = d > 0 ? 1.0f / d : 0.0f;
-        in.scale[size_t((i * cols + b) / 32)] = d;
-        int16_t* out = &in.q16[size_t(i * cols + b)];
-        for (int k = 0; k < 32; ++k) out[k] = int16_t(std::lrint(xi[b + (nibble_order ? nibble_order_source(k) : k)] * inv));
-        continue;
+  const int64_t groups = cols / group;
+  in.q1.resize(size_t(n * cols));
+  in.q2.resize(size_t(n * cols));
+  in.scale.resize(size_t(n * groups));
+  in.gsum.resize(size_t(n * groups));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t g = 0; g < groups; ++g) {
+      const float* xg = x + i * cols + g * group;
+      float amax = 0, sum = 0;
+      for (int64_t k = 0; k < group; ++k) {
+        amax = std::max(amax, std::abs(xg[k]));
+        sum += xg[k];
       }
-      const float d = amax / 127.0f;
-      const float inv = d > 0 ? 1.0f / d : 0.0f;
-      in.scale[size_t(b / 32)] = d;
-      int8_t* out = &in.q[size_t(b)];
-      for (int k = 0; k < 32; ++k) out[k] = int8_t(std::lrint(xi[b + (nibble_order ? nibble_order_source(k) : k)] * inv));
-      const float d2 = d / 127.0f;
-      const float inv2 = d2 > 0 ? 1.0f / d2 : 0.0f;
-      in.scale2[size_t(b / 32)] = d2;
-      int8_t* out2 = &in.q2[size_t(b)];
-      for (int k = 0; k < 32; ++k) {
-        const float r = xi[b + (nibble_order ? nibble_order_source(k) : k)] - d * float(out[k]);  // |r| <= d/2
-        out2[k] = int8_t(std::clamp(std::lrint(r * inv2), -127L, 127L));
+      const float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
+      in.scale[size_t(i * groups + g)] = d / 256.0f;
+      in.gsum[size_t(i * groups + g)] = sum;
+      int8_t* q1 = &in.q1[size_t(i * cols)];
+      int8_t* q2 = &in.q2[size_t(i * cols)];
+      for (int64_t k = 0; k < group; ++k) {
+        const float c1 = round_code(xg[k] * inv);
+        const float c2 = round_code((xg[k] - d * c1) * 256.0f * inv);  // |residual| <= d/2
+        const int64_t e = g * group + k, at = nibble_order ? run_order_position(e) : e;
+        q1[at] = int8_t(c1);
+        q2[at] = int8_t(std::clamp(c2, -127.0f, 127.0f));
       }
     }
-    for (int64_t c = 0; c < cols; ++c) in.gsum[size_t(i * (cols / group) + c / group)] += xi[c];
-  }
   return in;
 }
 
@@ -90,7 +90,8 @@ int stored_kind(DType t) { return t == DType::F32 ? kStoredF32 : t == DType::BF1
 
 bool int8_matmul_supported(const WeightMatrix& w) {
   return kernel() != Kernel::None && w.quant && w.quant->mode == QuantMode::Affine &&
-         (w.quant->bits == 4 || w.quant->bits == 8) && w.cols % 32 == 0 &&
+         (w.quant->bits == 4 || w.quant->bits == 8) && (w.quant->group_size == 64 || w.quant->group_size == 128) &&
+         (w.quant->bits == 8 || w.cols % kRunColumns4 == 0) && w.cols / w.quant->group_size <= kMaxGroups &&
          (w.dtype == DType::F32 || w.dtype == DType::BF16 || w.dtype == DType::F16);
 }
 
@@ -103,31 +104,13 @@ const char* int8_kernel_name() {
 }
 
 void int8_matmul(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
-  const int64_t group = w.quant->group_size, groups = w.cols / group;
-  const QInput in = quantize_input(x, n, w.cols, group, w.quant->bits == 4);
-  const Kernel k = kernel();
+  const QInput in = quantize_input(x, n, w.cols, w.quant->group_size, w.quant->bits == 4);
   const int bits = w.quant->bits;
-  auto* run = k == Kernel::Vnni ? (bits == 4 ? vnni::rows4 : vnni::rows8) : (bits == 4 ? avx2::rows4 : avx2::rows8);
-  pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
-    Int8Rows a{w.data, size_t(w.cols) * size_t(bits) / 8, w.cols, group, n, in.q.data(), in.q2.data(), in.q16.data(),
-               in.scale.data(), in.scale2.data(), in.gsum.data(), nullptr, nullptr, w.scales, w.biases,
-               stored_kind(w.dtype), w.bias.empty() ? nullptr : w.bias.data(), y, w.rows};
-    if (n == 1) return run(a, r0, r1);
-    // Prefill: rows go to the kernel in blocks whose group scales and biases are widened
-    // to f32 here (a block's worth stays in cache while every input tile passes over it).
-    constexpr int64_t kRowBlock = 64;
-    std::vector<float> scales(size_t(kRowBlock * groups)), biases(scales.size());
-    a.scales = scales.data();
-    a.biases = biases.data();
-    for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
-      const int64_t re = std::min(r1, rb + kRowBlock);
-      for (size_t i = 0; i < size_t((re - rb) * groups); ++i) {
-        scales[i] = read_f32(w.dtype, w.scales, size_t(rb * groups) + i);
-        biases[i] = read_f32(w.dtype, w.biases, size_t(rb * groups) + i);
-      }
-      run(a, rb, re);
-    }
-  });
+  auto* run = kernel() == Kernel::Vnni ? (bits == 4 ? vnni::rows4 : vnni::rows8) : (bits == 4 ? avx2::rows4 : avx2::rows8);
+  const Int8Rows a{w.data, size_t(w.cols) * size_t(bits) / 8, w.cols, w.quant->group_size, n, in.q1.data(), in.q2.data(),
+                   in.scale.data(), in.gsum.data(), w.scales, w.biases, stored_kind(w.dtype),
+                   w.bias.empty() ? nullptr : w.bias.data(), y, w.rows};
+  pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) { run(a, r0, r1); });
 }
 
 #else  // not x86-64: the float SIMD path serves instead

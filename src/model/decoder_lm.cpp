@@ -165,9 +165,8 @@ void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KV
       std::memcpy(&v[size_t(i * KV * D)], row + (H + KV) * D, size_t(KV * D) * sizeof(float));
     }
   } else {
-    L.q.matmul(x, n, q.data(), pool_, precision_);
-    L.k.matmul(x, n, k.data(), pool_, precision_);
-    L.v.matmul(x, n, v.data(), pool_, precision_);
+    const Product qkv[] = {{&L.q, q.data()}, {&L.k, k.data()}, {&L.v, v.data()}};
+    matmul_shared_input(qkv, x, n, pool_, precision_);
   }
   const int64_t start = cache.length;
   const float eps = float(c.rms_norm_eps);
@@ -215,8 +214,8 @@ void DecoderLM::mlp(Layer& L, const float* x, int64_t n, float* out) {
       std::memcpy(&up[size_t(i * F)], &gu[size_t(i * 2 * F + F)], size_t(F) * sizeof(float));
     }
   } else {
-    L.gate.matmul(x, n, gate.data(), pool_, precision_);
-    L.up.matmul(x, n, up.data(), pool_, precision_);
+    const Product gate_up[] = {{&L.gate, gate.data()}, {&L.up, up.data()}};
+    matmul_shared_input(gate_up, x, n, pool_, precision_);
   }
   switch (traits_.activation) {
     case Activation::Silu: cpu::silu_mul(gate.data(), up.data(), act.data(), n * F); break;

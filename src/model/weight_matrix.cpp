@@ -44,9 +44,19 @@ void WeightMatrix::dequantize_row(int64_t r, float* out) const {
   }
 }
 
+void matmul_shared_input(std::span<const Product> products, const float* x, int64_t n, ThreadPool& pool,
+                         Precision precision) {
+  if (precision == Precision::Fast && cpu::int8_matmul_supported(products)) {
+    cpu::int8_matmul(products, x, n, pool);
+    return;
+  }
+  for (const Product& p : products) p.w->matmul(x, n, p.y, pool, precision);
+}
+
 void WeightMatrix::matmul(const float* x, int64_t n, float* y, ThreadPool& pool, Precision precision) const {
-  if (precision == Precision::Fast && cpu::int8_matmul_supported(*this)) {
-    cpu::int8_matmul(*this, x, n, y, pool);
+  const Product self{this, y};
+  if (precision == Precision::Fast && cpu::int8_matmul_supported({&self, 1})) {
+    cpu::int8_matmul({&self, 1}, x, n, pool);
     return;
   }
   if (precision == Precision::Fast && cols % 32 == 0) {

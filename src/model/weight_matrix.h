@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,19 @@ struct WeightMatrix {
 
   uint64_t bytes() const;
 };
+
+// One product of a batch that shares its input: y[n, w.rows] = X · wᵀ.
+struct Product {
+  const WeightMatrix* w;
+  float* y;
+};
+
+// Several products of the same input (q/k/v, gate/up). With the int8 kernels the input is
+// quantized once and the rows of all the matrices share one parallel loop (fewer, longer
+// loops: decode spends less time starting and joining threads). Results are those of
+// separate matmul calls.
+void matmul_shared_input(std::span<const Product> products, const float* x, int64_t n, ThreadPool& pool,
+                         Precision precision);
 
 // The weight as a device backend sees it (backend/decoder_plan.h).
 MatrixPlan to_matrix_plan(const WeightMatrix& w);

@@ -14,6 +14,8 @@ import { mlxcpp } from "./server_harness.mjs";
 const dir = mkdtempSync(join(tmpdir(), "mlxcpp-mcp-"));
 const root = new URL("../..", import.meta.url).pathname;
 let client, hub;
+// Every progress notification as the SDK's transport receives it (see the generate test).
+const progressSeen = [];
 
 before(async () => {
   // A fake Hub serving the bundled model, for pull_model (tests/support/fake_hub).
@@ -27,6 +29,11 @@ before(async () => {
   });
   client = new Client({ name: "mlxcpp-test", version: "1.0.0" });
   await client.connect(transport);
+  const deliver = transport.onmessage;
+  transport.onmessage = (message, extra) => {
+    if (message.method === "notifications/progress") progressSeen.push(message.params);
+    deliver(message, extra);
+  };
 });
 after(async () => {
   await client?.close();
@@ -63,14 +70,20 @@ test("list_models, resolve_model, recommend_model and hardware_info answer with 
 });
 
 test("generate is deterministic at temperature 0, honours temperature and seed, and reports progress", async () => {
-  const progress = [];
-  const a = await call("generate", { prompt: "Tell me a fortune.", temperature: 0, max_tokens: 12 },
-    { onprogress: (p) => progress.push(p) });
+  const a = await call("generate", { prompt: "Tell me a fortune.", temperature: 0, max_tokens: 12 });
   const b = await call("generate", { prompt: "Tell me a fortune.", temperature: 0, max_tokens: 12 });
   assert.equal(a.isError, false);
   assert.equal(a.content[0].text, b.content[0].text);
   assert.equal(a.structuredContent.usage.completion_tokens, 12);
-  assert.ok(progress.length >= 1, "no progress notifications");
+  // The SDK hands notifications to their handlers a microtask later than responses, and drops
+  // a request's progress handler with its response: notifications that arrive in the same
+  // read as the response never reach onprogress (most of them, for a generation this fast).
+  // What the server sent is therefore checked where the transport receives it.
+  const handled = [];
+  progressSeen.length = 0;
+  await call("generate", { prompt: "Tell me a fortune.", temperature: 0, max_tokens: 12 }, { onprogress: (p) => handled.push(p) });
+  assert.ok(progressSeen.length >= 1, "no progress notifications");
+  assert.ok(progressSeen.every((p) => p.total === 12 && p.progress >= 1 && p.progress <= 12), JSON.stringify(progressSeen));
   const texts = new Set();
   for (const seed of [1, 2, 3]) texts.add((await call("generate", { prompt: "Tell me a fortune.", temperature: 1.5, seed, max_tokens: 16 })).content[0].text);
   assert.ok(texts.size > 1, "temperature/seed had no effect");

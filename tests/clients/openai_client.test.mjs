@@ -3,6 +3,7 @@
 // controls, stop strings, logprobs, errors, concurrent streams, the prompt cache.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
 import OpenAI from "openai";
 import { startServer } from "./server_harness.mjs";
 
@@ -136,12 +137,16 @@ test("a client that disconnects mid-stream cancels its generation; the server st
   };
   for (let i = 0; i < 100 && (await metric()) < 1; i++) await new Promise((r) => setTimeout(r, 50));
   assert.ok((await metric()) >= 1, "the server did not notice the disconnect");
-  // The same for a request that is not streamed.
-  const controller2 = new AbortController();
-  const pending = client.completions.create(
-    { prompt: "The best way to", max_tokens: 4000, logit_bias: { "1": -100 } }, { signal: controller2.signal });
-  setTimeout(() => controller2.abort(), 100);
-  await assert.rejects(pending, (e) => /Abort/.test(e.name));
+  // The same for a request that is not streamed. The whole context (256 tokens) takes this
+  // model ~50 ms, less than any delay a client could wait before leaving, so this client
+  // closes its connection as soon as the request is written.
+  await new Promise((resolve) => {
+    const req = http.request(`${server.url}/v1/completions`, {
+      method: "POST", headers: { Authorization: "Bearer sk-test", "Content-Type": "application/json" } });
+    req.on("error", () => {});
+    req.on("close", resolve);
+    req.end(JSON.stringify({ prompt: "The best way to", max_tokens: 4000, logit_bias: { "1": -100 } }), () => req.destroy());
+  });
   for (let i = 0; i < 100 && (await metric()) < 2; i++) await new Promise((r) => setTimeout(r, 50));
   assert.ok((await metric()) >= 2, "the server did not notice the non-streamed disconnect");
   const r = await client.completions.create({ prompt: "The best way to", max_tokens: 12 });

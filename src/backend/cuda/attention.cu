@@ -187,8 +187,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
     if (threadIdx.x == 0) a.counters[i * a.KV + kvh] = 0;
   }
   if (xq)
-    quantize_row_in_block(out_rows, GD, xq + (i * a.H + kvh * G) * D, xd + (i * a.H + kvh * G) * D / 32,
-                          int64_t(gridDim.x) * a.H * D);
+    quantize_row_in_block(out_rows, GD, xq + (i * a.H + kvh * G) * D, xd + (i * a.H + kvh * G) * D / 32);
 }
 
 template <typename T, int DPL>

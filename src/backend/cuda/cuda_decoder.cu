@@ -209,7 +209,7 @@ class CudaDecoder final : public DeviceDecoder {
     // Every take() below, each rounded up to the arena's alignment (18 of them).
     scratch_bytes_ = act + uint64_t(scratch_.tile_elems) * (p.f32 ? 4 : 2) + uint64_t(scratch_.x_elems) * 2 +
                      uint64_t(kMaxGemvRows * max_cols / 32) * 8 +
-                     uint64_t(2 * kMaxGemvRows * max_cols) + uint64_t(kMaxGemvRows * max_cols / 32) * 8 +
+                     uint64_t(kMaxGemvRows * max_cols) + uint64_t(kMaxGemvRows * max_cols / 32) * 8 +
                      uint64_t(kChunk * p.kv_heads) * 4 + uint64_t(1 + p.rope_dims / 2 + kChunk) * 4 + 8 + 18 * kAlign;
     size_t free_b = 0, total_b = 0;
     MLXCPP_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
@@ -235,7 +235,7 @@ class CudaDecoder final : public DeviceDecoder {
     scratch_.xconv = scratch_arena_.take<void>(uint64_t(scratch_.x_elems) * 2);
     scratch_.xd_blocks = kMaxGemvRows * max_cols / 32;
     scratch_.xd = scratch_arena_.take<float2>(uint64_t(scratch_.xd_blocks) * 8);
-    xq_ = scratch_arena_.take<int8_t>(uint64_t(2 * kMaxGemvRows * max_cols));  // two codes per value
+    xq_ = scratch_arena_.take<int8_t>(uint64_t(kMaxGemvRows * max_cols));
     xd_ = scratch_arena_.take<float2>(uint64_t(kMaxGemvRows * max_cols / 32) * 8);
     params_tokens_ = 1 + p.rope_dims / 2;
     dev_params_ = scratch_arena_.take<int32_t>(uint64_t(params_tokens_ + kChunk) * 4);

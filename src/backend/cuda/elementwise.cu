@@ -41,9 +41,8 @@ __global__ void act_mul_kernel(const float* gu, int n, int64_t F, Act act, float
   const float v = valid ? activate(row[k], act) * row[F + k] : 0.0f;
   if (valid) out[i] = v;
   if (!xq) return;
-  // A warp is one block of 32 (F % 32 == 0); the second codes follow all first ones.
-  quantize_warp_block(v, valid ? &xq[i] : nullptr, valid ? &xq[int64_t(n) * F + i] : nullptr,
-                      valid ? &xd[i / 32] : nullptr);
+  // A warp is one block of 32 (F % 32 == 0).
+  quantize_warp_block(v, valid ? &xq[i] : nullptr, valid ? &xd[i / 32] : nullptr);
 }
 
 __global__ void softcap_kernel(float* x, int64_t count, float cap) {

@@ -1,8 +1,8 @@
 // Matrix-vector products for decode (up to kMaxGemvRows activation rows): each weight byte
 // is read once from device memory, so these run at the memory-bandwidth limit.
-//  - gemv_dp4a: affine 4- and 8-bit weights against int8 activations (two codes per value,
-//    quantized in blocks of 32: see XIn), four multiply-adds per dp4a instruction; the
-//    weight's bias term uses the exact float sum of each activation block.
+//  - gemv_dp4a: affine 4- and 8-bit weights against int8 activations (quantized in blocks
+//    of 32: see XIn), four multiply-adds per dp4a instruction; the weight's bias term uses
+//    the sum of each activation block's coded values.
 //  - gemv_generic: every format through load8, float32 activations (also the reference
 //    precision's path).
 #include "backend/cuda/gemv.cuh"
@@ -60,7 +60,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dp4a(DevMatrix m, const int8
   for (int c0 = lane; active && c0 < chunks; c0 += 32 * U) {
     uint4 w[U][R][V];
     float s[U][R], b[U][R];
-    int4 xa[U][NT], xb[U][NT], ya[U][NT], yb[U][NT];
+    int4 xa[U][NT], xb[U][NT];
     float2 d[U][NT];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
@@ -84,11 +84,8 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dp4a(DevMatrix m, const int8
       for (int t = 0; t < NT; ++t) {
         const int tt = min(t, n - 1);
         const int4* xp = reinterpret_cast<const int4*>(xq + tt * m.cols) + 2 * c;
-        const int4* yp = reinterpret_cast<const int4*>(xq + (n + tt) * m.cols) + 2 * c;  // second codes
         xa[u][t] = __ldg(xp);
         xb[u][t] = __ldg(xp + 1);
-        ya[u][t] = __ldg(yp);
-        yb[u][t] = __ldg(yp + 1);
         d[u][t] = __ldg(xd + tt * chunks + c);
       }
     }
@@ -101,25 +98,19 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dp4a(DevMatrix m, const int8
 #pragma unroll
         for (int t = 0; t < NT; ++t) {
           const int xw[8] = {xa[u][t].x, xa[u][t].y, xa[u][t].z, xa[u][t].w, xb[u][t].x, xb[u][t].y, xb[u][t].z, xb[u][t].w};
-          const int yw[8] = {ya[u][t].x, ya[u][t].y, ya[u][t].z, ya[u][t].w, yb[u][t].x, yb[u][t].y, yb[u][t].z, yb[u][t].w};
-          int i1 = 0, i2 = 0;
+          int i1 = 0;
           if constexpr (BITS == 4) {
 #pragma unroll
             for (int j = 0; j < 4; ++j) {
               const int lo = int(wv[j] & 0x0F0F0F0Fu), hi = int((wv[j] >> 4) & 0x0F0F0F0Fu);
               i1 = __dp4a(lo, xw[2 * j], i1);
               i1 = __dp4a(hi, xw[2 * j + 1], i1);
-              i2 = __dp4a(lo, yw[2 * j], i2);
-              i2 = __dp4a(hi, yw[2 * j + 1], i2);
             }
           } else {
 #pragma unroll
-            for (int j = 0; j < 8; ++j) {
-              i1 = dp4a_us(wv[j], xw[j], i1);
-              i2 = dp4a_us(wv[j], yw[j], i2);
-            }
+            for (int j = 0; j < 8; ++j) i1 = dp4a_us(wv[j], xw[j], i1);
           }
-          acc[r][t] += s[u][r] * (d[u][t].x * (float(i1) + float(i2) * (1.0f / 254.0f))) + b[u][r] * d[u][t].y;
+          acc[r][t] += s[u][r] * (d[u][t].x * float(i1)) + b[u][r] * d[u][t].y;
         }
       }
     }
@@ -176,7 +167,9 @@ template <int BITS, int SCALE>
 void launch_dp4a(const DevMatrix& m, const int8_t* xq, const float2* xd, int n, float* y, int64_t ys, cudaStream_t st) {
   // R = 2 rows per warp, U = 4 chunks in flight per lane: measured on the H100 against
   // R = 4/U = 2 (4-bit +0.8 %, 8-bit −2.5 %), R = 1/U = 8 and R = 2/U = 8 (8-14 % slower),
-  // and against splitting the smaller matrices' columns over a block's warps (2-5 % slower).
+  // and against splitting the smaller matrices' columns over a block's warps (2-5 % slower);
+  // again with one activation code: R = 4/U = 4 the same (400.2 against 400.3 tokens/s),
+  // R = 2/U = 8 and R = 1/U = 8 10 % slower.
   constexpr int R = 2;
   const unsigned blocks = ceil_div(m.rows, int64_t(kWarps) * R);
   if (n == 1) launch(gemv_dp4a<BITS, R, 1, SCALE, 4>, blocks, kWarps * 32, 0, st, m, xq, xd, n, y, ys);

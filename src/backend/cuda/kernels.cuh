@@ -10,9 +10,8 @@
 namespace mlxcpp::cuda {
 
 // Activations of a matrix product: float32 rows, and (optional) the same rows quantized to
-// int8 in blocks of 32 for dp4a: two codes per value (quantize2 in block_reduce.cuh; the n
-// rows' second codes follow their first ones, at xq + n·cols) and (scale d = max|x|/127,
-// sum of the float values) per block. Without them linear() quantizes the rows first.
+// int8 in blocks of 32 for dp4a: one code per value (quantize_warp_block in
+// block_reduce.cuh) and (scale d = max|x|/127, sum of the coded values) per block. Without them linear() quantizes the rows first.
 struct XIn {
   const float* x = nullptr;
   const int8_t* xq = nullptr;

@@ -47,14 +47,13 @@ __global__ void to_bf16(const float* x, int64_t count, __nv_bfloat16* out) {
   if (i < count) out[i] = __float2bfloat16(x[i]);
 }
 
-// One warp per block of 32 values: the two int8 codes (quantize2) and (d, the exact sum of
-// the 32 values).
+// One warp per block of 32 values: the int8 codes and (d, the coded values' sum).
 __global__ void quantize_blocks(const float* x, int64_t blocks, int8_t* xq, float2* xd) {
   griddep_wait();
   const int64_t b = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
   const int lane = threadIdx.x & 31;
   if (b >= blocks) return;
-  quantize_warp_block(x[b * 32 + lane], &xq[b * 32 + lane], &xq[blocks * 32 + b * 32 + lane], &xd[b]);
+  quantize_warp_block(x[b * 32 + lane], &xq[b * 32 + lane], &xd[b]);
 }
 
 __global__ void split_nibbles_kernel(uint32_t* words, int64_t count) {

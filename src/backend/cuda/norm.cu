@@ -37,7 +37,7 @@ __global__ void rms_norm_kernel(const float* x, const float* w, float* y, int64_
   const int64_t r = blockIdx.x;
   norm_row(x + r * cols, w, y + r * cols, cols, eps, offset);
   if (xq && cols % 32 == 0)
-    quantize_row_in_block(y + r * cols, cols, xq + r * cols, xd + r * (cols / 32), int64_t(gridDim.x) * cols);
+    quantize_row_in_block(y + r * cols, cols, xq + r * cols, xd + r * (cols / 32));
 }
 
 __global__ void residual_norm_kernel(float* x, const float* delta, const float* delta_w, const float* w, float* y,
@@ -46,7 +46,7 @@ __global__ void residual_norm_kernel(float* x, const float* delta, const float* 
   const int64_t r = blockIdx.x;
   residual_norm_row(x + r * cols, delta + r * cols, delta_w, w, y + r * cols, cols, eps, offset);
   if (xq && cols % 32 == 0)
-    quantize_row_in_block(y + r * cols, cols, xq + r * cols, xd + r * (cols / 32), int64_t(gridDim.x) * cols);
+    quantize_row_in_block(y + r * cols, cols, xq + r * cols, xd + r * (cols / 32));
 }
 
 // The same with the row held in registers (one block per row, VPT values per thread,
@@ -101,25 +101,21 @@ __global__ void norm_regs_kernel(float* x, const float* delta, const float* delt
     *reinterpret_cast<float4*>(y + base + i) = make_float4(yv[i], yv[i + 1], yv[i + 2], yv[i + 3]);
   if (!xq) return;
   constexpr int G = 32 / VPT;  // threads per block of 32 values (aligned within the warp)
-  float amax = 0.0f, sum = 0.0f;
+  float amax = 0.0f;
 #pragma unroll
-  for (int i = 0; i < VPT; ++i) amax = fmaxf(amax, fabsf(yv[i])), sum += yv[i];
+  for (int i = 0; i < VPT; ++i) amax = fmaxf(amax, fabsf(yv[i]));
 #pragma unroll
-  for (int o = 1; o < G; o <<= 1) {
-    amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-    sum += __shfl_xor_sync(0xffffffffu, sum, o);
-  }
+  for (int o = 1; o < G; o <<= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
   const float d = amax / 127.0f;
-  int8_t q[VPT], q2[VPT];
+  int q[VPT], coded = 0;
 #pragma unroll
-  for (int i = 0; i < VPT; ++i) quantize2(yv[i], d, q[i], q2[i]);
-  int8_t* xq2 = xq + int64_t(gridDim.x) * cols;  // the second codes follow all rows' first
+  for (int i = 0; i < VPT; ++i) coded += q[i] = quantize1(yv[i], d);
 #pragma unroll
-  for (int i = 0; i < VPT; i += 4) {
+  for (int o = 1; o < G; o <<= 1) coded += __shfl_xor_sync(0xffffffffu, coded, o);
+#pragma unroll
+  for (int i = 0; i < VPT; i += 4)
     *reinterpret_cast<char4*>(xq + base + i) = make_char4(q[i], q[i + 1], q[i + 2], q[i + 3]);
-    *reinterpret_cast<char4*>(xq2 + base + i) = make_char4(q2[i], q2[i + 1], q2[i + 2], q2[i + 3]);
-  }
-  if ((threadIdx.x & (G - 1)) == 0) xd[base / 32] = make_float2(d, sum);
+  if ((threadIdx.x & (G - 1)) == 0) xd[base / 32] = make_float2(d, d * float(coded));  // see quantize_warp_block
 }
 
 // Values per thread for the register kernel, or 0 when the row does not suit it.

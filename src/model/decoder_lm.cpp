@@ -205,7 +205,7 @@ void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KV
 
 void DecoderLM::mlp(Layer& L, const float* x, int64_t n, float* out) {
   const int64_t F = cfg_.intermediate_size;
-  std::vector<float> gate(size_t(n * F)), up(size_t(n * F)), act(size_t(n * F));
+  std::vector<float> gate(size_t(n * F)), up(size_t(n * F));
   if (traits_.fused_gate_up) {
     std::vector<float> gu(size_t(n * 2 * F));
     L.gate_up.matmul(x, n, gu.data(), pool_, precision_);
@@ -217,12 +217,13 @@ void DecoderLM::mlp(Layer& L, const float* x, int64_t n, float* out) {
     const Product gate_up[] = {{&L.gate, gate.data()}, {&L.up, up.data()}};
     matmul_shared_input(gate_up, x, n, pool_, precision_);
   }
+  // The activation in place over the gate (elementwise): one buffer of n × F fewer.
   switch (traits_.activation) {
-    case Activation::Silu: cpu::silu_mul(gate.data(), up.data(), act.data(), n * F); break;
-    case Activation::Gelu: cpu::gelu_mul(gate.data(), up.data(), act.data(), n * F); break;
-    case Activation::GeluTanh: cpu::gelu_tanh_mul(gate.data(), up.data(), act.data(), n * F); break;
+    case Activation::Silu: cpu::silu_mul(gate.data(), up.data(), gate.data(), n * F); break;
+    case Activation::Gelu: cpu::gelu_mul(gate.data(), up.data(), gate.data(), n * F); break;
+    case Activation::GeluTanh: cpu::gelu_tanh_mul(gate.data(), up.data(), gate.data(), n * F); break;
   }
-  L.down.matmul(act.data(), n, out, pool_, precision_);
+  L.down.matmul(gate.data(), n, out, pool_, precision_);
 }
 
 void DecoderLM::check_forward(std::span<const int32_t> tokens, const KVCache& cache) const {

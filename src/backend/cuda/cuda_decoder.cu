@@ -3,7 +3,7 @@
 // cache in device memory, and each decode step replayed from a CUDA graph captured for
 // its cache (the step's token, position and RoPE frequencies are read from device memory,
 // so one capture serves every step until the cache is reallocated).
-#include <cublas_v2.h>
+#include "backend/cuda/cublas_loader.h"
 
 #include <algorithm>
 #include <cmath>
@@ -107,12 +107,12 @@ class CudaDecoder final : public DeviceDecoder {
     plan_memory();
     upload();
     MLXCPP_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    if (cublasCreate(&scratch_.cublas) != CUBLAS_STATUS_SUCCESS) throw std::runtime_error("cuBLAS could not start");
+    if (blas::create(&scratch_.cublas) != CUBLAS_STATUS_SUCCESS) throw std::runtime_error("cuBLAS could not start");
     MLXCPP_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
   ~CudaDecoder() override {
-    if (scratch_.cublas) cublasDestroy(scratch_.cublas);
+    if (scratch_.cublas) blas::destroy(scratch_.cublas);
     if (stream_) cudaStreamDestroy(stream_);
     if (host_logits_) cudaFreeHost(host_logits_);
     if (host_params_) cudaFreeHost(host_params_);

@@ -1,5 +1,5 @@
 // DeviceLinear on CUDA: one uploaded weight and the scratch linear() needs.
-#include <cublas_v2.h>
+#include "backend/cuda/cublas_loader.h"
 
 #include <algorithm>
 
@@ -16,10 +16,10 @@ class CudaLinear final : public DeviceLinear {
     weights_.reserve(matrix_upload_bytes(w));
     weights_.allocate();
     m_ = upload_matrices(weights_, {w}).front();
-    if (cublasCreate(&s_.cublas) != CUBLAS_STATUS_SUCCESS) throw std::runtime_error("cuBLAS could not start");
+    if (blas::create(&s_.cublas) != CUBLAS_STATUS_SUCCESS) throw std::runtime_error("cuBLAS could not start");
   }
   ~CudaLinear() override {
-    cublasDestroy(s_.cublas);
+    blas::destroy(s_.cublas);
     free_buffers();
   }
 

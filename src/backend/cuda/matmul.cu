@@ -6,6 +6,7 @@
 #include <string>
 
 #include "backend/cuda/block_reduce.cuh"
+#include "backend/cuda/cublas_loader.h"
 #include "backend/cuda/gemv.cuh"
 
 namespace mlxcpp::cuda {
@@ -79,7 +80,7 @@ __global__ void add_bias_kernel(float* y, int n, int64_t rows, int64_t y_stride,
 void gemm(const DevMatrix& m, const float* x, int n, float* y, int64_t y_stride, bool f32, MatmulScratch& s,
           cudaStream_t st) {
   MLXCPP_CUDA_CHECK(cudaGetLastError());
-  cublasStatus_t cs = cublasSetStream(s.cublas, st);
+  cublasStatus_t cs = blas::set_stream(s.cublas, st);
   if (cs != CUBLAS_STATUS_SUCCESS) throw_cublas(cs, "cublasSetStream");
   const void* b = x;
   if (!f32) {
@@ -99,7 +100,7 @@ void gemm(const DevMatrix& m, const float* x, int n, float* y, int64_t y_stride,
     MLXCPP_CUDA_CHECK(cudaGetLastError());
     // Column-major view: Yᵀ[rows, n] = Wtileᵀ-as-stored[cols, rows]ᵀ · Xᵀ[cols, n].
     const cudaDataType_t t = f32 ? CUDA_R_32F : CUDA_R_16BF;
-    cs = cublasGemmEx(s.cublas, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), n, int(m.cols), &one, s.tile, t, int(m.cols), b, t,
+    cs = blas::gemm_ex(s.cublas, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), n, int(m.cols), &one, s.tile, t, int(m.cols), b, t,
                       int(m.cols), &zero, y + r0, CUDA_R_32F, int(y_stride), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     if (cs != CUBLAS_STATUS_SUCCESS) throw_cublas(cs, "cublasGemmEx");
   }

@@ -56,6 +56,7 @@ void register_serve(CLI::App& app) {
     ro.host.threads = o->engine.threads;
     ro.host.precision = o->engine.precision_value();
     ro.host.device = o->engine.device_value();
+    ro.host.kv_quantization = o->engine.kv_quantization();
     ro.host.max_active = o->max_concurrency;
     ro.allow_paths = o->allow_paths;
     const std::string id = !loc.repo_id.empty() ? loc.repo_id : model_id_for_dir(loc.dir);

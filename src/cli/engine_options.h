@@ -17,6 +17,8 @@ struct EngineOptions {
   int threads = 0;
   std::string precision = "fast";
   std::string device = "auto";
+  int kv_bits = 0, kv_group_size = 64;
+  int64_t quantized_kv_start = 5000;
 
   void add_to(CLI::App* cmd) {
     cmd->add_option("--threads", threads, "CPU worker threads (default: all cores)");
@@ -26,13 +28,22 @@ struct EngineOptions {
     cmd->add_option("--device", device, "auto (CUDA when a GPU can run the model), cpu or cuda")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
         ->capture_default_str();
+    // mlx-lm's names and defaults (generate.py): off unless --kv-bits is given.
+    cmd->add_option("--kv-bits", kv_bits, "quantize the KV cache to 2/3/4/5/6/8 bits (CPU; default: off)")
+        ->check(CLI::IsMember({2, 3, 4, 5, 6, 8}));
+    cmd->add_option("--kv-group-size", kv_group_size, "group size of the KV cache quantization")->capture_default_str();
+    cmd->add_option("--quantized-kv-start", quantized_kv_start, "positions kept unquantized before the KV cache is quantized")
+        ->capture_default_str();
   }
+  KvQuantization kv_quantization() const { return {kv_bits, kv_group_size, quantized_kv_start}; }
   Precision precision_value() const { return precision == "f32" ? Precision::F32 : Precision::Fast; }
-  Device device_value() const { return resolve_device(device); }
+  // auto with --kv-bits: the CPU, the backend that has a quantized KV cache.
+  Device device_value() const { return kv_bits && device == "auto" ? Device::Cpu : resolve_device(device); }
 
   // Loads the model; says on stderr where it runs when that is a GPU.
   std::unique_ptr<DecoderLM> load(const std::filesystem::path& dir) const {
     auto model = DecoderLM::load(dir, threads, precision_value(), device_value());
+    model->set_kv_quantization(kv_quantization());
     if (model->device() == Device::Cuda) std::fprintf(stderr, "running on %s\n", model->device_description().c_str());
     return model;
   }

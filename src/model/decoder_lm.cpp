@@ -141,7 +141,15 @@ KVCache DecoderLM::new_cache(int64_t capacity) const {
     return KVCache(cfg_.num_hidden_layers, cfg_.num_key_value_heads, cfg_.head_dim, capacity, gpu_->new_kv(capacity));
   // The reference path keeps float32; the fast path bfloat16, as MLX does for bf16 models.
   return KVCache(cfg_.num_hidden_layers, cfg_.num_key_value_heads, cfg_.head_dim, capacity,
-                 precision_ == Precision::F32 ? KvDtype::F32 : KvDtype::BF16);
+                 precision_ == Precision::F32 ? KvDtype::F32 : KvDtype::BF16, kv_quant_);
+}
+
+void DecoderLM::set_kv_quantization(const KvQuantization& q) {
+  if (q.bits && gpu_) fail("kv_bits: the CUDA backend keeps its KV cache in bf16 (run with --device cpu)");
+  if (q.start < 0) fail("quantized_kv_start must be >= 0, got {}", q.start);
+  // A one-position cache checks bits and group size against this model's head dimension.
+  KVCache(1, 1, cfg_.head_dim, 1, KvDtype::BF16, q);
+  kv_quant_ = q;
 }
 
 uint64_t DecoderLM::weight_bytes() const {
@@ -268,6 +276,7 @@ void DecoderLM::forward(std::span<const int32_t> tokens, KVCache& cache, std::ve
   const int64_t n = int64_t(tokens.size()), Hd = c.hidden_size;
   check_forward(tokens, cache);
   if (gpu_) return forward_device(tokens, cache, &logits, all_logits, nullptr);
+  cache.quantize_if_due();
   std::vector<float> x(size_t(n * Hd)), h(size_t(n * Hd)), tmp(size_t(n * Hd));
   for (int64_t i = 0; i < n; ++i) embed_.dequantize_row(tokens[size_t(i)], &x[size_t(i * Hd)]);
   if (traits_.embed_scale) {

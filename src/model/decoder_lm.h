@@ -39,6 +39,9 @@ class DecoderLM {
   std::string device_description() const { return gpu_ ? gpu_->describe() : std::string(); }
   int threads() const { return pool_.size(); }
   KVCache new_cache(int64_t capacity) const;
+  // mlx-lm's kv_bits / kv_group_size / quantized_kv_start for the caches made from now on
+  // (kv_cache.h). Checked against the model here; the CUDA backend does not have it.
+  void set_kv_quantization(const KvQuantization& q);
   uint64_t weight_bytes() const;
 
   // Runs `tokens` at positions cache.length.., appending their K/V to the cache. Fills
@@ -55,6 +58,7 @@ class DecoderLM {
     bool sliding = false;
   };
   DecoderLM(ModelConfig cfg, WeightSet ws, int threads, Precision precision);
+  KvQuantization kv_quant_;
   DecoderPlan plan() const;
   // Errors for what a caller can get wrong: no tokens, a cache of another device, ids outside
   // the vocabulary, more tokens than the cache holds. Nothing has changed when it throws.

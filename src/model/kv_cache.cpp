@@ -3,12 +3,55 @@
 #include <algorithm>
 
 #include "backend/cpu/ops.h"
+#include "quant/quantize_tensor.h"
+#include "util/error.h"
 #include "util/float_bits.h"
 
 namespace mlxcpp {
+namespace {
 
-KVCache::KVCache(int64_t layers_, int64_t kv_heads_, int64_t head_dim_, int64_t capacity_, KvDtype dtype_)
-    : layers(layers_), kv_heads(kv_heads_), head_dim(head_dim_), capacity(capacity_), dtype(dtype_) {
+constexpr int64_t kMaxQuantizedHeadDim = 512;  // rows are dequantized on the stack
+
+// The layout is [kv_head][position][row]: each head's rows move to their new offset.
+template <typename T>
+void grow(std::vector<std::vector<T>>& planes, int64_t kv_heads, size_t row, int64_t old_cap, int64_t new_cap,
+          int64_t length) {
+  for (auto& plane : planes) {
+    std::vector<T> bigger(size_t(kv_heads * new_cap) * row);
+    for (int64_t h = 0; h < kv_heads; ++h)
+      std::copy_n(plane.begin() + std::ptrdiff_t(size_t(h * old_cap) * row), size_t(length) * row,
+                  bigger.begin() + std::ptrdiff_t(size_t(h * new_cap) * row));
+    plane.swap(bigger);
+  }
+}
+
+template <typename T>
+void release(std::vector<std::vector<T>>& planes) {
+  std::vector<std::vector<T>>().swap(planes);
+}
+
+}  // namespace
+
+KVCache::KVCache(int64_t layers_, int64_t kv_heads_, int64_t head_dim_, int64_t capacity_, KvDtype dtype_,
+                 KvQuantization quantization)
+    : layers(layers_), kv_heads(kv_heads_), head_dim(head_dim_), capacity(capacity_), dtype(dtype_), quant_(quantization) {
+  if (quant_.bits) {
+    const bool bits_ok = quant_.bits == 2 || quant_.bits == 3 || quant_.bits == 4 || quant_.bits == 5 ||
+                         quant_.bits == 6 || quant_.bits == 8;
+    if (!bits_ok) fail("kv_bits must be 2, 3, 4, 5, 6 or 8, got {}", quant_.bits);
+    if (quant_.group <= 0 || head_dim % quant_.group != 0)
+      fail("kv_group_size {} does not divide the head dimension {} of this model", quant_.group, head_dim);
+    if (head_dim * quant_.bits % 32 != 0)  // MLX packs codes into 32-bit words
+      fail("kv_bits {}: a head of {} values does not fill whole 32-bit words", quant_.bits, head_dim);
+    if (head_dim > kMaxQuantizedHeadDim) fail("kv_bits: head dimension {} is larger than {}", head_dim, kMaxQuantizedHeadDim);
+  }
+  allocate_float();
+}
+
+KVCache::KVCache(int64_t layers_, int64_t kv_heads_, int64_t head_dim_, int64_t capacity_, std::unique_ptr<DeviceKv> on_device)
+    : layers(layers_), kv_heads(kv_heads_), head_dim(head_dim_), capacity(capacity_), device(std::move(on_device)) {}
+
+void KVCache::allocate_float() {
   const size_t plane = size_t(kv_heads * capacity * head_dim);
   if (dtype == KvDtype::F32) {
     k32_.assign(size_t(layers), std::vector<float>(plane));
@@ -19,10 +62,66 @@ KVCache::KVCache(int64_t layers_, int64_t kv_heads_, int64_t head_dim_, int64_t 
   }
 }
 
-KVCache::KVCache(int64_t layers_, int64_t kv_heads_, int64_t head_dim_, int64_t capacity_, std::unique_ptr<DeviceKv> on_device)
-    : layers(layers_), kv_heads(kv_heads_), head_dim(head_dim_), capacity(capacity_), device(std::move(on_device)) {}
+namespace {
+
+DType scales_dtype(KvDtype d) { return d == KvDtype::F32 ? DType::F32 : DType::BF16; }
+
+}  // namespace
+
+void KVCache::quantize_rows(int64_t upto) {
+  const size_t codes = size_t(head_dim * quant_.bits / 8), groups = size_t(head_dim / quant_.group) * value_bytes();
+  const size_t rows = size_t(kv_heads * capacity);
+  for (auto* planes : {&kq_, &vq_}) planes->assign(size_t(layers), std::vector<uint8_t>(rows * codes));
+  for (auto* planes : {&ks_, &kb_, &vs_, &vb_}) planes->assign(size_t(layers), std::vector<uint8_t>(rows * groups));
+  float k[kMaxQuantizedHeadDim], v[kMaxQuantizedHeadDim];
+  for (int64_t l = 0; l < layers; ++l)
+    for (int64_t h = 0; h < kv_heads; ++h)
+      for (int64_t p = 0; p < upto; ++p) {
+        read_float(true, l, h, p, k);
+        read_float(false, l, h, p, v);
+        quantize_row(l, h, p, k, v);
+      }
+  release(k32_), release(v32_), release(k16_), release(v16_);
+  quantized_ = true;
+}
+
+void KVCache::quantize_row(int64_t layer, int64_t head, int64_t pos, const float* k, const float* v) {
+  const QuantSpec spec{QuantMode::Affine, quant_.bits, quant_.group};
+  const DType sd = scales_dtype(dtype);
+  const size_t row = size_t(head * capacity + pos);
+  const size_t codes = size_t(head_dim * quant_.bits / 8), groups = size_t(head_dim / quant_.group) * value_bytes();
+  // The values the float cache would hold (bf16 for the fast path), then mx.quantize of them.
+  float kr[kMaxQuantizedHeadDim], vr[kMaxQuantizedHeadDim];
+  for (int64_t d = 0; d < head_dim; ++d) {
+    kr[d] = dtype == KvDtype::F32 ? k[d] : bf16_to_f32(f32_to_bf16(k[d]));
+    vr[d] = dtype == KvDtype::F32 ? v[d] : bf16_to_f32(f32_to_bf16(v[d]));
+  }
+  const size_t l = size_t(layer);
+  quantize_matrix(kr, 1, size_t(head_dim), spec, sd, &kq_[l][row * codes], &ks_[l][row * groups], &kb_[l][row * groups]);
+  quantize_matrix(vr, 1, size_t(head_dim), spec, sd, &vq_[l][row * codes], &vs_[l][row * groups], &vb_[l][row * groups]);
+}
+
+void KVCache::dequantized(const std::vector<std::vector<uint8_t>>& codes, const std::vector<std::vector<uint8_t>>& scales,
+                          const std::vector<std::vector<uint8_t>>& biases, int64_t layer, int64_t head, int64_t pos,
+                          float* out) const {
+  const size_t row = size_t(head * capacity + pos), l = size_t(layer);
+  const size_t code_bytes = size_t(head_dim * quant_.bits / 8), group_bytes = size_t(head_dim / quant_.group) * value_bytes();
+  dequantize_matrix(&codes[l][row * code_bytes], &scales[l][row * group_bytes], &biases[l][row * group_bytes], 1,
+                    size_t(head_dim), {QuantMode::Affine, quant_.bits, quant_.group}, scales_dtype(dtype), out);
+}
+
+void KVCache::read_float(bool key, int64_t layer, int64_t head, int64_t pos, float* out) const {
+  const size_t o = offset(head, pos), l = size_t(layer);
+  if (dtype == KvDtype::F32) {
+    std::copy_n(&(key ? k32_ : v32_)[l][o], head_dim, out);
+  } else {
+    const uint16_t* src = &(key ? k16_ : v16_)[l][o];
+    for (int64_t d = 0; d < head_dim; ++d) out[d] = bf16_to_f32(src[d]);
+  }
+}
 
 void KVCache::store(int64_t layer, int64_t head, int64_t pos, const float* k, const float* v) {
+  if (quantized_) return quantize_row(layer, head, pos, k, v);
   const size_t o = offset(head, pos);
   if (dtype == KvDtype::F32) {
     std::copy_n(k, head_dim, &k32_[size_t(layer)][o]);
@@ -36,33 +135,45 @@ void KVCache::store(int64_t layer, int64_t head, int64_t pos, const float* k, co
 }
 
 float KVCache::dot_k(int64_t layer, int64_t head, int64_t pos, const float* q) const {
+  if (quantized_) {
+    float k[kMaxQuantizedHeadDim];
+    dequantized(kq_, ks_, kb_, layer, head, pos, k);
+    return cpu::dot(q, k, head_dim);
+  }
   const size_t o = offset(head, pos);
   if (dtype == KvDtype::F32) return cpu::dot(q, &k32_[size_t(layer)][o], head_dim);
   return cpu::dot_bf16(q, &k16_[size_t(layer)][o], head_dim);
 }
 
 void KVCache::add_v(int64_t layer, int64_t head, int64_t pos, float weight, float* out) const {
+  if (quantized_) {
+    float v[kMaxQuantizedHeadDim];
+    dequantized(vq_, vs_, vb_, layer, head, pos, v);
+    return cpu::axpy(weight, v, out, head_dim);
+  }
   const size_t o = offset(head, pos);
   if (dtype == KvDtype::F32) return cpu::axpy(weight, &v32_[size_t(layer)][o], out, head_dim);
   cpu::axpy_bf16(weight, &v16_[size_t(layer)][o], out, head_dim);
 }
 
-namespace {
-
-// The layout is [kv_head][position][head_dim]: each head's rows move to their new offset.
-template <typename T>
-void grow(std::vector<std::vector<T>>& planes, int64_t kv_heads, int64_t head_dim, int64_t old_cap, int64_t new_cap,
-          int64_t length) {
-  for (auto& plane : planes) {
-    std::vector<T> bigger(size_t(kv_heads * new_cap * head_dim));
-    for (int64_t h = 0; h < kv_heads; ++h)
-      std::copy_n(plane.begin() + std::ptrdiff_t(h * old_cap * head_dim), size_t(length * head_dim),
-                  bigger.begin() + std::ptrdiff_t(h * new_cap * head_dim));
-    plane.swap(bigger);
-  }
+void KVCache::quantize_if_due() {
+  if (quant_.bits && !quantized_ && length > quant_.start) quantize_rows(length);
 }
 
-}  // namespace
+void KVCache::reset() {
+  length = 0;
+  if (!quantized_) return;
+  for (auto* planes : {&kq_, &vq_, &ks_, &kb_, &vs_, &vb_}) release(*planes);
+  quantized_ = false;
+  allocate_float();
+}
+
+uint64_t KVCache::bytes() const {
+  if (device) return device->bytes();
+  const uint64_t rows = uint64_t(2 * layers * kv_heads * capacity);
+  if (quantized_) return rows * uint64_t(head_dim * quant_.bits / 8 + 2 * (head_dim / quant_.group) * int64_t(value_bytes()));
+  return rows * uint64_t(head_dim) * value_bytes();
+}
 
 void KVCache::reserve(int64_t n) {
   if (n <= capacity) return;
@@ -71,10 +182,17 @@ void KVCache::reserve(int64_t n) {
     capacity = n;
     return;
   }
-  grow(k32_, kv_heads, head_dim, capacity, n, length);
-  grow(v32_, kv_heads, head_dim, capacity, n, length);
-  grow(k16_, kv_heads, head_dim, capacity, n, length);
-  grow(v16_, kv_heads, head_dim, capacity, n, length);
+  const size_t hd = size_t(head_dim);
+  grow(k32_, kv_heads, hd, capacity, n, length);
+  grow(v32_, kv_heads, hd, capacity, n, length);
+  grow(k16_, kv_heads, hd, capacity, n, length);
+  grow(v16_, kv_heads, hd, capacity, n, length);
+  if (quantized_) {
+    const size_t codes = size_t(head_dim * quant_.bits / 8), groups = size_t(head_dim / quant_.group) * value_bytes();
+    grow(kq_, kv_heads, codes, capacity, n, length);
+    grow(vq_, kv_heads, codes, capacity, n, length);
+    for (auto* planes : {&ks_, &kb_, &vs_, &vb_}) grow(*planes, kv_heads, groups, capacity, n, length);
+  }
   capacity = n;
 }
 

@@ -28,6 +28,7 @@ struct HostOptions {
   int threads = 0;                         // engine threads (0: all cores)
   Precision precision = Precision::Fast;
   Device device = Device::Cpu;
+  KvQuantization kv_quantization;          // mlx-lm's kv_bits (off by default)
   int max_active = 8;                      // streams advanced together
   size_t prompt_cache_entries = 4;         // KV caches kept for reuse
 };

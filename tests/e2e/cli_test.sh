@@ -35,6 +35,12 @@ check generate-stop 0 '"finish_reason":"stop".*"text":" say that the man"' -- "$
 check generate-seed 0 '"ids"' -- "$bin" generate -p "You will" --raw --temp 0.8 --top-p 0.9 --seed 7 --json
 check generate-cpu 0 "^ say that the man who, who knows it" -- "$bin" generate -p "The best way to" --raw --max-tokens 12 --device cpu
 check generate-bad-device 2 "device" -- "$bin" generate -p "x" --device tpu
+# mlx-lm's kv_bits: at 8 bits the f32 path keeps the reference text (the cache is converted
+# after the prompt, start 0); the bundled model's heads of 32 need --kv-group-size 32.
+check generate-kv8-f32 0 "^ say that the man who, who knows it; that is" -- "$bin" generate -p "The best way to" --raw --max-tokens 12 --precision f32 --kv-bits 8 --kv-group-size 32 --quantized-kv-start 0
+check generate-kv4 0 '"finish_reason":"length".*"generation_tokens":12' -- "$bin" generate -p "The best way to" --raw --max-tokens 12 --kv-bits 4 --kv-group-size 32 --quantized-kv-start 0 --json
+check generate-kv-group 1 "kv_group_size 64 does not divide the head dimension 32" -- "$bin" generate -p "x" --raw --max-tokens 1 --kv-bits 4
+check generate-kv-bad-bits 2 "kv-bits" -- "$bin" generate -p "x" --kv-bits 7
 if ! { command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; }; then
   # No GPU here: asking for one is an error that says why (the default, auto, runs on the CPU).
   check generate-no-gpu 1 "device cuda: " -- "$bin" generate -p "x" --raw --max-tokens 1 --device cuda

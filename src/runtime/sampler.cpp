@@ -55,6 +55,28 @@ bool Sampler::plain_greedy() const {
          p_.logit_bias.empty();
 }
 
+namespace {
+
+// Candidates for the filters: the tokens within `width` nats of the best. Every filter keeps
+// a prefix of the vocabulary sorted by log-probability, so sorting these few instead of the
+// whole vocabulary gives the same prefix whenever they suffice (checked by the caller).
+std::vector<int32_t> within(const std::vector<float>& lp, float best, float width) {
+  std::vector<int32_t> ids;
+  const float cut = best - width;
+  for (size_t i = 0; i < lp.size(); ++i)
+    if (!(lp[i] < cut)) ids.push_back(int32_t(i));  // -inf is below any cut
+  return ids;
+}
+
+// Best first, ties by id.
+void sort_best_first(std::vector<int32_t>& ids, const std::vector<float>& lp) {
+  std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) {
+    return lp[size_t(a)] > lp[size_t(b)] || (lp[size_t(a)] == lp[size_t(b)] && a < b);
+  });
+}
+
+}  // namespace
+
 int32_t Sampler::sample(std::span<const float> logits, std::vector<float>* logprobs_out) {
   const size_t n = logits.size();
   float mx = -INFINITY;
@@ -66,46 +88,69 @@ int32_t Sampler::sample(std::span<const float> logits, std::vector<float>* logpr
   for (size_t i = 0; i < n; ++i) lp[i] = logits[i] - lse;
   if (logprobs_out) *logprobs_out = lp;
 
-  if (p_.temperature == 0) return int32_t(std::max_element(lp.begin(), lp.end()) - lp.begin());
+  const size_t argmax = size_t(std::max_element(lp.begin(), lp.end()) - lp.begin());
+  if (p_.temperature == 0) return int32_t(argmax);
+  const float best = lp[argmax];
 
-  std::vector<int32_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return lp[size_t(a)] > lp[size_t(b)]; });
-  std::vector<bool> keep(n, true);
-  // top_p: keep the smallest top set whose probability reaches top_p (the token that
-  // crosses the threshold included), as mlx-lm's ascending-cumsum > 1 - top_p rule.
-  if (p_.top_p > 0 && p_.top_p < 1) {
-    double cum = 0;
-    bool crossed = false;
-    for (int32_t id : order) {
-      if (crossed) keep[size_t(id)] = false;
-      cum += std::exp(double(lp[size_t(id)]));
-      if (cum >= p_.top_p) crossed = true;
+  // The kept tokens are the shortest of the prefixes (by log-probability) that the filters
+  // keep: top_p the smallest whose probability reaches top_p (the token that crosses it
+  // included, as mlx-lm's ascending-cumsum > 1 - top_p rule), min_p those within log(min_p)
+  // of the best (at least min_tokens_to_keep), top_k the first k.
+  const bool top_p = p_.top_p > 0 && p_.top_p < 1, min_p = p_.min_p > 0, top_k = p_.top_k > 0;
+  std::vector<int32_t> kept;  // empty: the whole vocabulary
+  if (top_p || min_p || top_k) {
+    for (float width = 4.0f;; width *= 2) {
+      std::vector<int32_t> order = within(lp, best, width);
+      const bool all = order.size() == n;
+      // Enough candidates: they hold top_p's probability, and neither top_k nor min_p asks for
+      // more than they hold (min_p's threshold lies above the cut while log(min_p) > -width).
+      if (!all) {
+        if ((top_k && order.size() < size_t(p_.top_k)) ||
+            (min_p && (std::log(p_.min_p) <= -width || order.size() < size_t(p_.min_tokens_to_keep))))
+          continue;
+        if (top_p) {
+          double mass = 0;
+          for (int32_t id : order) mass += std::exp(double(lp[size_t(id)]));
+          if (mass < p_.top_p) continue;
+        }
+      }
+      sort_best_first(order, lp);
+      size_t keep = order.size();
+      if (top_k) keep = std::min(keep, size_t(p_.top_k));
+      if (min_p) {
+        const float threshold = best + std::log(p_.min_p);
+        size_t r = std::min(size_t(p_.min_tokens_to_keep), order.size());
+        while (r < order.size() && !(lp[size_t(order[r])] < threshold)) ++r;
+        keep = std::min(keep, r);
+      }
+      if (top_p) {
+        double cum = 0;
+        size_t r = 0;
+        while (r < order.size() && cum < p_.top_p) cum += std::exp(double(lp[size_t(order[r++])]));
+        if (cum < p_.top_p && !all) continue;  // rounding left it short of the crossing: widen
+        keep = std::min(keep, r);
+      }
+      order.resize(keep);
+      kept = std::move(order);
+      break;
     }
+    std::sort(kept.begin(), kept.end());  // the draw walks the kept tokens by id
   }
-  if (p_.min_p > 0) {
-    const float threshold = lp[size_t(order[0])] + std::log(p_.min_p);
-    for (size_t r = size_t(p_.min_tokens_to_keep); r < n; ++r)
-      if (lp[size_t(order[r])] < threshold) keep[size_t(order[r])] = false;
-  }
-  if (p_.top_k > 0)
-    for (size_t r = size_t(p_.top_k); r < n; ++r) keep[size_t(order[r])] = false;
 
-  // Temperature last, on the filtered log-probs.
-  std::vector<double> w(n, 0.0);
-  double total = 0;
+  // Temperature last, on the filtered log-probs; the draw walks the kept tokens by id.
   const double inv_t = 1.0 / double(p_.temperature);
-  const double top = double(lp[size_t(order[0])]) * inv_t;
-  for (size_t i = 0; i < n; ++i)
-    if (keep[i]) total += w[i] = std::exp(double(lp[i]) * inv_t - top);
+  const double top = double(best) * inv_t;
+  std::vector<double> w(kept.empty() ? n : kept.size());
+  auto id_at = [&](size_t j) { return kept.empty() ? j : size_t(kept[j]); };
+  double total = 0;
+  for (size_t j = 0; j < w.size(); ++j) total += w[j] = std::exp(double(lp[id_at(j)]) * inv_t - top);
   std::uniform_real_distribution<double> u(0.0, total);
   double r = u(rng_);
-  for (size_t i = 0; i < n; ++i) {
-    if (!keep[i]) continue;
-    if (r < w[i]) return int32_t(i);
-    r -= w[i];
+  for (size_t j = 0; j < w.size(); ++j) {
+    if (r < w[j]) return int32_t(id_at(j));
+    r -= w[j];
   }
-  return order[0];
+  return int32_t(argmax);
 }
 
 }  // namespace mlxcpp

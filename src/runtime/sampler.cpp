@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <set>
 
@@ -68,11 +69,19 @@ std::vector<int32_t> within(const std::vector<float>& lp, float best, float widt
   return ids;
 }
 
-// Best first, ties by id.
+// Best first, ties by id: one 64-bit key per token (the float's bits made to order as
+// integers, inverted, then the id) sorts several times faster than an indirect comparison.
 void sort_best_first(std::vector<int32_t>& ids, const std::vector<float>& lp) {
-  std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) {
-    return lp[size_t(a)] > lp[size_t(b)] || (lp[size_t(a)] == lp[size_t(b)] && a < b);
-  });
+  std::vector<uint64_t> keys(ids.size());
+  for (size_t j = 0; j < ids.size(); ++j) {
+    const float v = lp[size_t(ids[j])] == 0.0f ? 0.0f : lp[size_t(ids[j])];  // -0 as +0
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // ascending with the float
+    keys[j] = (uint64_t(~u) << 32) | uint32_t(ids[j]);
+  }
+  std::sort(keys.begin(), keys.end());
+  for (size_t j = 0; j < ids.size(); ++j) ids[j] = int32_t(keys[j] & 0xffffffffu);
 }
 
 }  // namespace
@@ -98,6 +107,11 @@ int32_t Sampler::sample(std::span<const float> logits, std::vector<float>* logpr
   // of the best (at least min_tokens_to_keep), top_k the first k.
   const bool top_p = p_.top_p > 0 && p_.top_p < 1, min_p = p_.min_p > 0, top_k = p_.top_k > 0;
   std::vector<int32_t> kept;  // empty: the whole vocabulary
+  std::vector<double> prob;   // top_p: each token's probability, computed once
+  if (top_p) {
+    prob.resize(n);
+    for (size_t i = 0; i < n; ++i) prob[i] = std::exp(double(lp[i]));
+  }
   if (top_p || min_p || top_k) {
     for (float width = 4.0f;; width *= 2) {
       std::vector<int32_t> order = within(lp, best, width);
@@ -110,7 +124,7 @@ int32_t Sampler::sample(std::span<const float> logits, std::vector<float>* logpr
           continue;
         if (top_p) {
           double mass = 0;
-          for (int32_t id : order) mass += std::exp(double(lp[size_t(id)]));
+          for (int32_t id : order) mass += prob[size_t(id)];
           if (mass < p_.top_p) continue;
         }
       }
@@ -126,7 +140,7 @@ int32_t Sampler::sample(std::span<const float> logits, std::vector<float>* logpr
       if (top_p) {
         double cum = 0;
         size_t r = 0;
-        while (r < order.size() && cum < p_.top_p) cum += std::exp(double(lp[size_t(order[r++])]));
+        while (r < order.size() && cum < p_.top_p) cum += prob[size_t(order[r++])];
         if (cum < p_.top_p && !all) continue;  // rounding left it short of the crossing: widen
         keep = std::min(keep, r);
       }

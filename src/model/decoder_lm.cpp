@@ -146,9 +146,7 @@ KVCache DecoderLM::new_cache(int64_t capacity) const {
 
 void DecoderLM::set_kv_quantization(const KvQuantization& q) {
   if (q.bits && gpu_) fail("kv_bits: the CUDA backend keeps its KV cache in bf16 (run with --device cpu)");
-  if (q.start < 0) fail("quantized_kv_start must be >= 0, got {}", q.start);
-  // A one-position cache checks bits and group size against this model's head dimension.
-  KVCache(1, 1, cfg_.head_dim, 1, KvDtype::BF16, q);
+  validate_kv_quantization(q, cfg_.head_dim);
   kv_quant_ = q;
 }
 

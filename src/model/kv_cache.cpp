@@ -32,19 +32,22 @@ void release(std::vector<std::vector<T>>& planes) {
 
 }  // namespace
 
+void validate_kv_quantization(const KvQuantization& q, int64_t head_dim) {
+  if (q.start < 0) fail("quantized_kv_start must be >= 0, got {}", q.start);
+  if (!q.bits) return;
+  const bool bits_ok = q.bits == 2 || q.bits == 3 || q.bits == 4 || q.bits == 5 || q.bits == 6 || q.bits == 8;
+  if (!bits_ok) fail("kv_bits must be 2, 3, 4, 5, 6 or 8, got {}", q.bits);
+  if (q.group <= 0 || head_dim % q.group != 0)
+    fail("kv_group_size {} does not divide the head dimension {} of this model", q.group, head_dim);
+  if (head_dim * q.bits % 32 != 0)  // MLX packs codes into 32-bit words
+    fail("kv_bits {}: a head of {} values does not fill whole 32-bit words", q.bits, head_dim);
+  if (head_dim > kMaxQuantizedHeadDim) fail("kv_bits: head dimension {} is larger than {}", head_dim, kMaxQuantizedHeadDim);
+}
+
 KVCache::KVCache(int64_t layers_, int64_t kv_heads_, int64_t head_dim_, int64_t capacity_, KvDtype dtype_,
                  KvQuantization quantization)
     : layers(layers_), kv_heads(kv_heads_), head_dim(head_dim_), capacity(capacity_), dtype(dtype_), quant_(quantization) {
-  if (quant_.bits) {
-    const bool bits_ok = quant_.bits == 2 || quant_.bits == 3 || quant_.bits == 4 || quant_.bits == 5 ||
-                         quant_.bits == 6 || quant_.bits == 8;
-    if (!bits_ok) fail("kv_bits must be 2, 3, 4, 5, 6 or 8, got {}", quant_.bits);
-    if (quant_.group <= 0 || head_dim % quant_.group != 0)
-      fail("kv_group_size {} does not divide the head dimension {} of this model", quant_.group, head_dim);
-    if (head_dim * quant_.bits % 32 != 0)  // MLX packs codes into 32-bit words
-      fail("kv_bits {}: a head of {} values does not fill whole 32-bit words", quant_.bits, head_dim);
-    if (head_dim > kMaxQuantizedHeadDim) fail("kv_bits: head dimension {} is larger than {}", head_dim, kMaxQuantizedHeadDim);
-  }
+  validate_kv_quantization(quant_, head_dim);
   allocate_float();
 }
 
@@ -69,7 +72,7 @@ DType scales_dtype(KvDtype d) { return d == KvDtype::F32 ? DType::F32 : DType::B
 }  // namespace
 
 void KVCache::quantize_rows(int64_t upto) {
-  const size_t codes = size_t(head_dim * quant_.bits / 8), groups = size_t(head_dim / quant_.group) * value_bytes();
+  const size_t codes = code_bytes(), groups = scale_bytes();
   const size_t rows = size_t(kv_heads * capacity);
   for (auto* planes : {&kq_, &vq_}) planes->assign(size_t(layers), std::vector<uint8_t>(rows * codes));
   for (auto* planes : {&ks_, &kb_, &vs_, &vb_}) planes->assign(size_t(layers), std::vector<uint8_t>(rows * groups));
@@ -88,8 +91,7 @@ void KVCache::quantize_rows(int64_t upto) {
 void KVCache::quantize_row(int64_t layer, int64_t head, int64_t pos, const float* k, const float* v) {
   const QuantSpec spec{QuantMode::Affine, quant_.bits, quant_.group};
   const DType sd = scales_dtype(dtype);
-  const size_t row = size_t(head * capacity + pos);
-  const size_t codes = size_t(head_dim * quant_.bits / 8), groups = size_t(head_dim / quant_.group) * value_bytes();
+  const size_t row = size_t(head * capacity + pos), codes = code_bytes(), groups = scale_bytes();
   // The values the float cache would hold (bf16 for the fast path), then mx.quantize of them.
   float kr[kMaxQuantizedHeadDim], vr[kMaxQuantizedHeadDim];
   for (int64_t d = 0; d < head_dim; ++d) {
@@ -104,9 +106,8 @@ void KVCache::quantize_row(int64_t layer, int64_t head, int64_t pos, const float
 void KVCache::dequantized(const std::vector<std::vector<uint8_t>>& codes, const std::vector<std::vector<uint8_t>>& scales,
                           const std::vector<std::vector<uint8_t>>& biases, int64_t layer, int64_t head, int64_t pos,
                           float* out) const {
-  const size_t row = size_t(head * capacity + pos), l = size_t(layer);
-  const size_t code_bytes = size_t(head_dim * quant_.bits / 8), group_bytes = size_t(head_dim / quant_.group) * value_bytes();
-  dequantize_matrix(&codes[l][row * code_bytes], &scales[l][row * group_bytes], &biases[l][row * group_bytes], 1,
+  const size_t row = size_t(head * capacity + pos), l = size_t(layer), cb = code_bytes(), sb = scale_bytes();
+  dequantize_matrix(&codes[l][row * cb], &scales[l][row * sb], &biases[l][row * sb], 1,
                     size_t(head_dim), {QuantMode::Affine, quant_.bits, quant_.group}, scales_dtype(dtype), out);
 }
 
@@ -171,7 +172,7 @@ void KVCache::reset() {
 uint64_t KVCache::bytes() const {
   if (device) return device->bytes();
   const uint64_t rows = uint64_t(2 * layers * kv_heads * capacity);
-  if (quantized_) return rows * uint64_t(head_dim * quant_.bits / 8 + 2 * (head_dim / quant_.group) * int64_t(value_bytes()));
+  if (quantized_) return rows * uint64_t(code_bytes() + 2 * scale_bytes());
   return rows * uint64_t(head_dim) * value_bytes();
 }
 
@@ -188,7 +189,7 @@ void KVCache::reserve(int64_t n) {
   grow(k16_, kv_heads, hd, capacity, n, length);
   grow(v16_, kv_heads, hd, capacity, n, length);
   if (quantized_) {
-    const size_t codes = size_t(head_dim * quant_.bits / 8), groups = size_t(head_dim / quant_.group) * value_bytes();
+    const size_t codes = code_bytes(), groups = scale_bytes();
     grow(kq_, kv_heads, codes, capacity, n, length);
     grow(vq_, kv_heads, codes, capacity, n, length);
     for (auto* planes : {&ks_, &kb_, &vs_, &vb_}) grow(*planes, kv_heads, groups, capacity, n, length);

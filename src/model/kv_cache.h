@@ -28,6 +28,9 @@ struct KvQuantization {
   int64_t start = 0;
 };
 
+// Errors naming the setting that does not suit heads of `head_dim` values.
+void validate_kv_quantization(const KvQuantization& q, int64_t head_dim);
+
 struct KVCache {
   int64_t layers = 0, kv_heads = 0, head_dim = 0, capacity = 0;
   int64_t length = 0;  // positions filled (also the RoPE offset of the next token)
@@ -59,6 +62,9 @@ struct KVCache {
 
  private:
   size_t offset(int64_t head, int64_t pos) const { return size_t((head * capacity + pos) * head_dim); }
+  // A quantized row: its codes, and its group scales (or biases) in the cache's float type.
+  size_t code_bytes() const { return size_t(head_dim * quant_.bits / 8); }
+  size_t scale_bytes() const { return size_t(head_dim / quant_.group) * value_bytes(); }
   void allocate_float();
   void quantize_rows(int64_t upto);  // switches to quantized storage, converting [0, upto)
   void quantize_row(int64_t layer, int64_t head, int64_t pos, const float* k, const float* v);

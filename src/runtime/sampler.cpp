@@ -86,15 +86,20 @@ void sort_best_first(std::vector<int32_t>& ids, const std::vector<float>& lp) {
 
 }  // namespace
 
-int32_t Sampler::sample(std::span<const float> logits, std::vector<float>* logprobs_out) {
-  const size_t n = logits.size();
+std::vector<float> log_probabilities(std::span<const float> logits) {
   float mx = -INFINITY;
   for (float l : logits) mx = std::max(mx, l);
   double sum = 0;
   for (float l : logits) sum += std::exp(double(l - mx));
   const float lse = mx + float(std::log(sum));
-  std::vector<float> lp(n);
-  for (size_t i = 0; i < n; ++i) lp[i] = logits[i] - lse;
+  std::vector<float> lp(logits.size());
+  for (size_t i = 0; i < lp.size(); ++i) lp[i] = logits[i] - lse;
+  return lp;
+}
+
+int32_t Sampler::sample(std::span<const float> logits, std::vector<float>* logprobs_out) {
+  const size_t n = logits.size();
+  const std::vector<float> lp = log_probabilities(logits);
   if (logprobs_out) *logprobs_out = lp;
 
   const size_t argmax = size_t(std::max_element(lp.begin(), lp.end()) - lp.begin());

@@ -31,6 +31,9 @@ struct SamplingParams {
 // Throws Error naming the field when a value is out of range.
 void validate_sampling(const SamplingParams& p);
 
+// log softmax: logits − log Σ exp(logits), the sum in double after subtracting the largest.
+std::vector<float> log_probabilities(std::span<const float> logits);
+
 class Sampler {
  public:
   explicit Sampler(SamplingParams params);

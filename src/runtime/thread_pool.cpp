@@ -11,13 +11,13 @@ namespace mlxcpp {
 
 namespace {
 
-// How long an idle worker keeps polling for the next loop before it sleeps: long enough
-// to bridge the single-threaded work between two products of a decode step, short enough
-// not to hold a core when generation has stopped.
 // Chunks per thread and loop: enough to even out uneven progress, few enough that each
 // chunk is a long sequential run through the weights.
 constexpr int64_t kChunksPerThread = 8;
 
+// How long an idle worker keeps polling for the next loop before it sleeps: long enough
+// to bridge the single-threaded work between two products of a decode step, short enough
+// not to hold a core when generation has stopped.
 constexpr auto kSpinTime = std::chrono::microseconds(500);
 
 inline void cpu_relax() {

@@ -1,8 +1,8 @@
-// The sampler against a plain reference of the same rules (below: the whole vocabulary
-// sorted, each filter applied over it, mlx-lm's order — top_p, min_p, top_k, then
-// temperature — and the draw walking the kept tokens by id): the same token for the same
-// seed, over flat and peaked distributions and every combination of filters, and the same
-// log-probabilities.
+// The sampler against a plain reference of the same rules (below, on the same
+// log_probabilities: the whole vocabulary sorted, each filter applied over it, mlx-lm's
+// order — top_p, min_p, top_k, then temperature — and the draw walking the kept tokens by
+// id): the same token for the same seed, over flat and peaked distributions and every
+// combination of filters, and the log-probabilities it reports.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,13 +19,7 @@ namespace {
 int32_t reference_sample(const SamplingParams& p, std::mt19937_64& rng, const std::vector<float>& logits,
                          std::vector<float>& lp) {
   const size_t n = logits.size();
-  float mx = -INFINITY;
-  for (float l : logits) mx = std::max(mx, l);
-  double sum = 0;
-  for (float l : logits) sum += std::exp(double(l - mx));
-  const float lse = mx + float(std::log(sum));
-  lp.resize(n);
-  for (size_t i = 0; i < n; ++i) lp[i] = logits[i] - lse;
+  lp = log_probabilities(logits);
   if (p.temperature == 0) return int32_t(std::max_element(lp.begin(), lp.end()) - lp.begin());
   std::vector<int32_t> order(n);
   std::iota(order.begin(), order.end(), 0);

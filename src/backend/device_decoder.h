@@ -8,6 +8,7 @@
 #include <string>
 
 #include "backend/decoder_plan.h"
+#include "backend/token_draw.h"
 
 namespace mlxcpp {
 
@@ -27,11 +28,13 @@ class DeviceDecoder {
   // Runs tokens[0..n) at positions start.. (their K/V appended to `kv`) and writes the
   // logits of the last token (all_logits false) or of every token to `logits`
   // ([n_out, vocab] floats). `inv_freq` holds the RoPE inverse frequencies (rope_dims/2)
-  // for this call's total length. With `argmax` (and not all_logits) the logits stay on the
-  // device and *argmax receives the index of the largest (the first, on ties): greedy
-  // decoding without copying the vocabulary's logits to the host.
+  // for this call's total length. With `draw` (and not all_logits) the logits stay on the
+  // device, the draw runs there (as draw_token in runtime/sampler.h) and *token receives
+  // the token: sampling without copying the vocabulary's logits to the host.
   virtual void forward(const int32_t* tokens, int64_t n, int64_t start, const float* inv_freq, DeviceKv& kv,
-                       float* logits, bool all_logits, int32_t* argmax = nullptr) = 0;
+                       float* logits, bool all_logits, const TokenDraw* draw = nullptr, int32_t* token = nullptr) = 0;
+  // Whether forward() can carry out this draw (it holds a bounded number of logit edits).
+  virtual bool can_draw(const TokenDraw& draw) const = 0;
   virtual std::string describe() const = 0;  // device name and what is resident
   virtual uint64_t resident_bytes() const = 0;
 };
@@ -45,6 +48,15 @@ class DeviceLinear {
   virtual void run(const float* x, int64_t n, float* y) = 0;
 };
 std::unique_ptr<DeviceLinear> make_cuda_linear(const MatrixPlan& weight, bool f32);
+
+// The decoder's draw kernel alone, for its test: `logits` (host, [vocab]) to the device,
+// the draw there, the token back.
+class DeviceSampler {
+ public:
+  virtual ~DeviceSampler() = default;
+  virtual int32_t draw(const float* logits, const TokenDraw& draw) = 0;
+};
+std::unique_ptr<DeviceSampler> make_cuda_sampler(int64_t vocab);
 
 // Uploads the model described by `plan` to CUDA device 0. Throws mlxcpp::Error (through
 // std::runtime_error) when the build has no CUDA, there is no GPU, or its free memory is

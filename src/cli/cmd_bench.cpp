@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/engine_options.h"
+#include "cli/sampling_options.h"
 #include "model/decoder_lm.h"
 #include "runtime/generator.h"
 #include "util/error.h"
@@ -33,6 +34,7 @@ void register_bench(CLI::App& app) {
     std::string model;
     int prompt = 512, gen = 128, reps = 3;
     EngineOptions engine;
+    SamplingOptions sampling;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -42,6 +44,7 @@ void register_bench(CLI::App& app) {
   cmd->add_option("-n,--n-gen", o->gen, "Tokens for the decode test")->capture_default_str();
   cmd->add_option("-r,--repetitions", o->reps, "Repetitions")->capture_default_str();
   o->engine.add_to(cmd);
+  o->sampling.add_to(cmd);  // the decode test draws as generate would (default: greedy)
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o] {
     if (o->prompt < 1 || o->gen < 1 || o->reps < 1) fail("bench: -p, -n and -r must be positive");
@@ -74,22 +77,31 @@ void register_bench(CLI::App& app) {
         pp.push_back(o->prompt / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
       {
-        // Decode from a one-token start, as llama-bench's tg test does, greedily (the path
-        // of `generate --temp 0`: on a GPU the argmax is taken there).
+        // Decode from a one-token start, as llama-bench's tg test does, each token drawn as
+        // `generate` draws it (greedy by default; on a GPU the draw runs there).
         KVCache cache = model->new_cache(o->gen + 1);
-        int32_t tok = model->forward_greedy(std::span<const int32_t>(&prompt[0], 1), cache);
+        Sampler sampler(o->sampling.with_seed(o->sampling.seed ? o->sampling.seed : std::optional<uint64_t>(r)));
+        std::vector<int32_t> history{prompt[0]};
+        int32_t tok = model->forward_draw(history, cache, sampler.next_draw(history, vocab));
         const auto t0 = std::chrono::steady_clock::now();
-        for (int i = 0; i < o->gen; ++i) tok = model->forward_greedy(std::span<const int32_t>(&tok, 1), cache);
+        for (int i = 0; i < o->gen; ++i) {
+          history.push_back(tok);
+          tok = model->forward_draw(std::span<const int32_t>(&tok, 1), cache, sampler.next_draw(history, vocab));
+        }
         tg.push_back(o->gen / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
     }
     const Stat p = stat(pp), t = stat(tg);
+    const SamplingParams& sp = o->sampling.params;
     if (o->json) {
       std::printf("%s\n", nlohmann::json{{"model", dir.string()}, {"threads", model->threads()}, {"precision", o->engine.precision},
                                          {"device", device_name(model->device())}, {"device_description", model->device_description()},
                                          {"n_prompt", o->prompt}, {"n_gen", o->gen}, {"repetitions", o->reps},
                                          {"prefill_tps", p.mean}, {"prefill_tps_sd", p.sd}, {"decode_tps", t.mean},
                                          {"decode_tps_sd", t.sd}, {"load_seconds", load_s},
+                                         {"sampling", {{"temperature", sp.temperature}, {"top_p", sp.top_p},
+                                                       {"top_k", sp.top_k}, {"min_p", sp.min_p},
+                                                       {"repetition_penalty", sp.repetition_penalty}}},
                                          {"weights_bytes", model->weight_bytes()}, {"peak_rss_bytes", peak_rss_bytes()}}
                                   .dump()
                                   .c_str());
@@ -98,7 +110,9 @@ void register_bench(CLI::App& app) {
                   model->device() == Device::Cuda ? model->device_description().c_str() : "cpu", model->threads(),
                   o->engine.precision.c_str(), load_s);
       std::printf("pp%-5d %10.2f ± %.2f tokens/s\n", o->prompt, p.mean, p.sd);
-      std::printf("tg%-5d %10.2f ± %.2f tokens/s\n", o->gen, t.mean, t.sd);
+      std::printf("tg%-5d %10.2f ± %.2f tokens/s%s\n", o->gen, t.mean, t.sd,
+                  sp.temperature == 0 ? "" : fmt::format(" (sampled: temp {} top_p {} top_k {} min_p {})", sp.temperature,
+                                                         sp.top_p, sp.top_k, sp.min_p).c_str());
     }
   });
 }

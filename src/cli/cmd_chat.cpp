@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/engine_options.h"
+#include "cli/sampling_options.h"
 #include "model/decoder_lm.h"
 #include "runtime/generator.h"
 #include "template/chat_template.h"
@@ -23,21 +24,15 @@ void register_chat(CLI::App& app) {
     std::string model, system;
     int max_tokens = 512;
     EngineOptions engine;
-    SamplingParams sp;
-    std::optional<uint64_t> seed;
+    SamplingOptions sampling;
   };
   auto o = std::make_shared<Opts>();
-  o->sp.temperature = 0.7f;
+  o->sampling.params.temperature = 0.7f;
   auto* cmd = app.add_subcommand("chat", "Interactive multi-turn chat that reuses the KV cache between turns");
   cmd->add_option("-m,--model", o->model, "Model directory or repo id (default: the catalogue default if cached, else bundled)");
   cmd->add_option("--system", o->system, "System prompt");
   cmd->add_option("--max-tokens", o->max_tokens, "Most tokens per answer")->capture_default_str();
-  cmd->add_option("--temp", o->sp.temperature, "Sampling temperature (0 = greedy)")->capture_default_str();
-  cmd->add_option("--top-p", o->sp.top_p, "Nucleus sampling")->capture_default_str();
-  cmd->add_option("--top-k", o->sp.top_k, "Keep the k most likely tokens (0 = off)");
-  cmd->add_option("--min-p", o->sp.min_p, "Drop tokens below min_p × the top probability");
-  cmd->add_option("--repetition-penalty", o->sp.repetition_penalty, "Penalise recent tokens (1 = off)");
-  cmd->add_option("--seed", o->seed, "Random seed");
+  o->sampling.add_to(cmd);
   o->engine.add_to(cmd);
   cmd->callback([o] {
     const auto dir = find_model(o->model);
@@ -70,8 +65,7 @@ void register_chat(CLI::App& app) {
       GenerationRequest req;
       req.prompt = tok->encode(tmpl.render(messages, nullptr, true, extra), false);
       req.max_tokens = o->max_tokens;
-      req.sampling = o->sp;
-      if (o->seed) req.sampling.seed = *o->seed + uint64_t(turn);
+      req.sampling = o->sampling.with_seed(o->sampling.seed ? std::optional(*o->sampling.seed + uint64_t(turn)) : std::nullopt);
       if (int64_t(req.prompt.size()) >= model->config().context_length())
         fail("the conversation has {} tokens, more than the model's context of {}; /reset to start over",
              req.prompt.size(), model->config().context_length());

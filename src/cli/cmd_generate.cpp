@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/engine_options.h"
+#include "cli/sampling_options.h"
 #include "hub/hf_cache.h"
 #include "model/decoder_lm.h"
 #include "runtime/generator.h"
@@ -39,8 +40,7 @@ void register_generate(CLI::App& app) {
     std::string model, prompt, system;
     int max_tokens = 256;
     EngineOptions engine;
-    SamplingParams sp;
-    std::optional<uint64_t> seed;
+    SamplingOptions sampling;
     std::vector<std::string> stop;
     bool chat = false, raw = false, json = false;
   };
@@ -49,15 +49,7 @@ void register_generate(CLI::App& app) {
   cmd->add_option("-m,--model", o->model, "Model directory or repo id (default: the catalogue default if cached, else bundled)");
   cmd->add_option("-p,--prompt", o->prompt, "Prompt ('-' reads stdin; \\n and \\t are unescaped)")->required();
   cmd->add_option("--max-tokens", o->max_tokens, "Maximum tokens to generate")->capture_default_str();
-  cmd->add_option("--temp", o->sp.temperature, "Temperature (0 = greedy)")->capture_default_str();
-  cmd->add_option("--top-p", o->sp.top_p, "Nucleus sampling mass")->capture_default_str();
-  cmd->add_option("--top-k", o->sp.top_k, "Keep the k most likely tokens (0 = off)")->capture_default_str();
-  cmd->add_option("--min-p", o->sp.min_p, "Drop tokens below min_p x the top probability")->capture_default_str();
-  cmd->add_option("--repetition-penalty", o->sp.repetition_penalty, "CTRL-style penalty (0 or 1 = off)");
-  cmd->add_option("--repetition-context-size", o->sp.repetition_context_size, "Tokens the repetition penalty looks back")->capture_default_str();
-  cmd->add_option("--presence-penalty", o->sp.presence_penalty, "Subtract once per distinct recent token");
-  cmd->add_option("--frequency-penalty", o->sp.frequency_penalty, "Subtract once per recent occurrence");
-  cmd->add_option("--seed", o->seed, "Random seed (same seed and inputs → same tokens)");
+  o->sampling.add_to(cmd);
   cmd->add_option("--stop", o->stop, "Stop string (repeatable), matched on the text");
   auto* chat = cmd->add_flag("--chat", o->chat, "Apply the model's chat template");
   auto* raw = cmd->add_flag("--raw", o->raw, "Use the prompt as is, with the tokenizer's special tokens");
@@ -91,8 +83,7 @@ void register_generate(CLI::App& app) {
       req.prompt = tok->encode(prompt, true);
     }
     req.max_tokens = o->max_tokens;
-    req.sampling = o->sp;
-    req.sampling.seed = o->seed;
+    req.sampling = o->sampling.with_seed(o->sampling.seed);
     req.stop = o->stop;
     auto stream = [&](const std::string& s) {
       if (o->json) return;

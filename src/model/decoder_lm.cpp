@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "backend/cpu/ops.h"
+#include "runtime/sampler.h"
 #include "util/error.h"
 
 namespace mlxcpp {
@@ -242,19 +243,19 @@ void DecoderLM::check_forward(std::span<const int32_t> tokens, const KVCache& ca
     fail("context overflow: {} tokens do not fit the cache of {}", cache.length + n, cache.capacity);
 }
 
-int32_t DecoderLM::forward_greedy(std::span<const int32_t> tokens, KVCache& cache) {
-  if (gpu_) {
+int32_t DecoderLM::forward_draw(std::span<const int32_t> tokens, KVCache& cache, const TokenDraw& draw) {
+  if (gpu_ && gpu_->can_draw(draw)) {
     check_forward(tokens, cache);
     int32_t next = 0;
-    forward_device(tokens, cache, nullptr, false, &next);
+    forward_device(tokens, cache, nullptr, false, &draw, &next);
     return next;
   }
-  forward(tokens, cache, greedy_logits_);
-  return int32_t(std::max_element(greedy_logits_.begin(), greedy_logits_.end()) - greedy_logits_.begin());
+  forward(tokens, cache, draw_logits_);
+  return draw_token(draw_logits_, draw);
 }
 
 void DecoderLM::forward_device(std::span<const int32_t> tokens, KVCache& cache, std::vector<float>* logits,
-                               bool all_logits, int32_t* argmax) {
+                               bool all_logits, const TokenDraw* draw, int32_t* token) {
   const ModelConfig& c = cfg_;
   const int64_t n = int64_t(tokens.size());
   const std::vector<double> f = rope_.inv_freq(cache.length + n);
@@ -262,7 +263,7 @@ void DecoderLM::forward_device(std::span<const int32_t> tokens, KVCache& cache, 
   if (logits) logits->resize(size_t((all_logits ? n : 1) * c.vocab_size));
   try {
     gpu_->forward(tokens.data(), n, cache.length, inv_freq.data(), *cache.device, logits ? logits->data() : nullptr,
-                  all_logits, argmax);
+                  all_logits, draw, token);
   } catch (const std::exception& e) {
     fail("CUDA forward pass failed: {}", e.what());
   }
@@ -273,7 +274,7 @@ void DecoderLM::forward(std::span<const int32_t> tokens, KVCache& cache, std::ve
   const ModelConfig& c = cfg_;
   const int64_t n = int64_t(tokens.size()), Hd = c.hidden_size;
   check_forward(tokens, cache);
-  if (gpu_) return forward_device(tokens, cache, &logits, all_logits, nullptr);
+  if (gpu_) return forward_device(tokens, cache, &logits, all_logits, nullptr, nullptr);
   cache.quantize_if_due();
   std::vector<float> x(size_t(n * Hd)), h(size_t(n * Hd)), tmp(size_t(n * Hd));
   for (int64_t i = 0; i < n; ++i) embed_.dequantize_row(tokens[size_t(i)], &x[size_t(i * Hd)]);

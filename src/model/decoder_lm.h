@@ -14,6 +14,7 @@
 
 #include "backend/device_decoder.h"
 #include "backend/device_info.h"
+#include "backend/token_draw.h"
 #include "format/model_config.h"
 #include "format/weight_set.h"
 #include "model/architecture.h"
@@ -47,9 +48,10 @@ class DecoderLM {
   // Runs `tokens` at positions cache.length.., appending their K/V to the cache. Fills
   // `logits` with [n_out, vocab] for the last token (all_logits false) or every token.
   void forward(std::span<const int32_t> tokens, KVCache& cache, std::vector<float>& logits, bool all_logits = false);
-  // The same for greedy decoding: returns the index of the last token's largest logit (the
-  // first, on ties). On a GPU the argmax runs there and no logits are copied back.
-  int32_t forward_greedy(std::span<const int32_t> tokens, KVCache& cache);
+  // The same, then the sampler's draw on the last token's logits (TokenDraw{}: the largest,
+  // the first on ties); returns the token. On a GPU the draw runs there and only the token
+  // is copied back.
+  int32_t forward_draw(std::span<const int32_t> tokens, KVCache& cache, const TokenDraw& draw);
 
  private:
   struct Layer {
@@ -65,7 +67,7 @@ class DecoderLM {
   void check_forward(std::span<const int32_t> tokens, const KVCache& cache) const;
   // forward() on the device, after check_forward.
   void forward_device(std::span<const int32_t> tokens, KVCache& cache, std::vector<float>* logits, bool all_logits,
-                      int32_t* argmax);
+                      const TokenDraw* draw, int32_t* token);
   void attention(Layer& L, int64_t layer, const float* h, int64_t n, KVCache& cache, float* out);
   void mlp(Layer& L, const float* h, int64_t n, float* out);
 
@@ -79,7 +81,7 @@ class DecoderLM {
   std::vector<float> final_norm_;
   std::vector<Layer> layers_;
   std::unique_ptr<DeviceDecoder> gpu_;
-  std::vector<float> greedy_logits_;  // forward_greedy's scratch on the CPU
+  std::vector<float> draw_logits_;  // forward_draw's logits on the CPU
 };
 
 }  // namespace mlxcpp

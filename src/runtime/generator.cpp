@@ -65,7 +65,6 @@ GenerationStream::GenerationStream(DecoderLM& model, const Tokenizer& tok, Gener
       stream_(tok, request.skip_special_tokens),
       eos_(eos_token_ids(model.config(), tok)),
       history_(req_.prompt) {
-  greedy_ = sampler_.plain_greedy() && req_.top_logprobs < 0;
   capacity_ = std::min<int64_t>(model.config().context_length(), int64_t(req_.prompt.size()) + req_.max_tokens);
   // Reuse: keep the common prefix, but always recompute at least the last prompt token
   // (its logits start the generation).
@@ -91,7 +90,7 @@ bool GenerationStream::step() {
   }
   if (state_ == State::Prefill) {
     const size_t n = std::min(size_t(req_.prefill_chunk), req_.prompt.size() - prefill_pos_);
-    advance(std::span<const int32_t>(req_.prompt).subspan(prefill_pos_, n));
+    advance(std::span<const int32_t>(req_.prompt).subspan(prefill_pos_, n), prefill_pos_ + n == req_.prompt.size());
     prefill_pos_ += n;
     if (prefill_pos_ == req_.prompt.size()) {
       t_first_ = Clock::now();
@@ -104,18 +103,23 @@ bool GenerationStream::step() {
   return state_ != State::Done;
 }
 
-void GenerationStream::advance(std::span<const int32_t> tokens) {
-  if (greedy_) greedy_next_ = model_.forward_greedy(tokens, cache_);
-  else model_.forward(tokens, cache_, logits_);
+void GenerationStream::advance(std::span<const int32_t> tokens, bool last) {
+  if (!last) {  // a prompt chunk whose logits nobody reads: the cheapest output
+    model_.forward_draw(tokens, cache_, TokenDraw{});
+    return;
+  }
+  const TokenDraw draw = sampler_.next_draw(history_, model_.config().vocab_size);
+  if (req_.top_logprobs < 0) {
+    next_ = model_.forward_draw(tokens, cache_, draw);
+  } else {
+    model_.forward(tokens, cache_, logits_);
+    next_ = draw_token(logits_, draw, &logprobs_scratch_);
+  }
 }
 
 void GenerationStream::decode_one() {
   const bool want_logprobs = req_.top_logprobs >= 0;
-  int32_t next = greedy_next_;
-  if (!greedy_) {
-    sampler_.process_logits(logits_, history_);
-    next = sampler_.sample(logits_, want_logprobs ? &logprobs_scratch_ : nullptr);
-  }
+  const int32_t next = next_;
   if (want_logprobs) {
     TokenLogprob lp;
     lp.id = next;
@@ -151,7 +155,7 @@ void GenerationStream::decode_one() {
   const size_t hold = stop_prefix_overlap(text.substr(0, certain), req_.stop);
   if (certain - hold > emitted_.size()) emit(text.substr(emitted_.size(), certain - hold - emitted_.size()));
   if (result_.generation_tokens >= req_.max_tokens || cache_.length >= capacity_) return finish("length");
-  advance(std::span<const int32_t>(&next, 1));
+  advance(std::span<const int32_t>(&next, 1), true);
 }
 
 void GenerationStream::emit(const std::string& text) {

@@ -80,8 +80,9 @@ class GenerationStream {
  private:
   enum class State { Prefill, Decode, Done };
   void decode_one();
-  // Runs tokens through the model, leaving logits_ or greedy_next_ for the next sample.
-  void advance(std::span<const int32_t> tokens);
+  // Runs tokens through the model; when `last` (the prompt's last chunk, or a generated
+  // token), the sampler's draw too, leaving the token in next_ (and its logprobs).
+  void advance(std::span<const int32_t> tokens, bool last);
   void finish(const std::string& reason);
   void emit(const std::string& text);
 
@@ -93,11 +94,10 @@ class GenerationStream {
   Sampler sampler_;
   StreamDecoder stream_;
   std::vector<int32_t> eos_, history_;
+  // Without logprobs the draw runs where the logits are (on a GPU: nothing but the token
+  // comes back); with them the logits come to logits_ and the draw runs here.
   std::vector<float> logits_;
-  // Plain greedy decoding without logprobs: the model returns the next token itself
-  // (argmax on the GPU, no logits copied), kept in greedy_next_.
-  bool greedy_ = false;
-  int32_t greedy_next_ = -1;
+  int32_t next_ = -1;
   std::vector<float> logprobs_scratch_;
   std::string emitted_;
   int64_t capacity_ = 0;

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
-#include <set>
 
 #include "util/error.h"
 
@@ -26,37 +26,58 @@ Sampler::Sampler(SamplingParams params) : p_(std::move(params)) {
   rng_.seed(p_.seed ? *p_.seed : std::random_device{}());
 }
 
-void Sampler::process_logits(std::span<float> logits, std::span<const int32_t> history) const {
-  const auto n = int64_t(logits.size());
+std::vector<LogitEdit> Sampler::edits(std::span<const int32_t> history, int64_t vocab) const {
+  std::map<int32_t, LogitEdit> by_id;
+  auto edit = [&](int32_t id) -> LogitEdit* {
+    if (id < 0 || id >= vocab) return nullptr;
+    LogitEdit& e = by_id[id];
+    e.id = id;
+    return &e;
+  };
   auto tail = [&](int size) { return history.subspan(history.size() - std::min<size_t>(history.size(), size_t(size))); };
   for (const auto& [id, bias] : p_.logit_bias)
-    if (id >= 0 && id < n) logits[size_t(id)] += bias;
-  if (p_.repetition_penalty != 0 && p_.repetition_penalty != 1) {
-    // CTRL-style: each distinct recent token once (an indexed assignment in mlx-lm).
-    std::set<int32_t> seen(tail(p_.repetition_context_size).begin(), tail(p_.repetition_context_size).end());
-    for (int32_t t : seen) {
-      if (t < 0 || t >= n) continue;
-      float& l = logits[size_t(t)];
-      l = l < 0 ? l * p_.repetition_penalty : l / p_.repetition_penalty;
-    }
-  }
-  if (p_.presence_penalty != 0) {
-    std::set<int32_t> seen(tail(p_.presence_context_size).begin(), tail(p_.presence_context_size).end());
-    for (int32_t t : seen)
-      if (t >= 0 && t < n) logits[size_t(t)] -= p_.presence_penalty;
-  }
+    if (LogitEdit* e = edit(id)) e->flags |= LogitEdit::kBias, e->bias = bias;
+  if (p_.repetition_penalty != 0 && p_.repetition_penalty != 1)
+    for (int32_t t : tail(p_.repetition_context_size))  // each distinct recent token once
+      if (LogitEdit* e = edit(t)) e->flags |= LogitEdit::kRepetition, e->repetition = p_.repetition_penalty;
+  if (p_.presence_penalty != 0)
+    for (int32_t t : tail(p_.presence_context_size))
+      if (LogitEdit* e = edit(t)) e->flags |= LogitEdit::kPresence, e->presence = p_.presence_penalty;
   if (p_.frequency_penalty != 0)
-    for (int32_t t : tail(p_.frequency_context_size))
-      if (t >= 0 && t < n) logits[size_t(t)] -= p_.frequency_penalty;  // once per occurrence
+    for (int32_t t : tail(p_.frequency_context_size))  // once per occurrence
+      if (LogitEdit* e = edit(t)) e->frequency = p_.frequency_penalty, ++e->occurrences;
+  std::vector<LogitEdit> out;
+  out.reserve(by_id.size());
+  for (auto& [id, e] : by_id) out.push_back(e);
+  return out;
 }
 
-bool Sampler::plain_greedy() const {
-  const bool repetition = p_.repetition_penalty != 0.0f && p_.repetition_penalty != 1.0f;
-  return p_.temperature == 0 && !repetition && p_.presence_penalty == 0.0f && p_.frequency_penalty == 0.0f &&
-         p_.logit_bias.empty();
+TokenDraw Sampler::next_draw(std::span<const int32_t> history, int64_t vocab) {
+  TokenDraw d;
+  d.temperature = p_.temperature;
+  d.top_k = p_.top_k;
+  d.top_p = p_.top_p;
+  d.min_p = p_.min_p > 0;
+  d.log_min_p = d.min_p ? std::log(p_.min_p) : 0.0f;
+  d.min_tokens_to_keep = p_.min_tokens_to_keep;
+  // As std::uniform_real_distribution<double>(0, total) draws: total × this number.
+  if (d.temperature != 0) d.uniform = std::generate_canonical<double, std::numeric_limits<double>::digits>(rng_);
+  d.edits = edits(history, vocab);
+  return d;
 }
 
 namespace {
+
+void apply_edits(std::span<float> logits, const std::vector<LogitEdit>& edits) {
+  for (const LogitEdit& e : edits) {
+    if (e.id < 0 || size_t(e.id) >= logits.size()) continue;
+    float& l = logits[size_t(e.id)];
+    if (e.flags & LogitEdit::kBias) l += e.bias;
+    if (e.flags & LogitEdit::kRepetition) l = l < 0 ? l * e.repetition : l / e.repetition;
+    if (e.flags & LogitEdit::kPresence) l -= e.presence;
+    for (int32_t k = 0; k < e.occurrences; ++k) l -= e.frequency;
+  }
+}
 
 // Candidates for the filters: the tokens within `width` nats of the best. Every filter keeps
 // a prefix of the vocabulary sorted by log-probability, so sorting these few instead of the
@@ -97,20 +118,23 @@ std::vector<float> log_probabilities(std::span<const float> logits) {
   return lp;
 }
 
-int32_t Sampler::sample(std::span<const float> logits, std::vector<float>* logprobs_out) {
+namespace {
+
+// The filters and the draw of `d` on processed logits.
+int32_t pick(std::span<const float> logits, const TokenDraw& d, std::vector<float>* logprobs_out) {
   const size_t n = logits.size();
   const std::vector<float> lp = log_probabilities(logits);
   if (logprobs_out) *logprobs_out = lp;
 
   const size_t argmax = size_t(std::max_element(lp.begin(), lp.end()) - lp.begin());
-  if (p_.temperature == 0) return int32_t(argmax);
+  if (d.temperature == 0) return int32_t(argmax);
   const float best = lp[argmax];
 
   // The kept tokens are the shortest of the prefixes (by log-probability) that the filters
   // keep: top_p the smallest whose probability reaches top_p (the token that crosses it
   // included, as mlx-lm's ascending-cumsum > 1 - top_p rule), min_p those within log(min_p)
   // of the best (at least min_tokens_to_keep), top_k the first k.
-  const bool top_p = p_.top_p > 0 && p_.top_p < 1, min_p = p_.min_p > 0, top_k = p_.top_k > 0;
+  const bool top_p = d.top_p > 0 && d.top_p < 1, min_p = d.min_p, top_k = d.top_k > 0;
   std::vector<int32_t> kept;  // empty: the whole vocabulary
   std::vector<double> prob;   // top_p: each token's probability, computed once
   if (top_p) {
@@ -124,29 +148,29 @@ int32_t Sampler::sample(std::span<const float> logits, std::vector<float>* logpr
       // Enough candidates: they hold top_p's probability, and neither top_k nor min_p asks for
       // more than they hold (min_p's threshold lies above the cut while log(min_p) > -width).
       if (!all) {
-        if ((top_k && order.size() < size_t(p_.top_k)) ||
-            (min_p && (std::log(p_.min_p) <= -width || order.size() < size_t(p_.min_tokens_to_keep))))
+        if ((top_k && order.size() < size_t(d.top_k)) ||
+            (min_p && (d.log_min_p <= -width || order.size() < size_t(d.min_tokens_to_keep))))
           continue;
         if (top_p) {
           double mass = 0;
           for (int32_t id : order) mass += prob[size_t(id)];
-          if (mass < p_.top_p) continue;
+          if (mass < d.top_p) continue;
         }
       }
       sort_best_first(order, lp);
       size_t keep = order.size();
-      if (top_k) keep = std::min(keep, size_t(p_.top_k));
+      if (top_k) keep = std::min(keep, size_t(d.top_k));
       if (min_p) {
-        const float threshold = best + std::log(p_.min_p);
-        size_t r = std::min(size_t(p_.min_tokens_to_keep), order.size());
+        const float threshold = best + d.log_min_p;
+        size_t r = std::min(size_t(d.min_tokens_to_keep), order.size());
         while (r < order.size() && !(lp[size_t(order[r])] < threshold)) ++r;
         keep = std::min(keep, r);
       }
       if (top_p) {
         double cum = 0;
         size_t r = 0;
-        while (r < order.size() && cum < p_.top_p) cum += prob[size_t(order[r++])];
-        if (cum < p_.top_p && !all) continue;  // rounding left it short of the crossing: widen
+        while (r < order.size() && cum < d.top_p) cum += prob[size_t(order[r++])];
+        if (cum < d.top_p && !all) continue;  // rounding left it short of the crossing: widen
         keep = std::min(keep, r);
       }
       order.resize(keep);
@@ -157,19 +181,25 @@ int32_t Sampler::sample(std::span<const float> logits, std::vector<float>* logpr
   }
 
   // Temperature last, on the filtered log-probs; the draw walks the kept tokens by id.
-  const double inv_t = 1.0 / double(p_.temperature);
+  const double inv_t = 1.0 / double(d.temperature);
   const double top = double(best) * inv_t;
   std::vector<double> w(kept.empty() ? n : kept.size());
   auto id_at = [&](size_t j) { return kept.empty() ? j : size_t(kept[j]); };
   double total = 0;
   for (size_t j = 0; j < w.size(); ++j) total += w[j] = std::exp(double(lp[id_at(j)]) * inv_t - top);
-  std::uniform_real_distribution<double> u(0.0, total);
-  double r = u(rng_);
+  double r = d.uniform * total;
   for (size_t j = 0; j < w.size(); ++j) {
     if (r < w[j]) return int32_t(id_at(j));
     r -= w[j];
   }
   return int32_t(argmax);
+}
+
+}  // namespace
+
+int32_t draw_token(std::span<float> logits, const TokenDraw& draw, std::vector<float>* logprobs) {
+  apply_edits(logits, draw.edits);
+  return pick(logits, draw, logprobs);
 }
 
 }  // namespace mlxcpp

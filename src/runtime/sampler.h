@@ -10,6 +10,8 @@
 #include <span>
 #include <vector>
 
+#include "backend/token_draw.h"
+
 namespace mlxcpp {
 
 struct SamplingParams {
@@ -34,22 +36,23 @@ void validate_sampling(const SamplingParams& p);
 // log softmax: logits − log Σ exp(logits), the sum in double after subtracting the largest.
 std::vector<float> log_probabilities(std::span<const float> logits);
 
+// Carries out a draw on logits held by the CPU: the edits in place, then the filters and
+// the draw; fills `logprobs` (log-softmax of the processed logits, before filters and
+// temperature) when non-null.
+int32_t draw_token(std::span<float> logits, const TokenDraw& draw, std::vector<float>* logprobs = nullptr);
+
 class Sampler {
  public:
   explicit Sampler(SamplingParams params);
 
-  // Applies the logits processors in place (history: all tokens so far, prompt included).
-  void process_logits(std::span<float> logits, std::span<const int32_t> history) const;
-  // Samples from processed logits; also fills `logprobs` (log-softmax of the processed
-  // logits, before filters and temperature) when non-null.
-  int32_t sample(std::span<const float> logits, std::vector<float>* logprobs = nullptr);
+  // The next token's draw over a vocabulary of `vocab` (history: all tokens so far, prompt
+  // included). Takes one number from the random generator when the temperature is not 0.
+  TokenDraw next_draw(std::span<const int32_t> history, int64_t vocab);
 
   const SamplingParams& params() const { return p_; }
-  // Temperature 0 and no logits processor: the next token is the logits' argmax, which
-  // the model can compute where the logits are (DecoderLM::forward_greedy).
-  bool plain_greedy() const;
 
  private:
+  std::vector<LogitEdit> edits(std::span<const int32_t> history, int64_t vocab) const;
   SamplingParams p_;
   std::mt19937_64 rng_;
 };

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "backend/device_decoder.h"
 #include "backend/device_info.h"
@@ -19,6 +20,7 @@
 #include "quant/quantize_tensor.h"
 #include "runtime/generator.h"
 #include "runtime/perplexity.h"
+#include "runtime/sampler.h"
 #include "runtime/thread_pool.h"
 #include "model_checks.h"
 #include "test_support.h"
@@ -287,10 +289,84 @@ TEST(CudaGeneration, DecodePathAgreesWithPrefillPath) {
   // The GPU's greedy argmax against the argmax of the same step's logits.
   KVCache g = fast->new_cache(int64_t(ids.size()));
   for (size_t t = 0; t < ids.size(); ++t) {
-    const int32_t device_argmax = fast->forward_greedy(std::span<const int32_t>(&ids[t], 1), g);
+    const int32_t device_argmax = fast->forward_draw(std::span<const int32_t>(&ids[t], 1), g, TokenDraw{});
     const float* row = &fast_decode[t * size_t(vocab)];
     EXPECT_EQ(device_argmax, int32_t(std::max_element(row, row + vocab) - row)) << "position " << t;
   }
+}
+
+// The draw kernel against the host's draw_token with the same TokenDraw: the same token
+// over flat and peaked distributions, ties, masked (-inf) tokens, every filter combination,
+// the logits processors, at a small and a 152k vocabulary (Qwen's); and the same token again
+// on a second run (the device sums in fixed point: no order-dependent rounding).
+TEST(CudaSampling, DrawsWhatTheHostDraws) {
+  REQUIRE_GPU();
+  std::mt19937 gen(17);
+  int checked = 0, sampled = 0;
+  for (int64_t vocab : {3000, 151936}) {
+    auto device = make_cuda_sampler(vocab);
+    std::set<int32_t> distinct;
+    for (int shape = 0; shape < 4; ++shape)  // 0 flat, 1 peaked, 2 ties, 3 masked + processors
+      for (float temperature : {0.0f, 0.7f, 1.3f})
+        for (float top_p : {1.0f, 0.9f, 0.3f})
+          for (int top_k : {0, 1, 40})
+            for (float min_p : {0.0f, 0.05f, 0.5f}) {
+              SamplingParams p;
+              p.temperature = temperature, p.top_p = top_p, p.top_k = top_k, p.min_p = min_p;
+              p.min_tokens_to_keep = top_k == 1 ? 3 : 1;
+              p.seed = uint64_t(gen());
+              std::vector<int32_t> history;
+              if (shape == 3) {
+                p.repetition_penalty = 1.3f, p.presence_penalty = 0.5f, p.frequency_penalty = 0.2f;
+                p.logit_bias = {{5, 4.0f}, {int32_t(vocab) - 1, -2.0f}};
+                for (int i = 0; i < 30; ++i) history.push_back(int32_t(gen() % 64));
+              }
+              std::normal_distribution<float> nd(0.0f, shape == 1 ? 12.0f : 1.0f);
+              std::vector<float> logits(static_cast<size_t>(vocab));
+              for (auto& v : logits) v = nd(gen);
+              if (shape == 2)
+                for (auto& v : logits) v = std::round(v * 4) / 4;  // many equal log-probabilities
+              if (shape == 3)
+                for (size_t i = 0; i < logits.size(); i += 7) logits[i] = -INFINITY;
+              Sampler s(p);
+              for (int step = 0; step < 2; ++step) {
+                const TokenDraw d = s.next_draw(history, vocab);
+                std::vector<float> host = logits;
+                const int32_t want = draw_token(host, d);
+                const int32_t got = device->draw(logits.data(), d);
+                ASSERT_EQ(got, want) << "vocab " << vocab << " shape " << shape << " T " << temperature << " top_p "
+                                     << top_p << " top_k " << top_k << " min_p " << min_p << " step " << step;
+                ASSERT_EQ(device->draw(logits.data(), d), got) << "a second run";
+                ++checked;
+                sampled += temperature > 0;
+                distinct.insert(got);
+              }
+            }
+    EXPECT_GT(distinct.size(), 100u) << "vocab " << vocab;  // draws, not one token again and again
+  }
+  EXPECT_EQ(checked, 2 * 4 * 3 * 3 * 3 * 3 * 2);
+  std::printf("[ %d draws identical to the host's, %d of them sampled ]\n", checked, sampled);
+}
+
+// Generation on the GPU draws there when no logprobs are asked for and on the host when
+// they are (the logits come back): the same seed gives the same tokens either way.
+TEST(CudaSampling, GenerationDrawsTheSameOnTheDeviceAndTheHost) {
+  REQUIRE_GPU();
+  const fs::path dir = test::bundled_model();
+  const auto tok = Tokenizer::load(dir);
+  auto model = DecoderLM::load(dir, 2, Precision::Fast, Device::Cuda);
+  GenerationRequest req;
+  req.prompt = tok->encode("Q: Why did the chicken cross the road?\nA:", true);
+  req.max_tokens = 40;
+  req.sampling.temperature = 0.9f, req.sampling.top_p = 0.95f, req.sampling.top_k = 50;
+  req.sampling.repetition_penalty = 1.1f, req.sampling.seed = 7;
+  const GenerationResult device = generate(*model, *tok, req);
+  req.top_logprobs = 0;
+  const GenerationResult host = generate(*model, *tok, req);
+  EXPECT_EQ(device.ids, host.ids);
+  EXPECT_EQ(host.logprobs.size(), size_t(host.generation_tokens));
+  req.sampling.seed = 8;
+  EXPECT_NE(generate(*model, *tok, req).ids, host.ids);  // the seed does steer it
 }
 
 // A model whose weights cannot fit is refused before anything is uploaded, with the

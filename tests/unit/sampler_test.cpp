@@ -9,6 +9,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "runtime/sampler.h"
@@ -74,7 +75,8 @@ TEST(Sampler, DrawsWhatThePlainReferenceDraws) {
             for (int step = 0; step < 4; ++step) {
               std::vector<float> logits(3000), lp, ref_lp;
               for (auto& v : logits) v = nd(gen);
-              const int32_t got = s.sample(logits, &lp);
+              std::vector<float> edited = logits;
+              const int32_t got = draw_token(edited, s.next_draw({}, int64_t(logits.size())), &lp);
               const int32_t want = reference_sample(p, ref_rng, logits, ref_lp);
               ASSERT_EQ(got, want) << "spread " << spread << " T " << temperature << " top_p " << top_p << " top_k "
                                    << top_k << " min_p " << min_p << " step " << step;
@@ -83,6 +85,78 @@ TEST(Sampler, DrawsWhatThePlainReferenceDraws) {
             }
           }
   EXPECT_EQ(checked, 3 * 3 * 3 * 3 * 3 * 4);
+}
+
+// mlx-lm's logits processors, written out plainly: logit_bias, then the repetition penalty
+// on each distinct token of its context, the presence penalty likewise, the frequency
+// penalty once per occurrence.
+void reference_processors(const SamplingParams& p, std::vector<float>& logits, const std::vector<int32_t>& history) {
+  const auto n = int32_t(logits.size());
+  auto tail = [&](int size) {
+    return std::vector<int32_t>(history.end() - std::min<ptrdiff_t>(ptrdiff_t(history.size()), size), history.end());
+  };
+  auto distinct = [&](int size) {
+    const std::vector<int32_t> t = tail(size);
+    return std::set<int32_t>(t.begin(), t.end());
+  };
+  for (const auto& [id, bias] : p.logit_bias)
+    if (id >= 0 && id < n) logits[size_t(id)] += bias;
+  if (p.repetition_penalty != 0 && p.repetition_penalty != 1)
+    for (int32_t t : distinct(p.repetition_context_size)) {
+      float& l = logits[size_t(t)];
+      l = l < 0 ? l * p.repetition_penalty : l / p.repetition_penalty;
+    }
+  if (p.presence_penalty != 0)
+    for (int32_t t : distinct(p.presence_context_size))
+      logits[size_t(t)] -= p.presence_penalty;
+  if (p.frequency_penalty != 0)
+    for (int32_t t : tail(p.frequency_context_size)) logits[size_t(t)] -= p.frequency_penalty;
+}
+
+TEST(Sampler, ProcessorsChangeTheLogitsAsMlxLm) {
+  std::mt19937 gen(9);
+  std::normal_distribution<float> nd(0.0f, 3.0f);
+  std::uniform_int_distribution<int32_t> token(0, 199);  // a small vocabulary: many repeats
+  int changed = 0;
+  for (int c = 0; c < 200; ++c) {
+    SamplingParams p;
+    p.repetition_penalty = c % 4 == 0 ? 0.0f : 1.0f + float(c % 7) * 0.1f;
+    p.repetition_context_size = 5 + c % 30;
+    p.presence_penalty = c % 3 == 0 ? 0.0f : 0.4f;
+    p.presence_context_size = 10 + c % 20;
+    p.frequency_penalty = c % 5 == 0 ? 0.0f : 0.15f;
+    p.frequency_context_size = 3 + c % 40;
+    for (int b = 0; b < c % 6; ++b) p.logit_bias[token(gen)] = nd(gen);
+    p.logit_bias[-1] = 5.0f;  // outside the vocabulary: ignored
+    p.logit_bias[200] = 5.0f;
+    std::vector<int32_t> history(size_t(c % 50));
+    for (auto& t : history) t = token(gen);
+    std::vector<float> logits(200);
+    for (auto& v : logits) v = nd(gen);
+    std::vector<float> want = logits, got = logits, got_lp;
+    reference_processors(p, want, history);
+    Sampler s(p);
+    draw_token(got, s.next_draw(history, int64_t(logits.size())), &got_lp);
+    ASSERT_EQ(got, want) << "case " << c;
+    ASSERT_EQ(got_lp, log_probabilities(want)) << "case " << c;
+    changed += got != logits;
+  }
+  EXPECT_GT(changed, 150);  // the cases did exercise the processors
+}
+
+TEST(Sampler, TheSameSeedDrawsTheSameTokens) {
+  SamplingParams p;
+  p.temperature = 1.0f, p.top_p = 0.95f, p.seed = 42;
+  std::vector<float> logits(500, 0.0f);  // uniform: every token as likely
+  Sampler a(p), b(p);
+  std::set<int32_t> seen;
+  for (int i = 0; i < 50; ++i) {
+    std::vector<float> la = logits, lb = logits;
+    const int32_t ta = draw_token(la, a.next_draw({}, 500)), tb = draw_token(lb, b.next_draw({}, 500));
+    ASSERT_EQ(ta, tb);
+    seen.insert(ta);
+  }
+  EXPECT_GT(seen.size(), 30u);  // and they are random draws, not one token
 }
 
 }  // namespace

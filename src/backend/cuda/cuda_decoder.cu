@@ -43,9 +43,9 @@ class CudaKv final : public DeviceKv {
   }
   int64_t capacity() const { return capacity_; }
 
-  // The captured decode steps (0: logits to the host, 1: greedy, the argmax to the host)
-  // and the logits buffer generation they write into.
-  cudaGraphExec_t graph[2] = {nullptr, nullptr};
+  // The captured decode steps, one per Output, and the logits buffer generation they
+  // write into.
+  cudaGraphExec_t graph[3] = {nullptr, nullptr, nullptr};
   int graph_generation = -1;
   void drop_graph() {
     for (auto& g : graph) {
@@ -80,6 +80,9 @@ class CudaKv final : public DeviceKv {
   void* buf_ = nullptr;
   int64_t capacity_ = 0;
 };
+
+// What a pass hands back: the logits, their argmax, or the token of a draw.
+enum class Output { Logits = 0, Argmax = 1, Draw = 2 };
 
 struct DevLayer {
   const float *input_norm = nullptr, *post_attn_norm = nullptr, *pre_ffn_norm = nullptr, *post_ffn_norm = nullptr;
@@ -117,6 +120,7 @@ class CudaDecoder final : public DeviceDecoder {
     if (host_logits_) cudaFreeHost(host_logits_);
     if (host_params_) cudaFreeHost(host_params_);
     if (host_key_) cudaFreeHost(host_key_);
+    if (host_draw_) cudaFreeHost(host_draw_);
     if (logits_) cudaFree(logits_);
   }
 
@@ -129,13 +133,24 @@ class CudaDecoder final : public DeviceDecoder {
   }
   uint64_t resident_bytes() const override { return weight_bytes_ + scratch_bytes_; }
 
+  bool can_draw(const TokenDraw& draw) const override {
+    return draw.edits.size() <= size_t(kMaxDrawEdits) && p_.vocab <= kMaxDrawVocab;
+  }
+
   void forward(const int32_t* tokens, int64_t n, int64_t start, const float* inv_freq, DeviceKv& kv_base, float* logits,
-               bool all_logits, int32_t* argmax) override {
+               bool all_logits, const TokenDraw* draw, int32_t* token) override {
     auto& kv = static_cast<CudaKv&>(kv_base);
     if (start + n > kv.capacity())
       throw std::runtime_error("context overflow: " + std::to_string(start + n) + " tokens do not fit the cache of " +
                                std::to_string(kv.capacity()));
     std::memcpy(host_params_ + 1, inv_freq, size_t(p_.rope_dims / 2) * sizeof(float));
+    Output out = Output::Logits;
+    if (draw && !all_logits) {
+      out = draw->temperature == 0 && draw->edits.empty() ? Output::Argmax : Output::Draw;
+      if (out == Output::Draw && !pack_draw(*draw, host_draw_))
+        throw std::runtime_error("a draw with " + std::to_string(draw->edits.size()) + " logit edits (at most " +
+                                 std::to_string(kMaxDrawEdits) + ")");
+    }
     for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
       const int64_t m = std::min(kChunk, n - c0);
       const bool last = c0 + m == n;
@@ -145,18 +160,17 @@ class CudaDecoder final : public DeviceDecoder {
       reinterpret_cast<int32_t*>(host_params_)[0] = int32_t(start + c0);
       std::memcpy(host_params_ + params_tokens_, tokens + c0, size_t(m) * sizeof(int32_t));
       if (rows_out > 0) ensure_logits(rows_out);
-      const bool greedy = argmax && !all_logits;
       if (m == 1 && rows_out == 1) {
-        run_graph(kv, greedy);  // the uploads and downloads are part of the graph
+        run_graph(kv, out);  // the uploads and downloads are part of the graph
       } else {
         upload_params(m);
         run_pass(int(m), rows_out, kv);
-        if (rows_out > 0) download(rows_out, greedy);
+        if (rows_out > 0) download(rows_out, out);
       }
       if (rows_out == 0) continue;
       MLXCPP_CUDA_CHECK(cudaStreamSynchronize(stream_));
-      if (greedy) {
-        *argmax = int32_t(0xFFFFFFFFu - uint32_t(*host_key_ & 0xFFFFFFFFu));
+      if (out != Output::Logits) {
+        *token = int32_t(0xFFFFFFFFu - uint32_t(*host_key_ & 0xFFFFFFFFu));
       } else {
         float* dst = logits + (all_logits ? c0 * p_.vocab : 0);
         std::memcpy(dst, host_logits_, size_t(rows_out * p_.vocab) * sizeof(float));
@@ -206,11 +220,12 @@ class CudaDecoder final : public DeviceDecoder {
     auto f = [](int64_t n) { return uint64_t(n) * 4; };
     const uint64_t act = 3 * f(kChunk * p.hidden) + f(kChunk * qkv_cols) + f(kChunk * p.heads * p.head_dim) +
                          f(kChunk * 2 * p.ffn) + f(kChunk * p.ffn) + f(kChunk * p.heads * (p.head_dim + 2));
-    // Every take() below, each rounded up to the arena's alignment (18 of them).
+    // Every take() below, each rounded up to the arena's alignment (19 of them).
     scratch_bytes_ = act + uint64_t(scratch_.tile_elems) * (p.f32 ? 4 : 2) + uint64_t(scratch_.x_elems) * 2 +
                      uint64_t(kMaxGemvRows * max_cols / 32) * 8 +
                      uint64_t(kMaxGemvRows * max_cols) + uint64_t(kMaxGemvRows * max_cols / 32) * 8 +
-                     uint64_t(kChunk * p.kv_heads) * 4 + uint64_t(1 + p.rope_dims / 2 + kChunk) * 4 + 8 + 18 * kAlign;
+                     uint64_t(kChunk * p.kv_heads) * 4 + uint64_t(1 + p.rope_dims / 2 + kChunk) * 4 + 8 +
+                     sizeof(DrawParams) + 19 * kAlign;
     size_t free_b = 0, total_b = 0;
     MLXCPP_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     const uint64_t need = weight_bytes_ + scratch_bytes_;
@@ -242,6 +257,8 @@ class CudaDecoder final : public DeviceDecoder {
     dev_argmax_ = scratch_arena_.take<unsigned long long>(8);
     MLXCPP_CUDA_CHECK(cudaMallocHost(&host_params_, size_t(params_tokens_ + kChunk) * 4));
     MLXCPP_CUDA_CHECK(cudaMallocHost(&host_key_, sizeof *host_key_));
+    dev_draw_ = scratch_arena_.take<DrawParams>(sizeof(DrawParams));
+    MLXCPP_CUDA_CHECK(cudaMallocHost(&host_draw_, sizeof(DrawParams)));
   }
 
   const float* upload_vec(const float* v, int64_t n) {
@@ -278,7 +295,8 @@ class CudaDecoder final : public DeviceDecoder {
     if (logits_) cudaFree(logits_);
     if (host_logits_) cudaFreeHost(host_logits_);
     logits_ = nullptr, host_logits_ = nullptr;
-    MLXCPP_CUDA_CHECK(cudaMalloc(&logits_, size_t(rows * p_.vocab) * sizeof(float)));
+    // + 4: the draw reads the last row in groups of 4 floats.
+    MLXCPP_CUDA_CHECK(cudaMalloc(&logits_, size_t(rows * p_.vocab + 4) * sizeof(float)));
     MLXCPP_CUDA_CHECK(cudaMallocHost(&host_logits_, size_t(rows * p_.vocab) * sizeof(float)));
     logits_rows_ = rows;
     ++logits_generation_;  // graphs captured before write into the old buffer
@@ -354,10 +372,16 @@ class CudaDecoder final : public DeviceDecoder {
                                       stream_));
   }
 
-  // The last rows' logits to host_logits_, or (greedy) their argmax to host_key_.
-  void download(int64_t rows_out, bool greedy) {
-    if (greedy) {
-      argmax_row(logits_, p_.vocab, dev_argmax_, stream_);
+  // The last rows' logits to host_logits_, or the last row's argmax or drawn token (the
+  // draw's parameters uploaded from host_draw_) to host_key_.
+  void download(int64_t rows_out, Output out) {
+    if (out != Output::Logits) {
+      if (out == Output::Argmax) {
+        argmax_row(logits_, p_.vocab, dev_argmax_, stream_);
+      } else {
+        MLXCPP_CUDA_CHECK(cudaMemcpyAsync(dev_draw_, host_draw_, sizeof(DrawParams), cudaMemcpyHostToDevice, stream_));
+        draw_token(logits_, p_.vocab, dev_draw_, dev_argmax_, stream_);
+      }
       MLXCPP_CUDA_CHECK(cudaMemcpyAsync(host_key_, dev_argmax_, sizeof *host_key_, cudaMemcpyDeviceToHost, stream_));
     } else {
       MLXCPP_CUDA_CHECK(cudaMemcpyAsync(host_logits_, logits_, size_t(rows_out * p_.vocab) * sizeof(float),
@@ -366,16 +390,16 @@ class CudaDecoder final : public DeviceDecoder {
   }
 
   // A decode step, whole: upload, pass, download.
-  void run_graph(CudaKv& kv, bool greedy) {
+  void run_graph(CudaKv& kv, Output out) {
     if (kv.graph_generation != logits_generation_) kv.drop_graph();
-    cudaGraphExec_t& exec = kv.graph[greedy ? 1 : 0];
+    cudaGraphExec_t& exec = kv.graph[int(out)];
     if (!exec) {
       cudaGraph_t g = nullptr;
       MLXCPP_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
       try {
         upload_params(1);
         run_pass(1, 1, kv);
-        download(1, greedy);
+        download(1, out);
       } catch (...) {
         cudaStreamEndCapture(stream_, &g);
         if (g) cudaGraphDestroy(g);
@@ -407,7 +431,9 @@ class CudaDecoder final : public DeviceDecoder {
   float2* xd_ = nullptr;
   int32_t* dev_params_ = nullptr;
   unsigned long long* dev_argmax_ = nullptr;
-  unsigned long long* host_key_ = nullptr;  // pinned: the greedy step's argmax key
+  unsigned long long* host_key_ = nullptr;  // pinned: the argmax or drawn token, as a key
+  DrawParams* dev_draw_ = nullptr;
+  DrawParams* host_draw_ = nullptr;  // pinned
   int32_t* host_params_ = nullptr;
   int64_t params_tokens_ = 0;
   float* logits_ = nullptr;

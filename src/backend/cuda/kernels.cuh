@@ -6,6 +6,7 @@
 #include <cublas_v2.h>
 
 #include "backend/cuda/device_matrix.cuh"
+#include "backend/token_draw.h"
 
 namespace mlxcpp::cuda {
 
@@ -59,6 +60,22 @@ void softcap(float* x, int64_t count, float cap, cudaStream_t st);
 // The index of the largest of x[0..n) (the first, on ties, as std::max_element), packed in
 // *key: index = 0xFFFFFFFF − (the key's low 32 bits).
 void argmax_row(const float* x, int64_t n, unsigned long long* key, cudaStream_t st);
+
+// A TokenDraw in device memory: its edits in place, up to kMaxDrawEdits of them, for a
+// vocabulary of up to kMaxDrawVocab tokens.
+constexpr int kMaxDrawEdits = 512;
+constexpr int kMaxDrawVocab = 327680;
+struct DrawParams {
+  int32_t edits, top_k, min_keep, min_p;
+  float temperature, top_p, log_min_p;
+  double uniform;
+  LogitEdit edit[kMaxDrawEdits];
+};
+// Fills *out (false, untouched, when the draw has more edits than it holds).
+bool pack_draw(const TokenDraw& d, DrawParams* out);
+// The draw of `params` on logits[0..vocab) (the edits applied there in place; readable up
+// to a multiple of 4 floats); *key receives the token as argmax_row's key does.
+void draw_token(float* logits, int64_t vocab, const DrawParams* params, unsigned long long* key, cudaStream_t st);
 void add_bias(float* y, int n, int64_t rows, int64_t y_stride, const float* bias, cudaStream_t st);
 
 struct RopeArgs {

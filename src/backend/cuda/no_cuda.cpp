@@ -19,6 +19,10 @@ std::unique_ptr<DeviceLinear> make_cuda_linear(const MatrixPlan&, bool) {
   fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");
 }
 
+std::unique_ptr<DeviceSampler> make_cuda_sampler(int64_t) {
+  fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");
+}
+
 std::unique_ptr<DeviceDecoder> make_cuda_decoder(const DecoderPlan&) {
   fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");
 }

@@ -1,22 +1,27 @@
 // The sampler's draw (runtime/sampler.cpp's draw_token) on logits in device memory, so a
 // sampled decode step copies one token to the host instead of the vocabulary's logits.
 //
-// One block of 1024 threads does it all, in passes over the vocabulary (it sits in L2,
-// just written by the lm_head; each thread reads a contiguous chunk in 16-byte loads, all
-// independent, so a pass is a few microseconds rather than a chain of L2 latencies): the
-// edits, log-softmax, the largest, then the filters —
-// each keeps a prefix of the tokens sorted best first (ties by id), so the kept set is
-// "sort key ≤ K" for one key K — and the draw walking the kept tokens by id.
+// One kernel does it all, in passes over the vocabulary (it sits in L2, just written by the
+// lm_head): the edits, log-softmax, the largest, then the filters — each keeps a prefix of
+// the tokens sorted best first (ties by id), so the kept set is "sort key ≤ K" for one key
+// K — and the draw walking the kept tokens by id. A pass costs ~30 instructions a token, so
+// one SM would take ~40 µs a pass; on sm_90 the kernel runs as a cluster of kClusterCtas
+// blocks, each taking every kClusterCtas-th row of the vocabulary, combining their partial
+// results through distributed shared memory (every block combines them in the same order
+// and so takes the same decisions). Before sm_90 it runs as one block.
 //
 // K is found without sorting by radix selection over the 64-bit sort key (the ordered
 // float bits of the log-probability, then the id), one byte per pass from the top, with
 // per-digit histograms of count or of probability mass. Masses and draw weights are
 // fixed-point integers (2^62 and 2^40 for 1.0), so their sums do not depend on the order
 // the threads add them in: the same draw gives the same token on every run. The float
-// arithmetic follows the host's; what differs (expf and tree sums where the host uses
-// double and sequential sums) moves a boundary by ~1e-7 relative, which changes a token
-// only when the host's own outcome was that close to a tie.
+// arithmetic follows the host's; what differs (fast exponentials and tree sums where the
+// host uses double and sequential sums) moves a boundary by ~1e-6 relative, which changes a
+// token only when the host's own outcome was that close to a tie.
+#include <cooperative_groups.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "backend/cuda/kernels.cuh"
@@ -26,8 +31,42 @@ namespace {
 
 constexpr int kThreads = 512, kWarps = kThreads / 32;
 constexpr int kBatch = 8;  // 16-byte loads each thread has in flight
+constexpr int kClusterCtas = 8;
 constexpr int kMaxRows = (kMaxDrawVocab / 4 + kThreads - 1) / kThreads;
 constexpr double kMassOne = 0x1p62, kWeightOne = 0x1p40;
+
+// The cluster, or (before sm_90) the one block.
+__device__ int cta_rank() {
+#if __CUDA_ARCH__ >= 900
+  return int(cooperative_groups::this_cluster().block_rank());
+#else
+  return 0;
+#endif
+}
+__device__ int cta_count() {
+#if __CUDA_ARCH__ >= 900
+  return int(cooperative_groups::this_cluster().num_blocks());
+#else
+  return 1;
+#endif
+}
+// Every thread of every block arrives; shared and global writes before are seen after.
+__device__ void cluster_sync() {
+#if __CUDA_ARCH__ >= 900
+  cooperative_groups::this_cluster().sync();
+#else
+  __syncthreads();
+#endif
+}
+// The same shared variable in block `rank` of the cluster.
+template <class T>
+__device__ T* in_cta(T* p, int rank) {
+#if __CUDA_ARCH__ >= 900
+  return cooperative_groups::this_cluster().map_shared_rank(p, rank);
+#else
+  return p;
+#endif
+}
 
 // Float bits as an unsigned integer that orders as the float does (−0 as +0).
 __device__ uint32_t ordered(float v) {
@@ -36,38 +75,44 @@ __device__ uint32_t ordered(float v) {
 }
 // Ascending keys: best log-probability first, ties by id — the host sampler's order.
 __device__ uint64_t sort_key(float lp, int i) { return (uint64_t(~ordered(lp)) << 32) | uint32_t(i); }
-__device__ uint64_t mass(float lp) { return uint64_t(double(expf(lp)) * kMassOne); }
+__device__ uint64_t mass(float lp) { return uint64_t(double(__expf(lp)) * kMassOne); }
 
-// g(row, id, x[id..id+4)) for every row of x[0..n) (x readable up to a multiple of 4),
-// called by every thread for every row alike (ids past n included: g must skip them). The
-// block reads x as rows of kThreads 16-byte groups, thread t taking group t of each row:
-// every warp load is 512 contiguous bytes, and each thread keeps kBatch loads in flight,
-// which is what hides L2 latency in a single block. Within a row, ids ascend with the thread.
+// x[0..n) (readable up to a multiple of 4) is read as rows of kThreads 16-byte groups:
+// row r holds ids [4·kThreads·r, 4·kThreads·(r+1)), ascending with the thread; block c of
+// the cluster takes rows c, c + ctas, ... Every warp load is 512 contiguous bytes and each
+// thread keeps kBatch of them in flight, which is what hides L2 latency.
+__device__ int row_count(int n) { return ((n + 3) / 4 + kThreads - 1) / kThreads; }
+__device__ int row_owner(int row) { return row % cta_count(); }
+
+// g(row, id, x[id..id+4)) for this block's rows, called by every thread for every row alike
+// (ids past n included: g must skip them).
 template <class G>
 __device__ void each_row(const float* x, int n, G g) {
-  const int groups = (n + 3) / 4, rows = (groups + kThreads - 1) / kThreads;
+  const int groups = (n + 3) / 4, rows = row_count(n), first = cta_rank(), step = cta_count();
   const float4* x4 = reinterpret_cast<const float4*>(x);
-  for (int row0 = 0; row0 < rows; row0 += kBatch) {
+  for (int j0 = 0; first + j0 * step < rows; j0 += kBatch) {
     float4 v[kBatch];
 #pragma unroll
     for (int b = 0; b < kBatch; ++b) {
-      const int at = (row0 + b) * kThreads + int(threadIdx.x);
+      const int at = (first + (j0 + b) * step) * kThreads + int(threadIdx.x);
       v[b] = at < groups ? x4[at] : make_float4(0, 0, 0, 0);
     }
 #pragma unroll
-    for (int b = 0; b < kBatch; ++b)
-      if (row0 + b < rows) g(row0 + b, ((row0 + b) * kThreads + int(threadIdx.x)) * 4, v[b]);
+    for (int b = 0; b < kBatch; ++b) {
+      const int row = first + (j0 + b) * step;
+      if (row < rows) g(row, (row * kThreads + int(threadIdx.x)) * 4, v[b]);
+    }
   }
 }
 
-// f(row, id, x[id]) for the thread's ids of x[0..n).
+// f(id, x[id]) for this thread's ids.
 template <class F>
 __device__ void each(const float* x, int n, F f) {
-  each_row(x, n, [&](int row, int id, float4 v) {
-    if (id < n) f(row, id, v.x);
-    if (id + 1 < n) f(row, id + 1, v.y);
-    if (id + 2 < n) f(row, id + 2, v.z);
-    if (id + 3 < n) f(row, id + 3, v.w);
+  each_row(x, n, [&](int, int id, float4 v) {
+    if (id < n) f(id, v.x);
+    if (id + 1 < n) f(id + 1, v.y);
+    if (id + 2 < n) f(id + 2, v.z);
+    if (id + 3 < n) f(id + 3, v.w);
   });
 }
 
@@ -77,7 +122,10 @@ struct Shared {
   uint64_t reduce_u64[32];
   double reduce_f64[32];
   float reduce_f32[32];
-  uint64_t rows[kMaxRows][kWarps];  // the draw's weight per row and warp
+  uint64_t block_u64;  // this block's part of a cluster reduction
+  double block_f64;
+  float block_f32;
+  uint64_t rows[kMaxRows][kWarps];  // the draw's weight per row and warp (this block's rows)
   uint64_t prefix, before_weight, point;
   int before_count, bin_count, state;  // state: 0 go on, 1 found, 2 never reached
   int row;
@@ -94,11 +142,23 @@ __device__ T block_all(T v, Op op, T identity, T* scratch) {
   for (int o = 16; o; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
-__device__ uint64_t block_sum(uint64_t v, Shared& sh) {
-  return block_all(v, [](uint64_t a, uint64_t b) { return a + b; }, uint64_t(0), sh.reduce_u64);
+
+// op over every thread of the cluster, the blocks' parts combined in rank order.
+template <class T, class Op>
+__device__ T cluster_all(T v, Op op, T identity, T* scratch, T* block_part) {
+  v = block_all(v, op, identity, scratch);
+  if (threadIdx.x == 0) *block_part = v;
+  cluster_sync();
+  T all = identity;
+  for (int c = 0; c < cta_count(); ++c) all = op(all, *in_cta(block_part, c));
+  cluster_sync();  // block_part is rewritten by the next reduction
+  return all;
+}
+__device__ uint64_t cluster_sum(uint64_t v, Shared& sh) {
+  return cluster_all(v, [](uint64_t a, uint64_t b) { return a + b; }, uint64_t(0), sh.reduce_u64, &sh.block_u64);
 }
 
-// The sum of v over the threads before this one, and (in *total) over all of them.
+// The sum of v over the block's threads before this one, and (in *total) over all of them.
 __device__ uint64_t exclusive_scan(uint64_t v, uint64_t* total, Shared& sh) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   uint64_t incl = v;
@@ -128,7 +188,8 @@ __device__ bool kept(const Cut& c, float lp, int i) { return (sort_key(lp, i) & 
 
 // The smallest key K whose keys ≤ K weigh at least `target` (weight: 1 per token, or its
 // probability mass), found a byte at a time; rank = their count. A target above the total
-// keeps every token.
+// keeps every token. Each block histograms its rows; every block sums the cluster's
+// histograms in rank order and takes the same decision.
 __device__ Cut select(const float* logits, float lse, int vocab, bool by_mass, uint64_t target, Shared& sh) {
   uint64_t prefix = 0, mask = 0, before = 0;
   int before_count = 0;
@@ -145,7 +206,7 @@ __device__ Cut select(const float* logits, float lse, int vocab, bool by_mass, u
       atomicAdd(reinterpret_cast<unsigned long long*>(&sh.hist[run_digit]), (unsigned long long)run_weight);
       atomicAdd(&sh.count[run_digit], run_count);
     };
-    each(logits, vocab, [&](int, int i, float l) {
+    each(logits, vocab, [&](int i, float l) {
       const float v = l - lse;
       const uint64_t k = sort_key(v, i);
       if ((k & mask) != prefix) return;
@@ -156,10 +217,12 @@ __device__ Cut select(const float* logits, float lse, int vocab, bool by_mass, u
     });
     flush();
     if (threadIdx.x == 0) sh.state = 2;  // unless a bin reaches the target
-    __syncthreads();
+    cluster_sync();
     // Thread b takes bin b: the bin where the running weight reaches the target.
     const int b = threadIdx.x;
-    const uint64_t w = b < 256 ? sh.hist[b] : 0, c = b < 256 ? sh.count[b] : 0;
+    uint64_t w = 0, c = 0;
+    if (b < 256)
+      for (int r = 0; r < cta_count(); ++r) w += in_cta(sh.hist, r)[b], c += in_cta(sh.count, r)[b];
     uint64_t total_w, total_c;
     const uint64_t acc = before + exclusive_scan(w, &total_w, sh);
     const uint64_t acc_count = uint64_t(before_count) + exclusive_scan(c, &total_c, sh);
@@ -169,7 +232,7 @@ __device__ Cut select(const float* logits, float lse, int vocab, bool by_mass, u
       // Done when the bin holds one token (the key), or every token of it is needed.
       sh.state = c == 1 || (!by_mass && acc + w == target) ? 1 : 0;
     }
-    __syncthreads();
+    cluster_sync();  // the histograms are read; the decision is written
     const int state = sh.state;
     if (state == 2) return Cut{~0ull, 0, vocab};
     prefix = sh.prefix, mask |= 255ull << shift;
@@ -181,10 +244,11 @@ __device__ Cut select(const float* logits, float lse, int vocab, bool by_mass, u
   return Cut{prefix, mask, before_count + 1};  // unreachable: keys are unique by their id
 }
 
-// The logits processors' edits (ids distinct: no two threads meet).
+// The logits processors' edits of this block's rows (ids distinct: no two threads meet).
 __device__ void apply_edits(float* logits, const DrawParams* p) {
   for (int e = threadIdx.x; e < p->edits; e += kThreads) {
     const LogitEdit& ed = p->edit[e];
+    if (row_owner(ed.id / 4 / kThreads) != cta_rank()) continue;
     float l = logits[ed.id];
     if (ed.flags & LogitEdit::kBias) l += ed.bias;
     if (ed.flags & LogitEdit::kRepetition) l = l < 0 ? l * ed.repetition : l / ed.repetition;
@@ -202,32 +266,36 @@ __global__ void __launch_bounds__(kThreads) draw_kernel(float* logits, int vocab
   apply_edits(logits, p);
 
   // log-softmax as log_probabilities(): each thread's largest and sum of exp(l − largest)
-  // (rescaled when the largest grows), then combined at the block's largest.
-  float m = -INFINITY;
-  double s = 0;
-  each(logits, vocab, [&](int, int, float l) {
+  // (rescaled when the largest grows), then combined at the cluster's largest. A thread's
+  // terms are summed in float (relative error ~1e-6: a uniform shift of every
+  // log-probability that no filter or draw sees, bar top_p's mass within 1e-6 of its
+  // bound), the blocks' in double.
+  float m = -INFINITY, s = 0;
+  each(logits, vocab, [&](int, float l) {
     if (!(l > -INFINITY)) return;  // masked: weighs nothing (and -inf - -inf is NaN)
-    if (l > m) s *= double(expf(m - l)), m = l;
-    s += double(expf(l - m));
+    if (l > m) s *= __expf(m - l), m = l;
+    s += __expf(l - m);
   });
-  const float mx = block_all(m, [](float a, float b) { return fmaxf(a, b); }, -INFINITY, sh.reduce_f32);
-  const double sum = block_all(m == -INFINITY ? 0.0 : s * double(expf(m - mx)),
-                               [](double a, double b) { return a + b; }, 0.0, sh.reduce_f64);
+  const float mx =
+      cluster_all(m, [](float a, float b) { return fmaxf(a, b); }, -INFINITY, sh.reduce_f32, &sh.block_f32);
+  const double sum = cluster_all(m == -INFINITY ? 0.0 : double(s) * double(expf(m - mx)),
+                                 [](double a, double b) { return a + b; }, 0.0, sh.reduce_f64, &sh.block_f64);
   const float lse = mx + float(log(sum));
   const float best = mx - lse;  // the largest log-probability (log_probabilities' rounding)
 
   // The largest (the first on ties, as argmax_row), and how many min_p keeps.
   const float threshold = best + p->log_min_p;
   uint64_t best_key = 0, above = 0;
-  each(logits, vocab, [&](int, int i, float l) {
+  each(logits, vocab, [&](int i, float l) {
     const float v = l - lse;
     const uint64_t k = (uint64_t(ordered(v)) << 32) | (0xFFFFFFFFu - uint32_t(i));
     best_key = k > best_key ? k : best_key;
     above += !(v < threshold);
   });
-  best_key = block_all(best_key, [](uint64_t a, uint64_t b) { return a > b ? a : b; }, uint64_t(0), sh.reduce_u64);
-  if (p->temperature == 0) {
-    if (tid == 0) *out = best_key;
+  best_key = cluster_all(best_key, [](uint64_t a, uint64_t b) { return a > b ? a : b; }, uint64_t(0), sh.reduce_u64,
+                         &sh.block_u64);
+  if (p->temperature == 0) {  // every block alike
+    if (tid == 0 && cta_rank() == 0) *out = best_key;
     return;
   }
 
@@ -236,7 +304,7 @@ __global__ void __launch_bounds__(kThreads) draw_kernel(float* logits, int vocab
   Cut cut;
   cut.rank = vocab;
   if (p->top_k > 0) keep = min(keep, p->top_k);
-  if (p->min_p) keep = min(keep, max(min(p->min_keep, vocab), int(block_sum(above, sh))));
+  if (p->min_p) keep = min(keep, max(min(p->min_keep, vocab), int(cluster_sum(above, sh))));
   if (p->top_p > 0 && p->top_p < 1) {
     cut = select(logits, lse, vocab, true, uint64_t(double(p->top_p) * kMassOne), sh);
     keep = min(keep, cut.rank);
@@ -246,11 +314,12 @@ __global__ void __launch_bounds__(kThreads) draw_kernel(float* logits, int vocab
   // The draw: temperature on the kept log-probabilities, their weights walked by id: the
   // weight of every (row, warp), then the row, the warp and the lane that hold the point.
   const float inv_t = 1.0f / p->temperature;
+  const bool all_kept = cut.mask == 0;
   auto weight = [&](int i, float l) -> uint64_t {
     const float v = l - lse;
-    return kept(cut, v, i) ? uint64_t(double(expf((v - best) * inv_t)) * kWeightOne) : 0;
+    return all_kept || kept(cut, v, i) ? uint64_t(__expf((v - best) * inv_t) * float(kWeightOne)) : 0;
   };
-  const int rows = ((vocab + 3) / 4 + kThreads - 1) / kThreads;
+  const int rows = row_count(vocab);
   each_row(logits, vocab, [&](int row, int id, float4 v) {
     const float l[4] = {v.x, v.y, v.z, v.w};
     uint64_t acc = 0;
@@ -259,25 +328,31 @@ __global__ void __launch_bounds__(kThreads) draw_kernel(float* logits, int vocab
     for (int o = 16; o; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
     if (lane == 0) sh.rows[row][warp] = acc;
   });
-  __syncthreads();
+  cluster_sync();
   // Thread r takes row r: the row that holds the point, then (every thread alike) the warp.
   uint64_t row_weight = 0;
-  if (tid < rows)
-    for (int w = 0; w < kWarps; ++w) row_weight += sh.rows[tid][w];
+  if (tid < rows) {
+    const auto* owner_rows = in_cta(&sh.rows[0][0], row_owner(tid));
+    for (int w = 0; w < kWarps; ++w) row_weight += owner_rows[tid * kWarps + w];
+  }
   uint64_t total;
   const uint64_t row_before = exclusive_scan(row_weight, &total, sh);
   const uint64_t at = uint64_t(p->uniform * double(total));
-  if (at >= total) {  // the point fell past the end by rounding
-    if (tid == 0) *out = best_key;
-    return;
-  }
   if (tid < rows && row_before <= at && at < row_before + row_weight) sh.row = tid, sh.point = at - row_before;
   __syncthreads();
-  const int row = sh.row;
-  uint64_t point = sh.point;
-  int in_warp = 0;
-  while (point >= sh.rows[row][in_warp]) point -= sh.rows[row][in_warp++];
-  if (warp != in_warp) return;
+  int row = -1, in_warp = 0;
+  uint64_t point = 0;
+  if (at < total) {  // else the point fell past the end by rounding: the largest
+    row = sh.row, point = sh.point;
+    const auto* owner_rows = in_cta(&sh.rows[row][0], row_owner(row));
+    while (point >= owner_rows[in_warp]) point -= owner_rows[in_warp++];
+  }
+  cluster_sync();  // no block reads another's rows after this: each may leave
+  if (row < 0) {
+    if (tid == 0 && cta_rank() == 0) *out = best_key;
+    return;
+  }
+  if (row_owner(row) != cta_rank() || warp != in_warp) return;
   // The warp's four ids per lane in that row, in id order.
   const int id = (row * kThreads + tid) * 4;
   uint64_t w[4], own = 0;
@@ -299,6 +374,20 @@ __global__ void __launch_bounds__(kThreads) draw_kernel(float* logits, int vocab
   }
 }
 
+// The cluster's size: kClusterCtas on sm_90 and newer (MLXCPP_DRAW_CTAS=1 forces one block,
+// the path of older GPUs, for its test), else 1.
+int draw_ctas() {
+  static const int ctas = [] {
+    int device = 0, major = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+    const char* forced = std::getenv("MLXCPP_DRAW_CTAS");
+    if (forced && std::atoi(forced) == 1) return 1;
+    return major >= 9 ? kClusterCtas : 1;
+  }();
+  return ctas;
+}
+
 }  // namespace
 
 bool pack_draw(const TokenDraw& d, DrawParams* out) {
@@ -316,7 +405,21 @@ bool pack_draw(const TokenDraw& d, DrawParams* out) {
 }
 
 void draw_token(float* logits, int64_t vocab, const DrawParams* params, unsigned long long* key, cudaStream_t st) {
-  draw_kernel<<<1, kThreads, 0, st>>>(logits, int(vocab), params, key);
+  const int ctas = draw_ctas();
+  if (ctas == 1) {
+    draw_kernel<<<1, kThreads, 0, st>>>(logits, int(vocab), params, key);
+  } else {
+    cudaLaunchConfig_t config = {};
+    config.gridDim = dim3(unsigned(ctas));
+    config.blockDim = dim3(kThreads);
+    config.stream = st;
+    cudaLaunchAttribute cluster;
+    cluster.id = cudaLaunchAttributeClusterDimension;
+    cluster.val.clusterDim.x = unsigned(ctas), cluster.val.clusterDim.y = 1, cluster.val.clusterDim.z = 1;
+    config.attrs = &cluster;
+    config.numAttrs = 1;
+    MLXCPP_CUDA_CHECK(cudaLaunchKernelEx(&config, draw_kernel, logits, int(vocab), params, key));
+  }
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 

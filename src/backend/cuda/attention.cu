@@ -41,11 +41,12 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
   float q[MAXG][DPL], acc[MAXG][DPL], m[MAXG], l[MAXG];
   const float* qrow = qkv + i * (a.H + 2 * a.KV) * D;
   __shared__ float qs[MAXG + 1][DMAX];  // the query heads, then the new key
-  if (a.prepare) {
-    // Decode: this block's query heads, normalised and rotated here; the block whose span
-    // holds the new position also prepares and stores its key and value (no other block
-    // reads that position).
-    const bool owner = pos / a.chunk == s;
+  // Decode: this block's query heads, normalised and rotated here; the block whose span
+  // holds the new position also prepares and stores its key and value (no other block
+  // reads that position). A span past the position (the cache's capacity is split, the
+  // graph being captured once for it) has nothing to prepare.
+  const bool owner = a.prepare && pos / a.chunk == s;
+  if (a.prepare && (lo < hi || owner)) {
     const int count = G + (owner ? 1 : 0);
     const float* krow = qrow + (a.H + kvh) * D;
     const float* vrow = qrow + (a.H + a.KV + kvh) * D;
@@ -175,14 +176,23 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
       span_m[g] = M, span_l[g] = L;
     }
     __syncthreads();
+    // Each span's share (0 for an empty one, whose values are 0 too), so that the sums
+    // below are branch-free and their loads all in flight at once: this merge is on the
+    // critical path of every layer.
+    __shared__ float share[MAXG][kMaxAttentionSpans];
+    for (int e = threadIdx.x; e < G * a.splits; e += blockDim.x) {
+      const int g = e / a.splits, sp = e - g * a.splits;
+      share[g][sp] = all_l[g][sp] > 0.0f ? expf(all_m[g][sp] - span_m[g]) / span_l[g] : 0.0f;
+    }
+    __syncthreads();
     for (int64_t e = threadIdx.x; e < GD; e += blockDim.x) {
       const int g = int(e / D);
       const int64_t d = e - g * D;
       const float* p = partial + (i * a.H + kvh * G + g) * a.splits * (D + 2) + d;
       float sum = 0.0f;
-      for (int sp = 0; sp < a.splits; ++sp)
-        if (all_l[g][sp] > 0.0f) sum += __ldcg(p + sp * (D + 2)) * expf(all_m[g][sp] - span_m[g]);
-      out_rows[e] = sum / span_l[g];
+#pragma unroll 8
+      for (int sp = 0; sp < a.splits; ++sp) sum += __ldcg(p + sp * (D + 2)) * share[g][sp];
+      out_rows[e] = sum;
     }
     if (threadIdx.x == 0) a.counters[i * a.KV + kvh] = 0;
   }

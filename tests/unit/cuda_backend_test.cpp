@@ -228,6 +228,30 @@ TEST(CudaGeneration, ReusedCacheMatchesAFreshRun) {
   EXPECT_EQ(reused.result().ids, fresh.ids);
 }
 
+// Logits of every position, through the prefill path (all at once) or the decode path
+// (one token at a time).
+std::vector<float> logits_of_every_position(DecoderLM& m, const std::vector<int32_t>& ids, bool decode) {
+  KVCache c = m.new_cache(int64_t(ids.size()));
+  std::vector<float> out, step;
+  if (!decode) {
+    m.forward(ids, c, out, /*all_logits=*/true);
+    return out;
+  }
+  for (size_t t = 0; t < ids.size(); ++t) {
+    m.forward(std::span<const int32_t>(&ids[t], 1), c, step);
+    out.insert(out.end(), step.begin(), step.end());
+  }
+  return out;
+}
+
+// max |a − ref| / max |ref|.
+double rel(const std::vector<float>& a, const std::vector<float>& ref) {
+  double err = 0, top = 0;
+  for (size_t i = 0; i < ref.size(); ++i)
+    err = std::max(err, double(std::abs(a[i] - ref[i]))), top = std::max(top, double(std::abs(ref[i])));
+  return err / top;
+}
+
 // The decode path (int8 matrix-vector kernels with the fused residual norms, attention that
 // prepares its own heads, one CUDA graph per step) against the prefill path (bf16 cuBLAS,
 // separate kernels) on the 4-bit model, position by position; and the GPU's greedy argmax
@@ -240,26 +264,7 @@ TEST(CudaGeneration, DecodePathAgreesWithPrefillPath) {
   auto fast = DecoderLM::load(dir, 2, Precision::Fast, Device::Cuda);
   auto exact = DecoderLM::load(dir, 2, Precision::F32, Device::Cuda);
   const int64_t vocab = fast->config().vocab_size;
-  // Logits of every position, through the prefill path (all at once) or the decode path
-  // (one token at a time).
-  auto run = [&](DecoderLM& m, bool decode) {
-    KVCache c = m.new_cache(int64_t(ids.size()));
-    std::vector<float> out, step;
-    if (!decode) {
-      m.forward(ids, c, out, /*all_logits=*/true);
-      return out;
-    }
-    for (size_t t = 0; t < ids.size(); ++t) {
-      m.forward(std::span<const int32_t>(&ids[t], 1), c, step);
-      out.insert(out.end(), step.begin(), step.end());
-    }
-    return out;
-  };
-  auto rel = [](const std::vector<float>& a, const std::vector<float>& ref) {
-    double err = 0, top = 0;
-    for (size_t i = 0; i < ref.size(); ++i) err = std::max(err, double(std::abs(a[i] - ref[i]))), top = std::max(top, double(std::abs(ref[i])));
-    return err / top;
-  };
+  auto run = [&](DecoderLM& m, bool decode) { return logits_of_every_position(m, ids, decode); };
   const auto ref = run(*exact, false), exact_decode = run(*exact, true), fast_prefill = run(*fast, false),
              fast_decode = run(*fast, true);
   std::printf("[ 4-bit model, max |diff| / max |logit| vs f32 prefill ] f32 decode %.3g, fast prefill %.3g, fast decode %.3g\n",
@@ -367,6 +372,22 @@ TEST(CudaSampling, GenerationDrawsTheSameOnTheDeviceAndTheHost) {
   EXPECT_EQ(host.logprobs.size(), size_t(host.generation_tokens));
   req.sampling.seed = 8;
   EXPECT_NE(generate(*model, *tok, req).ids, host.ids);  // the seed does steer it
+}
+
+// Decode over most of the bundled model's context (250 of 256 positions): the cache split
+// into 16 spans, each warp's positions taken several at a time, the spans merged — against
+// the prefill path, in f32.
+TEST(CudaGeneration, LongContextDecodeAgreesWithPrefill) {
+  REQUIRE_GPU();
+  const fs::path dir = test::bundled_model();
+  const auto tok = Tokenizer::load(dir);
+  std::vector<int32_t> ids = tok->encode(test::fortunes_text(), true);
+  ASSERT_GE(ids.size(), 250u);
+  ids.resize(250);
+  auto exact = DecoderLM::load(dir, 2, Precision::F32, Device::Cuda);
+  const auto prefill = logits_of_every_position(*exact, ids, false), decode = logits_of_every_position(*exact, ids, true);
+  std::printf("[ 250 positions, f32 decode vs prefill ] max |diff| / max |logit| %.3g\n", rel(decode, prefill));
+  EXPECT_LE(rel(decode, prefill), 1e-5);
 }
 
 // A model whose weights cannot fit is refused before anything is uploaded, with the

@@ -79,35 +79,53 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
     }
   }
   const int64_t plane = kvh * kv.capacity * D;
-  // K and V of the warp's next position are loaded while the current one is used.
-  float kn[DPL], vn[DPL];
-  auto load_kv = [&](int64_t t, float* kk, float* vv) {
+  // A warp takes P consecutive positions a step: their K and V loads are in flight
+  // together and their score reductions interleave, instead of one position's latency
+  // chain (load, 5 shuffles per head, exponentials) after another.
+  constexpr int P = DPL * MAXG <= 16 ? 4 : DPL * MAXG <= 32 ? 2 : 1;
+  for (int64_t t0 = lo + warp * P; t0 < hi; t0 += kWarps * P) {
+    float k[P][DPL], v[P][DPL];
 #pragma unroll
-    for (int j = 0; j < DPL; ++j) {
-      const int64_t e = lane * DPL + j;
-      kk[j] = e < D && t < hi ? kv_at<T>(kv.k, plane + t * D + e) : 0.0f;
-      vv[j] = e < D && t < hi ? kv_at<T>(kv.v, plane + t * D + e) : 0.0f;
-    }
-  };
-  load_kv(lo + warp, kn, vn);
-  for (int64_t t = lo + warp; t < hi; t += kWarps) {
-    float k[DPL], v[DPL];
+    for (int p = 0; p < P; ++p)
 #pragma unroll
-    for (int j = 0; j < DPL; ++j) k[j] = kn[j], v[j] = vn[j];
-    load_kv(t + kWarps, kn, vn);
+      for (int j = 0; j < DPL; ++j) {
+        const int64_t e = lane * DPL + j, t = t0 + p;
+        k[p][j] = e < D && t < hi ? kv_at<T>(kv.k, plane + t * D + e) : 0.0f;
+        v[p][j] = e < D && t < hi ? kv_at<T>(kv.v, plane + t * D + e) : 0.0f;
+      }
 #pragma unroll
     for (int g = 0; g < MAXG; ++g) {
       if (g >= G) break;
-      float dot = 0.0f;
+      float score[P];
 #pragma unroll
-      for (int j = 0; j < DPL; ++j) dot += q[g][j] * k[j];
-      float score = warp_sum(dot);
-      if (a.softcap > 0.0f) score = a.softcap * tanhf(score / a.softcap);
-      const float m_new = fmaxf(m[g], score);
-      const float corr = expf(m[g] - m_new), p = expf(score - m_new);
-      l[g] = l[g] * corr + p;
+      for (int p = 0; p < P; ++p) {
+        float dot = 0.0f;
 #pragma unroll
-      for (int j = 0; j < DPL; ++j) acc[g][j] = acc[g][j] * corr + p * v[j];
+        for (int j = 0; j < DPL; ++j) dot += q[g][j] * k[p][j];
+        score[p] = dot;
+      }
+#pragma unroll
+      for (int o = 16; o; o >>= 1)
+#pragma unroll
+        for (int p = 0; p < P; ++p) score[p] += __shfl_xor_sync(0xffffffffu, score[p], o);
+      float m_new = m[g];
+#pragma unroll
+      for (int p = 0; p < P; ++p) {
+        if (a.softcap > 0.0f) score[p] = a.softcap * tanhf(score[p] / a.softcap);
+        if (t0 + p < hi) m_new = fmaxf(m_new, score[p]);
+      }
+      const float corr = expf(m[g] - m_new);
+      float w[P], sum = 0.0f;
+#pragma unroll
+      for (int p = 0; p < P; ++p) sum += w[p] = t0 + p < hi ? expf(score[p] - m_new) : 0.0f;
+      l[g] = l[g] * corr + sum;
+#pragma unroll
+      for (int j = 0; j < DPL; ++j) {
+        float add = 0.0f;
+#pragma unroll
+        for (int p = 0; p < P; ++p) add += w[p] * v[p][j];
+        acc[g][j] = acc[g][j] * corr + add;
+      }
       m[g] = m_new;
     }
   }

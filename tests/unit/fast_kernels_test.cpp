@@ -11,11 +11,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "model/weight_matrix.h"
 #include "quant/quantize_tensor.h"
 #include "runtime/thread_pool.h"
+#include "util/float_bits.h"
 
 namespace mlxcpp {
 namespace {
@@ -87,6 +89,59 @@ TEST(FastKernels, MatchTheReferenceOnEveryFormat) {
           }
           tol += 1e-5 * wx;  // float summation
           EXPECT_NEAR(fast[size_t(i * rows + r)], ref[size_t(i * rows + r)], tol) << "row " << r << " input " << i;
+        }
+      }
+    }
+  }
+}
+
+// Float weights (bf16, f16, f32, with a Linear bias): the same products as the f32 reference
+// to float summation (the fast kernels only add in another order), and batch invariance.
+TEST(FastKernels, FloatWeightsMatchTheReference) {
+  const int64_t rows = 134, cols = 1152;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  ThreadPool pool(2);
+  for (DType t : {DType::BF16, DType::F16, DType::F32}) {
+    SCOPED_TRACE(dtype_name(t));
+    std::vector<float> w(size_t(rows * cols));
+    for (auto& v : w) v = 0.05f * nd(rng);
+    std::vector<uint8_t> data(w.size() * dtype_size(t));
+    for (size_t k = 0; k < w.size(); ++k) {
+      if (t == DType::BF16) {
+        const uint16_t h = f32_to_bf16(w[k]);
+        std::memcpy(&data[2 * k], &h, 2);
+      } else if (t == DType::F16) {
+        const uint16_t h = f32_to_f16(w[k]);
+        std::memcpy(&data[2 * k], &h, 2);
+      } else {
+        std::memcpy(&data[4 * k], &w[k], 4);
+      }
+    }
+    WeightMatrix m;
+    m.name = "test";
+    m.rows = rows;
+    m.cols = cols;
+    m.dtype = t;
+    m.data = data.data();
+    for (int64_t r = 0; r < rows; ++r) m.bias.push_back(0.1f * nd(rng));
+    for (int64_t n : {1, 3, 9, 67}) {
+      std::vector<float> x(size_t(n * cols));
+      for (auto& v : x) v = nd(rng);
+      std::vector<float> ref(size_t(n * rows)), fast(size_t(n * rows)), wrow(static_cast<size_t>(cols));
+      m.matmul(x.data(), n, ref.data(), pool, Precision::F32);
+      m.matmul(x.data(), n, fast.data(), pool, Precision::Fast);
+      for (int64_t i = 0; i < n; ++i) {
+        std::vector<float> alone(static_cast<size_t>(rows));
+        m.matmul(&x[size_t(i * cols)], 1, alone.data(), pool, Precision::Fast);
+        for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(alone[size_t(r)], fast[size_t(i * rows + r)]) << "row " << r << " input " << i;
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        m.dequantize_row(r, wrow.data());
+        for (int64_t i = 0; i < n; ++i) {
+          double wx = std::abs(m.bias[size_t(r)]);
+          for (int64_t k = 0; k < cols; ++k) wx += std::abs(wrow[size_t(k)] * x[size_t(i * cols + k)]);
+          EXPECT_NEAR(fast[size_t(i * rows + r)], ref[size_t(i * rows + r)], 1e-5 * wx) << "row " << r << " input " << i;
         }
       }
     }

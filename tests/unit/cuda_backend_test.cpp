@@ -312,41 +312,34 @@ TEST(CudaSampling, DrawsWhatTheHostDraws) {
     auto device = make_cuda_sampler(vocab);
     std::set<int32_t> distinct;
     for (int shape = 0; shape < 4; ++shape)  // 0 flat, 1 peaked, 2 ties, 3 masked + processors
-      for (float temperature : {0.0f, 0.7f, 1.3f})
-        for (float top_p : {1.0f, 0.9f, 0.3f})
-          for (int top_k : {0, 1, 40})
-            for (float min_p : {0.0f, 0.05f, 0.5f}) {
-              SamplingParams p;
-              p.temperature = temperature, p.top_p = top_p, p.top_k = top_k, p.min_p = min_p;
-              p.min_tokens_to_keep = top_k == 1 ? 3 : 1;
-              p.seed = uint64_t(gen());
-              std::vector<int32_t> history;
-              if (shape == 3) {
-                p.repetition_penalty = 1.3f, p.presence_penalty = 0.5f, p.frequency_penalty = 0.2f;
-                p.logit_bias = {{5, 4.0f}, {int32_t(vocab) - 1, -2.0f}};
-                for (int i = 0; i < 30; ++i) history.push_back(int32_t(gen() % 64));
-              }
-              std::normal_distribution<float> nd(0.0f, shape == 1 ? 12.0f : 1.0f);
-              std::vector<float> logits(static_cast<size_t>(vocab));
-              for (auto& v : logits) v = nd(gen);
-              if (shape == 2)
-                for (auto& v : logits) v = std::round(v * 4) / 4;  // many equal log-probabilities
-              if (shape == 3)
-                for (size_t i = 0; i < logits.size(); i += 7) logits[i] = -INFINITY;
-              Sampler s(p);
-              for (int step = 0; step < 2; ++step) {
-                const TokenDraw d = s.next_draw(history, vocab);
-                std::vector<float> host = logits;
-                const int32_t want = draw_token(host, d);
-                const int32_t got = device->draw(logits.data(), d);
-                ASSERT_EQ(got, want) << "vocab " << vocab << " shape " << shape << " T " << temperature << " top_p "
-                                     << top_p << " top_k " << top_k << " min_p " << min_p << " step " << step;
-                ASSERT_EQ(device->draw(logits.data(), d), got) << "a second run";
-                ++checked;
-                sampled += temperature > 0;
-                distinct.insert(got);
-              }
-            }
+      for (SamplingParams p : test::sampling_filter_grid(gen)) {
+        std::vector<int32_t> history;
+        if (shape == 3) {
+          p.repetition_penalty = 1.3f, p.presence_penalty = 0.5f, p.frequency_penalty = 0.2f;
+          p.logit_bias = {{5, 4.0f}, {int32_t(vocab) - 1, -2.0f}};
+          for (int i = 0; i < 30; ++i) history.push_back(int32_t(gen() % 64));
+        }
+        std::normal_distribution<float> nd(0.0f, shape == 1 ? 12.0f : 1.0f);
+        std::vector<float> logits(static_cast<size_t>(vocab));
+        for (auto& v : logits) v = nd(gen);
+        if (shape == 2)
+          for (auto& v : logits) v = std::round(v * 4) / 4;  // many equal log-probabilities
+        if (shape == 3)
+          for (size_t i = 0; i < logits.size(); i += 7) logits[i] = -INFINITY;
+        Sampler s(p);
+        for (int step = 0; step < 2; ++step) {
+          const TokenDraw d = s.next_draw(history, vocab);
+          std::vector<float> host = logits;
+          const int32_t want = draw_token(host, d);
+          const int32_t got = device->draw(logits.data(), d);
+          ASSERT_EQ(got, want) << "vocab " << vocab << " shape " << shape << " T " << p.temperature << " top_p "
+                               << p.top_p << " top_k " << p.top_k << " min_p " << p.min_p << " step " << step;
+          ASSERT_EQ(device->draw(logits.data(), d), got) << "a second run";
+          ++checked;
+          sampled += p.temperature > 0;
+          distinct.insert(got);
+        }
+      }
     EXPECT_GT(distinct.size(), 100u) << "vocab " << vocab;  // draws, not one token again and again
   }
   EXPECT_EQ(checked, 2 * 4 * 3 * 3 * 3 * 3 * 2);

@@ -22,9 +22,22 @@
 namespace mlxcpp {
 namespace {
 
-struct Case {
-  QuantSpec spec;
-};
+// The product through the reference (f32) and the fast path; asserts that each input row
+// gives bit for bit what it gives alone (decode and prefill agree, so a prompt continued
+// from the cache answers as a fresh one).
+void both_paths(const WeightMatrix& m, const std::vector<float>& x, int64_t n, ThreadPool& pool, std::vector<float>& ref,
+                std::vector<float>& fast) {
+  ref.assign(size_t(n * m.rows), 0.0f);
+  fast.assign(size_t(n * m.rows), 0.0f);
+  m.matmul(x.data(), n, ref.data(), pool, Precision::F32);
+  m.matmul(x.data(), n, fast.data(), pool, Precision::Fast);
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<float> alone(static_cast<size_t>(m.rows));
+    m.matmul(&x[size_t(i * m.cols)], 1, alone.data(), pool, Precision::Fast);
+    for (int64_t r = 0; r < m.rows; ++r)
+      ASSERT_EQ(alone[size_t(r)], fast[size_t(i * m.rows + r)]) << "row " << r << " input " << i;
+  }
+}
 
 TEST(FastKernels, MatchTheReferenceOnEveryFormat) {
   std::vector<QuantSpec> specs;
@@ -61,16 +74,9 @@ TEST(FastKernels, MatchTheReferenceOnEveryFormat) {
     for (int64_t n : {1, 3, 9, 67}) {
       std::vector<float> x(size_t(n * cols));
       for (auto& v : x) v = nd(rng);
-      std::vector<float> ref(size_t(n * rows)), fast(size_t(n * rows)), wrow(static_cast<size_t>(cols));
-      m.matmul(x.data(), n, ref.data(), pool, Precision::F32);
-      m.matmul(x.data(), n, fast.data(), pool, Precision::Fast);
-      // Each input row gives bit for bit what it gives alone (decode and prefill agree, so
-      // a prompt continued from the cache answers as a fresh one).
-      for (int64_t i = 0; i < n; ++i) {
-        std::vector<float> alone(static_cast<size_t>(rows));
-        m.matmul(&x[size_t(i * cols)], 1, alone.data(), pool, Precision::Fast);
-        for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(alone[size_t(r)], fast[size_t(i * rows + r)]) << "row " << r << " input " << i;
-      }
+      std::vector<float> ref, fast, wrow(static_cast<size_t>(cols));
+      both_paths(m, x, n, pool, ref, fast);
+      if (HasFatalFailure()) return;
       // The activation's rounding error per element: d/2 for one int8 code per weight group
       // (d = the group's max|x|/127).
       const int64_t g = s.group_size;
@@ -128,14 +134,9 @@ TEST(FastKernels, FloatWeightsMatchTheReference) {
     for (int64_t n : {1, 3, 9, 67}) {
       std::vector<float> x(size_t(n * cols));
       for (auto& v : x) v = nd(rng);
-      std::vector<float> ref(size_t(n * rows)), fast(size_t(n * rows)), wrow(static_cast<size_t>(cols));
-      m.matmul(x.data(), n, ref.data(), pool, Precision::F32);
-      m.matmul(x.data(), n, fast.data(), pool, Precision::Fast);
-      for (int64_t i = 0; i < n; ++i) {
-        std::vector<float> alone(static_cast<size_t>(rows));
-        m.matmul(&x[size_t(i * cols)], 1, alone.data(), pool, Precision::Fast);
-        for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(alone[size_t(r)], fast[size_t(i * rows + r)]) << "row " << r << " input " << i;
-      }
+      std::vector<float> ref, fast, wrow(static_cast<size_t>(cols));
+      both_paths(m, x, n, pool, ref, fast);
+      if (HasFatalFailure()) return;
       for (int64_t r = 0; r < rows; ++r) {
         m.dequantize_row(r, wrow.data());
         for (int64_t i = 0; i < n; ++i) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "runtime/sampler.h"
+#include "test_support.h"
 
 namespace mlxcpp {
 namespace {
@@ -61,29 +62,22 @@ TEST(Sampler, DrawsWhatThePlainReferenceDraws) {
   std::mt19937 gen(5);
   int checked = 0;
   for (float spread : {0.5f, 3.0f, 12.0f})  // flat to peaked
-    for (float temperature : {0.0f, 0.7f, 1.3f})
-      for (float top_p : {1.0f, 0.9f, 0.3f})
-        for (int top_k : {0, 1, 40})
-          for (float min_p : {0.0f, 0.05f, 0.5f}) {
-            SamplingParams p;
-            p.temperature = temperature, p.top_p = top_p, p.top_k = top_k, p.min_p = min_p;
-            p.min_tokens_to_keep = top_k == 1 ? 3 : 1;
-            p.seed = uint64_t(gen());
-            Sampler s(p);
-            std::mt19937_64 ref_rng(*p.seed);
-            std::normal_distribution<float> nd(0.0f, spread);
-            for (int step = 0; step < 4; ++step) {
-              std::vector<float> logits(3000), lp, ref_lp;
-              for (auto& v : logits) v = nd(gen);
-              std::vector<float> edited = logits;
-              const int32_t got = draw_token(edited, s.next_draw({}, int64_t(logits.size())), &lp);
-              const int32_t want = reference_sample(p, ref_rng, logits, ref_lp);
-              ASSERT_EQ(got, want) << "spread " << spread << " T " << temperature << " top_p " << top_p << " top_k "
-                                   << top_k << " min_p " << min_p << " step " << step;
-              ASSERT_EQ(lp, ref_lp);
-              ++checked;
-            }
-          }
+    for (const SamplingParams& p : test::sampling_filter_grid(gen)) {
+      Sampler s(p);
+      std::mt19937_64 ref_rng(*p.seed);
+      std::normal_distribution<float> nd(0.0f, spread);
+      for (int step = 0; step < 4; ++step) {
+        std::vector<float> logits(3000), lp, ref_lp;
+        for (auto& v : logits) v = nd(gen);
+        std::vector<float> edited = logits;
+        const int32_t got = draw_token(edited, s.next_draw({}, int64_t(logits.size())), &lp);
+        const int32_t want = reference_sample(p, ref_rng, logits, ref_lp);
+        ASSERT_EQ(got, want) << "spread " << spread << " T " << p.temperature << " top_p " << p.top_p << " top_k "
+                             << p.top_k << " min_p " << p.min_p << " step " << step;
+        ASSERT_EQ(lp, ref_lp);
+        ++checked;
+      }
+    }
   EXPECT_EQ(checked, 3 * 3 * 3 * 3 * 3 * 4);
 }
 

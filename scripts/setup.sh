@@ -10,6 +10,7 @@ PACKAGES=(
   libcurl4-openssl-dev libcpp-httplib-dev libssl-dev libpcre2-dev libutf8proc-dev libhwy-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev python3 python3-jinja2
+  g++-aarch64-linux-gnu qemu-user  # the tests' ARM64 check (tests/tools/arm64_kernels_check.sh)
 )
 
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: the full suite on the Release build, the unit tests again under
-# AddressSanitizer + UndefinedBehaviorSanitizer, and a bounded fuzzing run of every
-# parser of untrusted bytes. Run scripts/setup.sh first.
+# AddressSanitizer + UndefinedBehaviorSanitizer, the CPU kernels cross-compiled for ARM64 and
+# run under qemu, and a bounded fuzzing run of every parser of untrusted bytes. Run
+# scripts/setup.sh first.
 # Usage: scripts/test.sh [--quick]   (--quick: Release suite only)
 # Env: MLXCPP_FUZZ_SECONDS (default 30 per target; longer campaigns: scripts/fuzz.sh SECONDS)
 set -euo pipefail
@@ -26,6 +27,9 @@ CC=clang CXX=clang++ cmake -S . -B build-san -DCMAKE_BUILD_TYPE=RelWithDebInfo -
   -DMLXCPP_FUZZ=ON -DMLXCPP_CUDA=OFF -DMLXCPP_BUILD_BENCH=OFF -DMLXCPP_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-san -j"$jobs" --target unit_tests fuzzers
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-san --output-on-failure -j"$jobs" -L unit
+
+echo "== ARM64: the CPU kernels' test cross-compiled, run under qemu ==" >&2
+tests/tools/arm64_kernels_check.sh build-arm64
 
 echo "== fuzzing (libFuzzer, ${MLXCPP_FUZZ_SECONDS:-30} s per target) ==" >&2
 scripts/fuzz.sh "${MLXCPP_FUZZ_SECONDS:-30}"

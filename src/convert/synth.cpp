@@ -11,6 +11,7 @@
 #include "model/weight_layout.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/gzip_file.h"
 
 namespace mlxcpp {
 namespace fs = std::filesystem;

@@ -10,6 +10,7 @@
 #include "tokenizer/pre_tokenizer.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/gzip_file.h"
 
 namespace mlxcpp {
 namespace fs = std::filesystem;

@@ -1,7 +1,6 @@
 #include "util/files.h"
 
 #include <fcntl.h>
-#include <zlib.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,19 +20,6 @@ std::string read_text_file(const std::filesystem::path& path) {
   ss << in.rdbuf();
   if (in.bad()) fail("{}: read error", path.string());
   return ss.str();
-}
-
-std::string read_file_maybe_gzipped(const std::filesystem::path& path) {
-  if (path.extension() != ".gz") return read_text_file(path);
-  gzFile in = gzopen(path.c_str(), "rb");
-  if (!in) fail("{}: cannot open", path.string());
-  std::string out;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(in, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
-  gzclose(in);
-  if (n < 0) fail("{}: corrupt gzip data", path.string());
-  return out;
 }
 
 nlohmann::json read_json_file(const std::filesystem::path& path) {

@@ -12,9 +12,6 @@ namespace mlxcpp {
 
 std::string read_text_file(const std::filesystem::path& path);
 
-// The file's bytes, gunzipped when its name ends in ".gz" (the bundled tokenizers).
-std::string read_file_maybe_gzipped(const std::filesystem::path& path);
-
 // Parses a JSON file; errors name the file and the parser's position.
 nlohmann::json read_json_file(const std::filesystem::path& path);
 

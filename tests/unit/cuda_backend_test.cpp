@@ -23,6 +23,7 @@
 #include "runtime/sampler.h"
 #include "runtime/thread_pool.h"
 #include "model_checks.h"
+#include "sampling_grid.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
 #include "util/files.h"

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "runtime/sampler.h"
-#include "test_support.h"
+#include "sampling_grid.h"
 
 namespace mlxcpp {
 namespace {

@@ -41,19 +41,4 @@ std::string param_name(std::string name) {
   return name;
 }
 
-std::vector<SamplingParams> sampling_filter_grid(std::mt19937& gen) {
-  std::vector<SamplingParams> grid;
-  for (float temperature : {0.0f, 0.7f, 1.3f})
-    for (float top_p : {1.0f, 0.9f, 0.3f})
-      for (int top_k : {0, 1, 40})
-        for (float min_p : {0.0f, 0.05f, 0.5f}) {
-          SamplingParams p;
-          p.temperature = temperature, p.top_p = top_p, p.top_k = top_k, p.min_p = min_p;
-          p.min_tokens_to_keep = top_k == 1 ? 3 : 1;
-          p.seed = uint64_t(gen());
-          grid.push_back(p);
-        }
-  return grid;
-}
-
 }  // namespace mlxcpp::test

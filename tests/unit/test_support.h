@@ -4,11 +4,8 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <random>
 #include <string>
 #include <vector>
-
-#include "runtime/sampler.h"
 
 namespace mlxcpp::test {
 
@@ -33,9 +30,5 @@ void write_bytes(const std::filesystem::path& path, const std::string& bytes);
 
 // A gtest parameter name from a fixture name ("llama3.1" → "llama3_1").
 std::string param_name(std::string name);
-
-// Every combination of temperature (0, 0.7, 1.3), top_p (1, 0.9, 0.3), top_k (0, 1, 40) and
-// min_p (0, 0.05, 0.5) — 81 — each with a seed from `gen` (min_tokens_to_keep 3 with top_k 1).
-std::vector<SamplingParams> sampling_filter_grid(std::mt19937& gen);
 
 }  // namespace mlxcpp::test

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backend/cpu/code_order.h"
+#include "backend/cpu/simd_clones.h"
 #include "model/weight_matrix.h"
 #include "quant/bit_packing.h"
 #include "quant/fp_formats.h"
@@ -102,7 +103,7 @@ inline void unpack_block(const WeightMatrix& w, int64_t r, int64_t c, float* q, 
   }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+MLXCPP_SIMD_CLONES
 void rows_kernel(const WeightMatrix& w, const Prepared& p, float* y, int64_t r0, int64_t r1) {
   const bool affine = w.quant && w.quant->mode == QuantMode::Affine;
   const int64_t group = p.group, groups = w.cols / group;
@@ -205,7 +206,7 @@ __attribute__((always_inline)) inline void widened_tiles(const WeightMatrix& w, 
   }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+MLXCPP_SIMD_CLONES
 void widened_rows_kernel(const WeightMatrix& w, const float* x, int64_t n, float* y, int64_t r0, int64_t r1) {
   const bool bf16 = w.dtype == DType::BF16;
   int64_t rt = r0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/cpu/simd_clones.h"
+
 namespace mlxcpp::cpu {
 
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps, bool weight_offset) {
@@ -44,7 +46,7 @@ void softcap(float* x, int64_t n, float cap) {
   for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+MLXCPP_SIMD_CLONES
 float dot(const float* a, const float* b, int64_t n) {
   // Independent partial sums need no reassociation, so the compiler vectorises them.
   float acc[16] = {0};
@@ -57,7 +59,7 @@ float dot(const float* a, const float* b, int64_t n) {
   return s;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+MLXCPP_SIMD_CLONES
 void axpy(float s, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += s * x[i];
 }
@@ -72,7 +74,7 @@ inline float widen_bf16(uint16_t h) {
 }
 }  // namespace
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+MLXCPP_SIMD_CLONES
 float dot_bf16(const float* a, const uint16_t* b, int64_t n) {
   float acc[16] = {0};
   int64_t i = 0;
@@ -84,7 +86,7 @@ float dot_bf16(const float* a, const uint16_t* b, int64_t n) {
   return s;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+MLXCPP_SIMD_CLONES
 void axpy_bf16(float s, const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += s * widen_bf16(x[i]);
 }

@@ -29,6 +29,10 @@ struct TokenDraw {
   float log_min_p = 0;  // log(min_p), computed once on the host so every device agrees
   int32_t min_tokens_to_keep = 1;
   double uniform = 0;  // in [0, 1): where the draw lands in the kept tokens' weight
+
+  // Plain greedy: the largest logit itself, with no log-softmax to take (the host and the
+  // devices take this shortcut alike).
+  bool is_argmax() const { return temperature == 0 && edits.empty(); }
 };
 
 }  // namespace mlxcpp

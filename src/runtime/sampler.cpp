@@ -198,6 +198,9 @@ int32_t pick(std::span<const float> logits, const TokenDraw& d, std::vector<floa
 }  // namespace
 
 int32_t draw_token(std::span<float> logits, const TokenDraw& draw, std::vector<float>* logprobs) {
+  // Greedy decoding on the CPU takes no log-softmax (two passes over the vocabulary, one
+  // with an exponential per token), as before draws existed and as the GPU's argmax.
+  if (draw.is_argmax() && !logprobs) return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
   apply_edits(logits, draw.edits);
   return pick(logits, draw, logprobs);
 }

@@ -146,7 +146,7 @@ class CudaDecoder final : public DeviceDecoder {
     std::memcpy(host_params_ + 1, inv_freq, size_t(p_.rope_dims / 2) * sizeof(float));
     Output out = Output::Logits;
     if (draw && !all_logits) {
-      out = draw->temperature == 0 && draw->edits.empty() ? Output::Argmax : Output::Draw;
+      out = draw->is_argmax() ? Output::Argmax : Output::Draw;
       if (out == Output::Draw && !pack_draw(*draw, host_draw_))
         throw std::runtime_error("a draw with " + std::to_string(draw->edits.size()) + " logit edits (at most " +
                                  std::to_string(kMaxDrawEdits) + ")");

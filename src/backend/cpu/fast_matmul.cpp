@@ -60,18 +60,8 @@ Prepared prepare(const WeightMatrix& w, const float* x, int64_t n) {
 // Widens `count` codes (kBlock, or a whole nvfp4 group of 16) of row r starting at column
 // c into q (unpack order).
 inline void unpack_block(const WeightMatrix& w, int64_t r, int64_t c, float* q, int count = kBlock) {
-  if (!w.quant) {
-    const size_t esz = dtype_size(w.dtype);
-    const uint8_t* base = w.data + size_t(r * w.cols + c) * esz;
-    if (w.dtype == DType::BF16) {
-      for (int k = 0; k < kBlock; ++k) {
-        uint16_t h;
-        std::memcpy(&h, base + 2 * k, 2);
-        q[k] = bf16_to_f32(h);
-      }
-    } else {
-      convert_to_f32(w.dtype, base, q, size_t(kBlock));
-    }
+  if (!w.quant) {  // f16 (bf16 and f32 widen in registers: widened_rows_kernel)
+    convert_to_f32(w.dtype, w.data + size_t(r * w.cols + c) * dtype_size(w.dtype), q, size_t(kBlock));
     return;
   }
   const QuantSpec& s = *w.quant;

@@ -189,22 +189,50 @@ void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KV
     for (int64_t hh = 0; hh < KV; ++hh) cache.store(layer, hh, start + i, ki + hh * D, &v[size_t((i * KV + hh) * D)]);
   }
   const float scale = traits_.query_scale > 0 ? traits_.query_scale : 1.0f / std::sqrt(float(D));
+  // A job is one KV head and up to kPositions consecutive positions: its rows are those
+  // positions' query heads of the group, which share every key and value the cache hands
+  // out (cpu::key_tile_scores, cpu::add_weighted_values). A row's result does not depend on
+  // the job's other rows, so decoding a position gives what its prompt row gave.
+  constexpr int64_t kPositions = 4, kValueChunk = 256, T = cpu::kKeyTile;
+  const int64_t blocks = (n + kPositions - 1) / kPositions;
+  auto first_seen = [&](int64_t pos) { return L.sliding ? std::max<int64_t>(0, pos - *c.sliding_window + 1) : 0; };
   std::vector<float> attn(size_t(n * H * D));
-  pool_.parallel_for(n * H, [&](int64_t b, int64_t e) {
-    std::vector<float> scores(size_t(start + n));
+  pool_.parallel_for(KV * blocks, [&](int64_t b, int64_t e) {
+    std::vector<float> rows_q, rows_out, scores, scratch(size_t(std::max(T, kValueChunk) * D));
     for (int64_t job = b; job < e; ++job) {
-      const int64_t i = job / H, hh = job % H, kvh = hh / group;
-      const int64_t pos = start + i;
-      int64_t first = 0;
-      if (L.sliding) first = std::max<int64_t>(0, pos - *c.sliding_window + 1);
-      const float* qi = &q[size_t((i * H + hh) * D)];
-      const int64_t len = pos - first + 1;
-      for (int64_t t = first; t <= pos; ++t) scores[size_t(t - first)] = cache.dot_k(layer, kvh, t, qi) * scale;
-      if (traits_.attn_softcap > 0) cpu::softcap(scores.data(), len, traits_.attn_softcap);
-      cpu::softmax(scores.data(), len);
-      float* o = &attn[size_t((i * H + hh) * D)];
-      std::fill(o, o + D, 0.0f);
-      for (int64_t t = first; t <= pos; ++t) cache.add_v(layer, kvh, t, scores[size_t(t - first)], o);
+      const int64_t kvh = job % KV, i0 = job / KV * kPositions, i1 = std::min(n, i0 + kPositions);
+      const int64_t rows = (i1 - i0) * group;
+      rows_q.resize(size_t(rows * D));
+      rows_out.assign(size_t(rows * D), 0.0f);
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* src = &q[size_t(((i0 + r / group) * H + kvh * group + r % group) * D)];
+        for (int64_t d = 0; d < D; ++d) rows_q[size_t(r * D + d)] = src[d] * scale;
+      }
+      // Scores for the key tiles that cover positions [lo, hi]; column j is position base + j.
+      const int64_t lo = first_seen(start + i0), hi = start + i1 - 1, base = lo / T * T;
+      const int64_t stride = (hi / T + 1) * T - base;
+      scores.resize(size_t(rows * stride));
+      for (int64_t tile = base / T; tile <= hi / T; ++tile) {
+        const KVCache::Span k = cache.key_tile(layer, kvh, tile, scratch.data());
+        cpu::key_tile_scores(rows_q.data(), rows, D, k.data, k.bf16, &scores[size_t(tile * T - base)], stride);
+      }
+      // Each row's softmax over the positions it sees; zero weight for the others in [lo, hi].
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t pos = start + i0 + r / group, first = first_seen(pos);
+        float* row = &scores[size_t(r * stride)];
+        const int64_t len = pos - first + 1;
+        if (traits_.attn_softcap > 0) cpu::softcap(row + (first - base), len, traits_.attn_softcap);
+        cpu::softmax(row + (first - base), len);
+        std::fill(row + (lo - base), row + (first - base), 0.0f);
+        std::fill(row + (pos - base) + 1, row + (hi - base) + 1, 0.0f);
+      }
+      for (int64_t t = lo; t <= hi; t += kValueChunk) {
+        const int64_t count = std::min(kValueChunk, hi - t + 1);
+        const KVCache::Span v = cache.values(layer, kvh, t, count, scratch.data());
+        cpu::add_weighted_values(&scores[size_t(t - base)], stride, rows, v.data, v.bf16, count, D, rows_out.data());
+      }
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(&rows_out[size_t(r * D)], D, &attn[size_t(((i0 + r / group) * H + kvh * group + r % group) * D)]);
     }
   });
   L.o.matmul(attn.data(), n, out, pool_, precision_);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "backend/cpu/ops.h"
 #include "quant/quantize_tensor.h"
 #include "util/error.h"
 #include "util/float_bits.h"
@@ -11,6 +10,9 @@ namespace mlxcpp {
 namespace {
 
 constexpr int64_t kMaxQuantizedHeadDim = 512;  // rows are dequantized on the stack
+constexpr int64_t kTile = cpu::kKeyTile;
+
+int64_t whole_tiles(int64_t positions) { return (positions + kTile - 1) / kTile * kTile; }
 
 // The layout is [kv_head][position][row]: each head's rows move to their new offset.
 template <typename T>
@@ -46,7 +48,8 @@ void validate_kv_quantization(const KvQuantization& q, int64_t head_dim) {
 
 KVCache::KVCache(int64_t layers_, int64_t kv_heads_, int64_t head_dim_, int64_t capacity_, KvDtype dtype_,
                  KvQuantization quantization)
-    : layers(layers_), kv_heads(kv_heads_), head_dim(head_dim_), capacity(capacity_), dtype(dtype_), quant_(quantization) {
+    : layers(layers_), kv_heads(kv_heads_), head_dim(head_dim_), capacity(capacity_), dtype(dtype_),
+      slots_(whole_tiles(capacity_)), quant_(quantization) {
   validate_kv_quantization(quant_, head_dim);
   allocate_float();
 }
@@ -55,7 +58,7 @@ KVCache::KVCache(int64_t layers_, int64_t kv_heads_, int64_t head_dim_, int64_t 
     : layers(layers_), kv_heads(kv_heads_), head_dim(head_dim_), capacity(capacity_), device(std::move(on_device)) {}
 
 void KVCache::allocate_float() {
-  const size_t plane = size_t(kv_heads * capacity * head_dim);
+  const size_t plane = size_t(kv_heads * slots_ * head_dim);
   if (dtype == KvDtype::F32) {
     k32_.assign(size_t(layers), std::vector<float>(plane));
     v32_.assign(size_t(layers), std::vector<float>(plane));
@@ -73,7 +76,7 @@ DType scales_dtype(KvDtype d) { return d == KvDtype::F32 ? DType::F32 : DType::B
 
 void KVCache::quantize_rows(int64_t upto) {
   const size_t codes = code_bytes(), groups = scale_bytes();
-  const size_t rows = size_t(kv_heads * capacity);
+  const size_t rows = size_t(kv_heads * slots_);
   for (auto* planes : {&kq_, &vq_}) planes->assign(size_t(layers), std::vector<uint8_t>(rows * codes));
   for (auto* planes : {&ks_, &kb_, &vs_, &vb_}) planes->assign(size_t(layers), std::vector<uint8_t>(rows * groups));
   float k[kMaxQuantizedHeadDim], v[kMaxQuantizedHeadDim];
@@ -91,7 +94,7 @@ void KVCache::quantize_rows(int64_t upto) {
 void KVCache::quantize_row(int64_t layer, int64_t head, int64_t pos, const float* k, const float* v) {
   const QuantSpec spec{QuantMode::Affine, quant_.bits, quant_.group};
   const DType sd = scales_dtype(dtype);
-  const size_t row = size_t(head * capacity + pos), codes = code_bytes(), groups = scale_bytes();
+  const size_t row = size_t(head * slots_ + pos), codes = code_bytes(), groups = scale_bytes();
   // The values the float cache would hold (bf16 for the fast path), then mx.quantize of them.
   float kr[kMaxQuantizedHeadDim], vr[kMaxQuantizedHeadDim];
   for (int64_t d = 0; d < head_dim; ++d) {
@@ -105,56 +108,58 @@ void KVCache::quantize_row(int64_t layer, int64_t head, int64_t pos, const float
 
 void KVCache::dequantized(const std::vector<std::vector<uint8_t>>& codes, const std::vector<std::vector<uint8_t>>& scales,
                           const std::vector<std::vector<uint8_t>>& biases, int64_t layer, int64_t head, int64_t pos,
-                          float* out) const {
-  const size_t row = size_t(head * capacity + pos), l = size_t(layer), cb = code_bytes(), sb = scale_bytes();
-  dequantize_matrix(&codes[l][row * cb], &scales[l][row * sb], &biases[l][row * sb], 1,
+                          int64_t count, float* out) const {
+  const size_t row = size_t(head * slots_ + pos), l = size_t(layer), cb = code_bytes(), sb = scale_bytes();
+  dequantize_matrix(&codes[l][row * cb], &scales[l][row * sb], &biases[l][row * sb], size_t(count),
                     size_t(head_dim), {QuantMode::Affine, quant_.bits, quant_.group}, scales_dtype(dtype), out);
 }
 
 void KVCache::read_float(bool key, int64_t layer, int64_t head, int64_t pos, float* out) const {
-  const size_t o = offset(head, pos), l = size_t(layer);
-  if (dtype == KvDtype::F32) {
-    std::copy_n(&(key ? k32_ : v32_)[l][o], head_dim, out);
-  } else {
-    const uint16_t* src = &(key ? k16_ : v16_)[l][o];
-    for (int64_t d = 0; d < head_dim; ++d) out[d] = bf16_to_f32(src[d]);
+  const size_t o = key ? key_offset(head, pos) : offset(head, pos), step = key ? size_t(kTile) : 1, l = size_t(layer);
+  for (int64_t d = 0; d < head_dim; ++d) {
+    const size_t i = o + size_t(d) * step;
+    out[d] = dtype == KvDtype::F32 ? (key ? k32_ : v32_)[l][i] : bf16_to_f32((key ? k16_ : v16_)[l][i]);
   }
 }
 
 void KVCache::store(int64_t layer, int64_t head, int64_t pos, const float* k, const float* v) {
   if (quantized_) return quantize_row(layer, head, pos, k, v);
-  const size_t o = offset(head, pos);
-  if (dtype == KvDtype::F32) {
-    std::copy_n(k, head_dim, &k32_[size_t(layer)][o]);
-    std::copy_n(v, head_dim, &v32_[size_t(layer)][o]);
-  } else {
-    for (int64_t d = 0; d < head_dim; ++d) {
-      k16_[size_t(layer)][o + size_t(d)] = f32_to_bf16(k[d]);
-      v16_[size_t(layer)][o + size_t(d)] = f32_to_bf16(v[d]);
+  const size_t o = offset(head, pos), ko = key_offset(head, pos), l = size_t(layer);
+  for (int64_t d = 0; d < head_dim; ++d) {
+    const size_t kd = ko + size_t(d * kTile), vd = o + size_t(d);
+    if (dtype == KvDtype::F32) {
+      k32_[l][kd] = k[d];
+      v32_[l][vd] = v[d];
+    } else {
+      k16_[l][kd] = f32_to_bf16(k[d]);
+      v16_[l][vd] = f32_to_bf16(v[d]);
     }
   }
 }
 
-float KVCache::dot_k(int64_t layer, int64_t head, int64_t pos, const float* q) const {
-  if (quantized_) {
-    float k[kMaxQuantizedHeadDim];
-    dequantized(kq_, ks_, kb_, layer, head, pos, k);
-    return cpu::dot(q, k, head_dim);
+KVCache::Span KVCache::key_tile(int64_t layer, int64_t head, int64_t tile, float* scratch) const {
+  const size_t l = size_t(layer);
+  if (!quantized_) {
+    const size_t o = key_offset(head, tile * kTile);
+    if (dtype == KvDtype::F32) return {&k32_[l][o], false};
+    return {&k16_[l][o], true};
   }
-  const size_t o = offset(head, pos);
-  if (dtype == KvDtype::F32) return cpu::dot(q, &k32_[size_t(layer)][o], head_dim);
-  return cpu::dot_bf16(q, &k16_[size_t(layer)][o], head_dim);
+  float row[kMaxQuantizedHeadDim];
+  for (int64_t j = 0; j < kTile; ++j) {
+    dequantized(kq_, ks_, kb_, layer, head, tile * kTile + j, 1, row);
+    for (int64_t d = 0; d < head_dim; ++d) scratch[d * kTile + j] = row[d];
+  }
+  return {scratch, false};
 }
 
-void KVCache::add_v(int64_t layer, int64_t head, int64_t pos, float weight, float* out) const {
-  if (quantized_) {
-    float v[kMaxQuantizedHeadDim];
-    dequantized(vq_, vs_, vb_, layer, head, pos, v);
-    return cpu::axpy(weight, v, out, head_dim);
+KVCache::Span KVCache::values(int64_t layer, int64_t head, int64_t pos, int64_t count, float* scratch) const {
+  const size_t l = size_t(layer), o = offset(head, pos);
+  if (!quantized_) {
+    if (dtype == KvDtype::F32) return {&v32_[l][o], false};
+    return {&v16_[l][o], true};
   }
-  const size_t o = offset(head, pos);
-  if (dtype == KvDtype::F32) return cpu::axpy(weight, &v32_[size_t(layer)][o], out, head_dim);
-  cpu::axpy_bf16(weight, &v16_[size_t(layer)][o], out, head_dim);
+  dequantized(vq_, vs_, vb_, layer, head, pos, count, scratch);
+  return {scratch, false};
 }
 
 void KVCache::quantize_if_due() {
@@ -171,7 +176,7 @@ void KVCache::reset() {
 
 uint64_t KVCache::bytes() const {
   if (device) return device->bytes();
-  const uint64_t rows = uint64_t(2 * layers * kv_heads * capacity);
+  const uint64_t rows = uint64_t(2 * layers * kv_heads * slots_);
   if (quantized_) return rows * uint64_t(code_bytes() + 2 * scale_bytes());
   return rows * uint64_t(head_dim) * value_bytes();
 }
@@ -183,17 +188,20 @@ void KVCache::reserve(int64_t n) {
     capacity = n;
     return;
   }
+  const int64_t slots = whole_tiles(n);
   const size_t hd = size_t(head_dim);
-  grow(k32_, kv_heads, hd, capacity, n, length);
-  grow(v32_, kv_heads, hd, capacity, n, length);
-  grow(k16_, kv_heads, hd, capacity, n, length);
-  grow(v16_, kv_heads, hd, capacity, n, length);
+  // K moves whole tiles ([tile][head_dim][16] per head), V and quantized rows by position.
+  grow(k32_, kv_heads, hd * kTile, slots_ / kTile, slots / kTile, whole_tiles(length) / kTile);
+  grow(k16_, kv_heads, hd * kTile, slots_ / kTile, slots / kTile, whole_tiles(length) / kTile);
+  grow(v32_, kv_heads, hd, slots_, slots, length);
+  grow(v16_, kv_heads, hd, slots_, slots, length);
   if (quantized_) {
     const size_t codes = code_bytes(), groups = scale_bytes();
-    grow(kq_, kv_heads, codes, capacity, n, length);
-    grow(vq_, kv_heads, codes, capacity, n, length);
-    for (auto* planes : {&ks_, &kb_, &vs_, &vb_}) grow(*planes, kv_heads, groups, capacity, n, length);
+    grow(kq_, kv_heads, codes, slots_, slots, length);
+    grow(vq_, kv_heads, codes, slots_, slots, length);
+    for (auto* planes : {&ks_, &kb_, &vs_, &vb_}) grow(*planes, kv_heads, groups, slots_, slots, length);
   }
+  slots_ = slots;
   capacity = n;
 }
 

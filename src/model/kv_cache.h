@@ -1,8 +1,9 @@
 // The key/value cache of one sequence: per layer, K (after RoPE) and V for every position
-// so far, laid out [kv_head][position][head_dim], in float32 (the reference path) or
-// bfloat16 (the fast path: half the memory and half the bytes read per decoded token, the
-// precision MLX keeps for bf16 models). Attention reaches it only through store / dot_k /
-// add_v, so the storage type stays a detail of this file.
+// so far, in float32 (the reference path) or bfloat16 (the fast path: half the memory and
+// half the bytes read per decoded token, the precision MLX keeps for bf16 models). V is laid
+// out [kv_head][position][head_dim]; K in tiles of 16 positions, [kv_head][tile][head_dim][16],
+// the layout the attention kernels (backend/cpu/attention.h) take scores from. Attention
+// reaches the cache through store / key_tile / values.
 //
 // mlx-lm's kv_bits: with KvQuantization, a forward pass that starts with more than `start`
 // positions in the cache (mlx-lm's quantized_kv_start, checked where mlx-lm's
@@ -16,6 +17,7 @@
 #include <memory>
 #include <vector>
 
+#include "backend/cpu/attention.h"
 #include "backend/device_decoder.h"
 
 namespace mlxcpp {
@@ -38,14 +40,24 @@ struct KVCache {
 
   KVCache(int64_t layers, int64_t kv_heads, int64_t head_dim, int64_t capacity, KvDtype dtype = KvDtype::F32,
           KvQuantization quantization = {});
-  // A cache in device memory (made by a DeviceDecoder): store / dot_k / add_v do not apply.
+  // A cache in device memory (made by a DeviceDecoder): store / key_tile / values do not apply.
   KVCache(int64_t layers, int64_t kv_heads, int64_t head_dim, int64_t capacity, std::unique_ptr<DeviceKv> on_device);
 
   std::unique_ptr<DeviceKv> device;
 
   void store(int64_t layer, int64_t head, int64_t pos, const float* k, const float* v);
-  float dot_k(int64_t layer, int64_t head, int64_t pos, const float* q) const;          // q · K[pos]
-  void add_v(int64_t layer, int64_t head, int64_t pos, float weight, float* out) const;  // out += weight · V[pos]
+
+  // Stored values for attention: a float cache hands out its own storage (f32, or bf16 when
+  // `bf16`); a quantized one dequantizes into the caller's `scratch` (f32).
+  struct Span {
+    const void* data;
+    bool bf16;
+  };
+  // K of positions [16·tile, 16·tile + 16) as [head_dim][16] (16 = cpu::kKeyTile); scratch
+  // holds head_dim × 16 floats. Positions past `length` hold stale or zero values.
+  Span key_tile(int64_t layer, int64_t head, int64_t tile, float* scratch) const;
+  // V of positions [pos, pos + count) as [count][head_dim]; scratch holds count × head_dim floats.
+  Span values(int64_t layer, int64_t head, int64_t pos, int64_t count, float* scratch) const;
 
   // Before a forward pass: switches to quantized storage when the cache holds more than
   // `start` positions.
@@ -61,7 +73,12 @@ struct KVCache {
   uint64_t bytes() const;
 
  private:
-  size_t offset(int64_t head, int64_t pos) const { return size_t((head * capacity + pos) * head_dim); }
+  // Rows are allocated for `slots_` positions: the capacity rounded up to whole key tiles.
+  size_t offset(int64_t head, int64_t pos) const { return size_t((head * slots_ + pos) * head_dim); }
+  size_t key_offset(int64_t head, int64_t pos) const {
+    constexpr int64_t T = cpu::kKeyTile;
+    return size_t((head * slots_ + pos / T * T) * head_dim + pos % T);  // + T·d for element d
+  }
   // A quantized row: its codes, and its group scales (or biases) in the cache's float type.
   size_t code_bytes() const { return size_t(head_dim * quant_.bits / 8); }
   size_t scale_bytes() const { return size_t(head_dim / quant_.group) * value_bytes(); }
@@ -70,8 +87,9 @@ struct KVCache {
   void quantize_row(int64_t layer, int64_t head, int64_t pos, const float* k, const float* v);
   void dequantized(const std::vector<std::vector<uint8_t>>& codes, const std::vector<std::vector<uint8_t>>& scales,
                    const std::vector<std::vector<uint8_t>>& biases, int64_t layer, int64_t head, int64_t pos,
-                   float* out) const;
+                   int64_t count, float* out) const;
   void read_float(bool key, int64_t layer, int64_t head, int64_t pos, float* out) const;
+  int64_t slots_ = 0;
   std::vector<std::vector<float>> k32_, v32_;
   std::vector<std::vector<uint16_t>> k16_, v16_;
   KvQuantization quant_;

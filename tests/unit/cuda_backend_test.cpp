@@ -229,22 +229,6 @@ TEST(CudaGeneration, ReusedCacheMatchesAFreshRun) {
   EXPECT_EQ(reused.result().ids, fresh.ids);
 }
 
-// Logits of every position, through the prefill path (all at once) or the decode path
-// (one token at a time).
-std::vector<float> logits_of_every_position(DecoderLM& m, const std::vector<int32_t>& ids, bool decode) {
-  KVCache c = m.new_cache(int64_t(ids.size()));
-  std::vector<float> out, step;
-  if (!decode) {
-    m.forward(ids, c, out, /*all_logits=*/true);
-    return out;
-  }
-  for (size_t t = 0; t < ids.size(); ++t) {
-    m.forward(std::span<const int32_t>(&ids[t], 1), c, step);
-    out.insert(out.end(), step.begin(), step.end());
-  }
-  return out;
-}
-
 // max |a − ref| / max |ref|.
 double rel(const std::vector<float>& a, const std::vector<float>& ref) {
   double err = 0, top = 0;
@@ -265,7 +249,7 @@ TEST(CudaGeneration, DecodePathAgreesWithPrefillPath) {
   auto fast = DecoderLM::load(dir, 2, Precision::Fast, Device::Cuda);
   auto exact = DecoderLM::load(dir, 2, Precision::F32, Device::Cuda);
   const int64_t vocab = fast->config().vocab_size;
-  auto run = [&](DecoderLM& m, bool decode) { return logits_of_every_position(m, ids, decode); };
+  auto run = [&](DecoderLM& m, bool decode) { return test::logits_of_every_position(m, ids, decode); };
   const auto ref = run(*exact, false), exact_decode = run(*exact, true), fast_prefill = run(*fast, false),
              fast_decode = run(*fast, true);
   std::printf("[ 4-bit model, max |diff| / max |logit| vs f32 prefill ] f32 decode %.3g, fast prefill %.3g, fast decode %.3g\n",
@@ -379,7 +363,7 @@ TEST(CudaGeneration, LongContextDecodeAgreesWithPrefill) {
   ASSERT_GE(ids.size(), 250u);
   ids.resize(250);
   auto exact = DecoderLM::load(dir, 2, Precision::F32, Device::Cuda);
-  const auto prefill = logits_of_every_position(*exact, ids, false), decode = logits_of_every_position(*exact, ids, true);
+  const auto prefill = test::logits_of_every_position(*exact, ids, false), decode = test::logits_of_every_position(*exact, ids, true);
   std::printf("[ 250 positions, f32 decode vs prefill ] max |diff| / max |logit| %.3g\n", rel(decode, prefill));
   EXPECT_LE(rel(decode, prefill), 1e-5);
 }

@@ -108,31 +108,5 @@ TEST_F(GenerationStreamTest, LogprobsMatchTheSampledTokens) {
   }
 }
 
-TEST_F(GenerationStreamTest, KvCacheReserveKeepsFilledPositionsInBothDtypes) {
-  for (KvDtype dt : {KvDtype::F32, KvDtype::BF16}) {
-    KVCache kv(2, 3, 4, 5, dt);
-    const float ones[4] = {1, 1, 1, 1};
-    for (int64_t l = 0; l < 2; ++l)
-      for (int64_t h = 0; h < 3; ++h)
-        for (int64_t p = 0; p < 5; ++p) {
-          const float val = float(l * 100 + h * 10 + p), k[4] = {val, 0, 0, 0}, v[4] = {-val, 0, 0, 0};
-          kv.store(l, h, p, k, v);
-        }
-    kv.length = 5;
-    kv.reserve(9);
-    EXPECT_EQ(kv.capacity, 9);
-    EXPECT_EQ(kv.bytes(), uint64_t(2 * 2 * 3 * 9 * 4) * (dt == KvDtype::F32 ? 4 : 2));
-    for (int64_t l = 0; l < 2; ++l)
-      for (int64_t h = 0; h < 3; ++h)
-        for (int64_t p = 0; p < 5; ++p) {
-          // Small integers are exact in bf16 too.
-          EXPECT_EQ(kv.dot_k(l, h, p, ones), float(l * 100 + h * 10 + p));
-          float out[4] = {0, 0, 0, 0};
-          kv.add_v(l, h, p, 2.0f, out);
-          EXPECT_EQ(out[0], -2.0f * float(l * 100 + h * 10 + p));
-        }
-  }
-}
-
 }  // namespace
 }  // namespace mlxcpp

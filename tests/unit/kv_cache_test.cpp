@@ -26,15 +26,18 @@ std::vector<float> row(std::mt19937& rng) {
   return r;
 }
 
-// Row (layer, head, pos) as the cache reads it: dot_k against unit vectors, and add_v.
+float element(const KVCache::Span& s, int64_t i) {
+  return s.bf16 ? bf16_to_f32(static_cast<const uint16_t*>(s.data)[i]) : static_cast<const float*>(s.data)[i];
+}
+
+// Row (layer, head, pos) as attention reads it: from its key tile ([head_dim][16]) and the values.
 std::pair<std::vector<float>, std::vector<float>> read_back(const KVCache& c, int64_t l, int64_t h, int64_t p) {
-  std::vector<float> k(kDim), v(kDim, 0.0f), e(kDim, 0.0f);
-  for (int64_t d = 0; d < kDim; ++d) {
-    e[size_t(d)] = 1.0f;
-    k[size_t(d)] = c.dot_k(l, h, p, e.data());
-    e[size_t(d)] = 0.0f;
-  }
-  c.add_v(l, h, p, 1.0f, v.data());
+  const int64_t dim = c.head_dim, tile = cpu::kKeyTile;
+  std::vector<float> k(static_cast<size_t>(dim)), v(static_cast<size_t>(dim)), scratch(static_cast<size_t>(dim * tile));
+  const KVCache::Span keys = c.key_tile(l, h, p / tile, scratch.data());
+  for (int64_t d = 0; d < dim; ++d) k[size_t(d)] = element(keys, d * tile + p % tile);
+  const KVCache::Span values = c.values(l, h, p, 1, scratch.data());
+  for (int64_t d = 0; d < dim; ++d) v[size_t(d)] = element(values, d);
   return {k, v};
 }
 
@@ -65,6 +68,37 @@ TEST(KvCache, FloatRowsReadBackAsStored) {
   }
 }
 
+TEST(KvCache, GrowthKeepsTheFilledPositionsInBothDtypes) {
+  // 18 positions fill one key tile and part of a second; growth moves both.
+  constexpr int64_t kFilled = 18, kDimSmall = 4;
+  for (KvDtype dt : {KvDtype::F32, KvDtype::BF16}) {
+    KVCache kv(2, 3, kDimSmall, 20, dt);
+    auto value = [](int64_t l, int64_t h, int64_t p, int64_t d) { return float(l * 1000 + h * 100 + p * 4 + d); };
+    for (int64_t l = 0; l < 2; ++l)
+      for (int64_t h = 0; h < 3; ++h)
+        for (int64_t p = 0; p < kFilled; ++p) {
+          float k[kDimSmall], v[kDimSmall];
+          for (int64_t d = 0; d < kDimSmall; ++d) k[d] = value(l, h, p, d), v[d] = -value(l, h, p, d);
+          kv.store(l, h, p, k, v);
+        }
+    kv.length = kFilled;
+    kv.reserve(40);
+    EXPECT_EQ(kv.capacity, 40);
+    // Rows for 48 positions: the capacity in whole key tiles.
+    EXPECT_EQ(kv.bytes(), uint64_t(2 * 2 * 3 * 48 * kDimSmall) * (dt == KvDtype::F32 ? 4 : 2));
+    for (int64_t l = 0; l < 2; ++l)
+      for (int64_t h = 0; h < 3; ++h)
+        for (int64_t p = 0; p < kFilled; ++p) {
+          const auto [k, v] = read_back(kv, l, h, p);
+          for (int64_t d = 0; d < kDimSmall; ++d) {
+            const float want = dt == KvDtype::F32 ? value(l, h, p, d) : bf16_to_f32(f32_to_bf16(value(l, h, p, d)));
+            ASSERT_EQ(k[size_t(d)], want) << "layer " << l << " head " << h << " pos " << p;
+            ASSERT_EQ(v[size_t(d)], -want) << "layer " << l << " head " << h << " pos " << p;
+          }
+        }
+  }
+}
+
 TEST(KvCache, QuantizedRowsReadBackAsMlxQuantizesThem) {
   for (int bits : {8, 4, 2})
     for (int group : {32, 64}) {
@@ -88,7 +122,7 @@ TEST(KvCache, QuantizedRowsReadBackAsMlxQuantizesThem) {
       ASSERT_TRUE(c.quantized());
       c.reserve(5);  // growth keeps the quantized rows
       put(3);        // stored quantized
-      EXPECT_LT(c.bytes(), uint64_t(2 * kLayers * kHeads * 5 * kDim * 2));
+      EXPECT_LT(c.bytes(), KVCache(kLayers, kHeads, kDim, 5, KvDtype::BF16).bytes());  // smaller than bf16 rows
       size_t i = 0;
       for (int64_t p = 0; p < 4; ++p)
         for (int64_t l = 0; l < kLayers; ++l)

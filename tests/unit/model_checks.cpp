@@ -46,6 +46,20 @@ std::vector<int32_t> greedy_continuation(DecoderLM& model, const nlohmann::json&
   return got;
 }
 
+std::vector<float> logits_of_every_position(DecoderLM& model, const std::vector<int32_t>& ids, bool decode) {
+  KVCache cache = model.new_cache(int64_t(ids.size()));
+  std::vector<float> out, step;
+  if (!decode) {
+    model.forward(ids, cache, out, /*all_logits=*/true);
+    return out;
+  }
+  for (size_t t = 0; t < ids.size(); ++t) {
+    model.forward(std::span<const int32_t>(&ids[t], 1), cache, step);
+    out.insert(out.end(), step.begin(), step.end());
+  }
+  return out;
+}
+
 void expect_reference_greedy(DecoderLM& model, const fs::path& dir, const fs::path& reference) {
   const auto ref = read_json_file(reference);
   const auto tok = Tokenizer::load(dir);

@@ -20,6 +20,10 @@ double logits_error(DecoderLM& model, const nlohmann::json& ref);
 // token at a time through the KV cache.
 std::vector<int32_t> greedy_continuation(DecoderLM& model, const nlohmann::json& ref);
 
+// Logits of every position of `ids` ([position][vocab]), through the prefill path (all at
+// once) or the decode path (one token at a time through the KV cache).
+std::vector<float> logits_of_every_position(DecoderLM& model, const std::vector<int32_t>& ids, bool decode);
+
 // generate() reproduces every case of a reference-greedy.json: transformers' prompt ids,
 // greedy tokens (a final EOS as finish_reason "stop") and text.
 void expect_reference_greedy(DecoderLM& model, const std::filesystem::path& dir, const std::filesystem::path& reference);

@@ -6,6 +6,7 @@
 
 #include "backend/cpu/code_order.h"
 #include "backend/cpu/simd_clones.h"
+#include "backend/cpu/vec16.h"
 #include "model/weight_matrix.h"
 #include "quant/bit_packing.h"
 #include "quant/fp_formats.h"
@@ -16,9 +17,6 @@ namespace mlxcpp::cpu {
 namespace {
 
 typedef float v8f __attribute__((vector_size(32)));
-typedef float v16f __attribute__((vector_size(64)));
-typedef uint16_t v16u16 __attribute__((vector_size(32)));
-typedef uint32_t v16u32 __attribute__((vector_size(64)));
 
 // Columns are processed in blocks of kBlock (a multiple of 8 that divides every group
 // size); float weights use the same block size with scale 1 and bias 0.
@@ -136,19 +134,6 @@ void rows_kernel(const WeightMatrix& w, const Prepared& p, float* y, int64_t r0,
 // depend on the batch.
 bool widens_in_registers(const WeightMatrix& w) {
   return !w.quant && (w.dtype == DType::BF16 || w.dtype == DType::F32) && w.cols % 16 == 0;
-}
-
-// (Pointers, not vector values, cross these helpers: inlined into each clone of the kernel
-// they take its instruction set.)
-__attribute__((always_inline)) inline void load16(const uint8_t* row, int64_t c, bool bf16, v16f* f) {
-  if (bf16) {
-    v16u16 h;
-    std::memcpy(&h, row + 2 * c, 32);
-    const v16u32 u = __builtin_convertvector(h, v16u32) << 16;
-    std::memcpy(f, &u, 64);
-  } else {
-    std::memcpy(f, row + 4 * c, 64);
-  }
 }
 
 __attribute__((always_inline)) inline float sum16(const v16f* v) {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "backend/cpu/simd_clones.h"
 
 namespace mlxcpp::cpu {
 
@@ -44,51 +43,6 @@ void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
 
 void softcap(float* x, int64_t n, float cap) {
   for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
-}
-
-MLXCPP_SIMD_CLONES
-float dot(const float* a, const float* b, int64_t n) {
-  // Independent partial sums need no reassociation, so the compiler vectorises them.
-  float acc[16] = {0};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int j = 0; j < 16; ++j) acc[j] += a[i + j] * b[i + j];
-  float s = 0;
-  for (int j = 0; j < 16; ++j) s += acc[j];
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-MLXCPP_SIMD_CLONES
-void axpy(float s, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += s * x[i];
-}
-
-namespace {
-// bf16 → f32 is a 16-bit shift; written on integers so that it vectorises.
-inline float widen_bf16(uint16_t h) {
-  const uint32_t u = uint32_t(h) << 16;
-  float f;
-  __builtin_memcpy(&f, &u, 4);
-  return f;
-}
-}  // namespace
-
-MLXCPP_SIMD_CLONES
-float dot_bf16(const float* a, const uint16_t* b, int64_t n) {
-  float acc[16] = {0};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int j = 0; j < 16; ++j) acc[j] += a[i + j] * widen_bf16(b[i + j]);
-  float s = 0;
-  for (int j = 0; j < 16; ++j) s += acc[j];
-  for (; i < n; ++i) s += a[i] * widen_bf16(b[i]);
-  return s;
-}
-
-MLXCPP_SIMD_CLONES
-void axpy_bf16(float s, const uint16_t* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += s * widen_bf16(x[i]);
 }
 
 }  // namespace mlxcpp::cpu

@@ -13,12 +13,5 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n);       
 void gelu_mul(const float* gate, const float* up, float* out, int64_t n);       // exact erf GELU
 void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n);  // tanh approximation
 void softcap(float* x, int64_t n, float cap);                                    // cap * tanh(x / cap)
-// Σ a[i]·b[i] in 16 interleaved partial sums (vectorised; the attention scores' inner loop).
-float dot(const float* a, const float* b, int64_t n);
-// y += s · x (the attention's weighted sum of values).
-void axpy(float s, const float* x, float* y, int64_t n);
-// The same with x in bfloat16 (the fast path's KV cache).
-float dot_bf16(const float* a, const uint16_t* b, int64_t n);
-void axpy_bf16(float s, const uint16_t* x, float* y, int64_t n);
 
 }  // namespace mlxcpp::cpu

@@ -111,7 +111,11 @@ void int8_matmul(std::span<const Product> products, const float* x, int64_t n, T
                      w.bias.empty() ? nullptr : w.bias.data(), p.y, w.rows});
     begin.push_back(begin.back() + w.rows);
   }
-  pool.parallel_for(begin.back(), [&](int64_t r0, int64_t r1) {
+  // Threads take rows in blocks of kRowBlock, the kernels' tile height, so that no chunk
+  // leaves a few rows for the slower one-row tiles (only a matrix's last rows can).
+  constexpr int64_t kRowBlock = 4;
+  pool.parallel_for((begin.back() + kRowBlock - 1) / kRowBlock, [&](int64_t b0, int64_t b1) {
+    const int64_t r0 = b0 * kRowBlock, r1 = std::min(b1 * kRowBlock, begin.back());
     for (size_t m = 0; m < parts.size(); ++m) {
       const int64_t b = std::max(r0, begin[m]), e = std::min(r1, begin[m + 1]);
       if (b < e) run(parts[m], b - begin[m], e - begin[m]);

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "backend/cpu/bf16_matmul.h"
 #include "backend/cpu/fast_matmul.h"
 #include "backend/cpu/int8_matmul.h"
 #include "quant/affine.h"
@@ -50,6 +51,10 @@ void matmul_shared_input(std::span<const Product> products, const float* x, int6
     cpu::int8_matmul(products, x, n, pool);
     return;
   }
+  if (precision == Precision::Fast && cpu::bf16_matmul_supported(products)) {
+    cpu::bf16_matmul(products, x, n, pool);
+    return;
+  }
   for (const Product& p : products) p.w->matmul(x, n, p.y, pool, precision);
 }
 
@@ -57,6 +62,10 @@ void WeightMatrix::matmul(const float* x, int64_t n, float* y, ThreadPool& pool,
   const Product self{this, y};
   if (precision == Precision::Fast && cpu::int8_matmul_supported({&self, 1})) {
     cpu::int8_matmul({&self, 1}, x, n, pool);
+    return;
+  }
+  if (precision == Precision::Fast && cpu::bf16_matmul_supported({&self, 1})) {
+    cpu::bf16_matmul({&self, 1}, x, n, pool);
     return;
   }
   if (precision == Precision::Fast && cols % 32 == 0) {

@@ -56,6 +56,11 @@ check template-bad-json 1 "invalid JSON" -- "$bin" template --messages "$tmp/bad
 check perplexity-f32 0 '"perplexity":937\.87' -- "$bin" perplexity -f "$root/tests/data/models/eval/debian-fortunes.txt" --ctx 128 --json --precision f32
 # The default fast path (int8 activations: one pass for prompts, two for decode) stays within 1 % of 937.88.
 check perplexity-fast 0 '"perplexity":(93[3-9]|94[0-7])\.' -- "$bin" perplexity -f "$root/tests/data/models/eval/debian-fortunes.txt" --ctx 128 --json
+# A bf16 model (fortune-tiny converted without quantization): 782.58 on the f32 path; the fast
+# path (bf16 activations through vdpbf16ps on CPUs with AVX512_BF16, f32 ones elsewhere) within 1 %.
+check convert-bf16 0 "\(0 quantized\)" -- "$bin" convert "$root/tests/data/models/fortune-tiny" -o "$tmp/b16" --dtype bf16
+check perplexity-bf16-f32 0 '"perplexity":782\.5' -- "$bin" perplexity -m "$tmp/b16" -f "$root/tests/data/models/eval/debian-fortunes.txt" --ctx 128 --json --precision f32
+check perplexity-bf16-fast 0 '"perplexity":(77[5-9]|78[0-9]|790)\.' -- "$bin" perplexity -m "$tmp/b16" -f "$root/tests/data/models/eval/debian-fortunes.txt" --ctx 128 --json
 check bench 0 'tg8 ' -- "$bin" bench -p 8 -n 8 -r 2
 a="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 42 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"
 b="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 42 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"

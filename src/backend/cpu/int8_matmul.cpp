@@ -1,10 +1,9 @@
 #include "backend/cpu/int8_matmul.h"
 #include "backend/cpu/int8_kernels.h"
+#include "backend/cpu/kernel_choice.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <string_view>
 #include <vector>
 
 #include "model/weight_matrix.h"
@@ -16,28 +15,7 @@ namespace mlxcpp::cpu {
 #if defined(__x86_64__)
 namespace {
 
-enum class Kernel { None, Avx2, Vnni };
-
-// The best kernel this CPU runs, or a lesser one named by MLXCPP_CPU_KERNEL ("avx2",
-// "none"): how the AVX2 kernels are tested on AVX-512 machines, and a way to rule a
-// kernel out when results look wrong.
-Kernel detect() {
-  __builtin_cpu_init();
-  Kernel best = Kernel::None;
-  if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
-    best = Kernel::Vnni;
-  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    best = Kernel::Avx2;
-  const char* cap = std::getenv("MLXCPP_CPU_KERNEL");
-  if (cap && std::string_view(cap) == "avx2" && best == Kernel::Vnni) return Kernel::Avx2;
-  if (cap && std::string_view(cap) == "none") return Kernel::None;
-  return best;
-}
-
-Kernel kernel() {
-  static const Kernel k = detect();  // CPU features do not change while running
-  return k;
-}
+Kernel kernel() { return kernel_choice().level; }
 
 // Activations in the kernels' layout (int8_kernels.h): per input row and weight group,
 // d = max|x|/127 and q = round(x/d), as llama.cpp's Q8_0 activations (there per 32).
@@ -57,7 +35,7 @@ QInput quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, bo
   in.q.resize(size_t(n * cols));
   in.scale.resize(size_t(n * groups));
   in.gsum.resize(size_t(n * groups));
-  auto* quantize = kernel() == Kernel::Vnni ? vnni::quantize : avx2::quantize;
+  auto* quantize = kernel() == Kernel::Avx512 ? vnni::quantize : avx2::quantize;
   auto rows = [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i)
       quantize(x + i * cols, cols, group, run_order, &in.q[size_t(i * cols)], &in.scale[size_t(i * groups)],
@@ -90,7 +68,7 @@ bool int8_matmul_supported(std::span<const Product> products) {
 
 const char* int8_kernel_name() {
   switch (kernel()) {
-    case Kernel::Vnni: return "avx512vnni";
+    case Kernel::Avx512: return "avx512vnni";
     case Kernel::Avx2: return "avx2";
     default: return "none";
   }
@@ -100,7 +78,7 @@ void int8_matmul(std::span<const Product> products, const float* x, int64_t n, T
   const WeightMatrix& first = *products[0].w;
   const int bits = first.quant->bits;
   const QInput in = quantize_input(x, n, first.cols, first.quant->group_size, bits == 4, pool);
-  auto* run = kernel() == Kernel::Vnni ? (bits == 4 ? vnni::rows4 : vnni::rows8) : (bits == 4 ? avx2::rows4 : avx2::rows8);
+  auto* run = kernel() == Kernel::Avx512 ? (bits == 4 ? vnni::rows4 : vnni::rows8) : (bits == 4 ? avx2::rows4 : avx2::rows8);
   // The matrices' rows laid end to end: parts[m] covers rows [begin[m], begin[m + 1]).
   std::vector<Int8Rows> parts;
   std::vector<int64_t> begin{0};

@@ -33,5 +33,33 @@ INSTANTIATE_TEST_SUITE_P(Architectures, ArchParity,
                                            "qwen3-qknorm", "phi3-longrope", "gemma", "gemma2-softcap"),
                          [](const auto& info) { return test::param_name(info.param); });
 
+// Prefill and decode through whole models give identical logits at every position — what
+// makes a chat's reused KV cache answer as a fresh prompt would: the bundled 4-bit model on
+// its fast path (bf16 KV cache, int8-activation products) and on the f32 path, and the
+// architectures whose attention differs (a sliding window, soft-capped scores, grouped heads).
+TEST(PromptAndDecode, GiveTheSameLogits) {
+  struct Case {
+    std::filesystem::path dir;
+    Precision precision;
+  };
+  const auto arch = test::data_dir() / "arch";
+  const std::vector<Case> cases = {{test::bundled_model(), Precision::Fast},
+                                   {test::bundled_model(), Precision::F32},
+                                   {arch / "mistral-sliding", Precision::Fast},
+                                   {arch / "gemma2-softcap", Precision::Fast},
+                                   {arch / "llama3-rope", Precision::Fast}};
+  std::vector<int32_t> ids;
+  for (int32_t i = 0; i < 45; ++i) ids.push_back((i * 37 + 11) % 200 + 3);  // 45: past two key tiles
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.dir.filename().string() + (c.precision == Precision::F32 ? " f32" : " fast"));
+    auto model = DecoderLM::load(c.dir, 2, c.precision);
+    const auto prefill = test::logits_of_every_position(*model, ids, false);
+    const auto decode = test::logits_of_every_position(*model, ids, true);
+    ASSERT_EQ(prefill.size(), decode.size());
+    for (size_t i = 0; i < prefill.size(); ++i)
+      ASSERT_EQ(prefill[i], decode[i]) << "position " << i / size_t(model->config().vocab_size);
+  }
+}
+
 }  // namespace
 }  // namespace mlxcpp

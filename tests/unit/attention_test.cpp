@@ -1,9 +1,8 @@
 // CPU attention: the tile kernels (backend/cpu/attention.h) against plain double-precision
-// sums, in f32 and bf16 storage and for head sizes that are and are not multiples of 16;
-// a row's result bit for bit the same whatever rows share the call; and, through whole
-// models, a prompt's logits the same whether its tokens come all at once (prefill) or one
-// at a time through the KV cache (decode) — what makes a chat's reused cache answer as a
-// fresh prompt would.
+// sums, in f32 and bf16 storage and for head sizes that are and are not multiples of 16, and
+// a row's result bit for bit the same whatever rows share the call (through whole models:
+// arch_parity_test's PromptAndDecodeGiveTheSameLogits). Also run on ARM64 under qemu
+// (tests/tools/arm64_kernels_check.sh).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,9 +10,6 @@
 #include <vector>
 
 #include "backend/cpu/attention.h"
-#include "model/decoder_lm.h"
-#include "model_checks.h"
-#include "test_support.h"
 #include "util/float_bits.h"
 
 namespace mlxcpp {
@@ -112,34 +108,6 @@ TEST(AttentionKernels, ARowGetsTheSameResultWhateverRowsComeWithIt) {
     cpu::add_weighted_values(&p[size_t(r * count)], count, 1, values.data(true), true, count, dim, out.data());
     for (int64_t j = 0; j < T; ++j) ASSERT_EQ(s[size_t(j)], s_all[size_t(r * T + j)]) << "row " << r;
     for (int64_t d = 0; d < dim; ++d) ASSERT_EQ(out[size_t(d)], out_all[size_t(r * dim + d)]) << "row " << r;
-  }
-}
-
-// Prefill and decode through whole models give identical logits at every position: the
-// bundled 4-bit model on its fast path (bf16 KV cache, int8-activation products) and on the
-// f32 path, and the architectures whose attention differs (a sliding window, soft-capped
-// scores, grouped heads).
-TEST(AttentionInModels, PromptAndDecodeGiveTheSameLogits) {
-  struct Case {
-    std::filesystem::path dir;
-    Precision precision;
-  };
-  const auto arch = test::data_dir() / "arch";
-  const std::vector<Case> cases = {{test::bundled_model(), Precision::Fast},
-                                   {test::bundled_model(), Precision::F32},
-                                   {arch / "mistral-sliding", Precision::Fast},
-                                   {arch / "gemma2-softcap", Precision::Fast},
-                                   {arch / "llama3-rope", Precision::Fast}};
-  std::vector<int32_t> ids;
-  for (int32_t i = 0; i < 45; ++i) ids.push_back((i * 37 + 11) % 200 + 3);  // 45: past two key tiles
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.dir.filename().string() + (c.precision == Precision::F32 ? " f32" : " fast"));
-    auto model = DecoderLM::load(c.dir, 2, c.precision);
-    const auto prefill = test::logits_of_every_position(*model, ids, false);
-    const auto decode = test::logits_of_every_position(*model, ids, true);
-    ASSERT_EQ(prefill.size(), decode.size());
-    for (size_t i = 0; i < prefill.size(); ++i)
-      ASSERT_EQ(prefill[i], decode[i]) << "position " << i / size_t(model->config().vocab_size);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "backend/cpu/fast_math.h"
 #include "backend/cpu/ops.h"
 #include "runtime/sampler.h"
 #include "util/error.h"
@@ -222,7 +223,8 @@ void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KV
         float* row = &scores[size_t(r * stride)];
         const int64_t len = pos - first + 1;
         if (traits_.attn_softcap > 0) cpu::softcap(row + (first - base), len, traits_.attn_softcap);
-        cpu::softmax(row + (first - base), len);
+        if (precision_ == Precision::Fast) cpu::softmax_fast(row + (first - base), len);
+        else cpu::softmax(row + (first - base), len);
         std::fill(row + (lo - base), row + (first - base), 0.0f);
         std::fill(row + (pos - base) + 1, row + (hi - base) + 1, 0.0f);
       }
@@ -254,7 +256,10 @@ void DecoderLM::mlp(Layer& L, const float* x, int64_t n, float* out) {
   }
   // The activation in place over the gate (elementwise): one buffer of n × F fewer.
   switch (traits_.activation) {
-    case Activation::Silu: cpu::silu_mul(gate.data(), up.data(), gate.data(), n * F); break;
+    case Activation::Silu:
+      if (precision_ == Precision::Fast) cpu::silu_mul_fast(gate.data(), up.data(), gate.data(), n * F);
+      else cpu::silu_mul(gate.data(), up.data(), gate.data(), n * F);
+      break;
     case Activation::Gelu: cpu::gelu_mul(gate.data(), up.data(), gate.data(), n * F); break;
     case Activation::GeluTanh: cpu::gelu_tanh_mul(gate.data(), up.data(), gate.data(), n * F); break;
   }

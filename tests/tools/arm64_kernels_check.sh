@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CPU engine's kernels on ARM64, from this x86-64 machine: cross-compiles the fast
-# kernels' and the attention kernels' tests and the sources they need with Debian's aarch64 toolchain (static, so no
+# kernels', the attention kernels' and the fast math's tests and the sources they need with Debian's aarch64 toolchain (static, so no
 # ARM64 libraries are needed) and runs it under qemu-user. There the int8 kernels are not
 # built and every format goes through the float kernels' GCC vector code, compiled for
 # NEON — code an x86-64 build never compiles nor runs. Correctness only: emulated timings
@@ -18,9 +18,9 @@ mkdir -p "$out/inc" "$out/obj"
 ln -sfn /usr/include/fmt "$out/inc/fmt"
 ln -sfn /usr/include/nlohmann "$out/inc/nlohmann"
 sources=(
-  tests/unit/fast_kernels_test.cpp tests/unit/attention_test.cpp
+  tests/unit/fast_kernels_test.cpp tests/unit/attention_test.cpp tests/unit/fast_math_test.cpp
   src/model/weight_matrix.cpp src/backend/cpu/fast_matmul.cpp src/backend/cpu/int8_matmul.cpp src/backend/cpu/ops.cpp
-  src/backend/cpu/bf16_matmul.cpp src/backend/cpu/kernel_choice.cpp src/backend/cpu/attention.cpp
+  src/backend/cpu/bf16_matmul.cpp src/backend/cpu/kernel_choice.cpp src/backend/cpu/attention.cpp src/backend/cpu/fast_math.cpp
   src/quant/affine.cpp src/quant/fp_formats.cpp src/quant/quant_spec.cpp src/quant/quantize_tensor.cpp
   src/runtime/thread_pool.cpp src/format/dtype.cpp src/format/weight_set.cpp src/format/quant_config.cpp
   src/format/safetensors.cpp src/util/mapped_file.cpp src/util/files.cpp

@@ -1,0 +1,15 @@
+// Vectorised versions of the reference operations whose cost is the exponential (softmax,
+// SiLU), for the fast path: exp from a degree-7 polynomial after range reduction (error
+// ~2 ulp, against glibc's < 1 ulp in the reference versions of ops.h, which tests compare
+// these with), sums in float lanes. Compiled with MLXCPP_SIMD_CLONES like the other float
+// kernels.
+#pragma once
+
+#include <cstdint>
+
+namespace mlxcpp::cpu {
+
+void softmax_fast(float* x, int64_t n);
+void silu_mul_fast(const float* gate, const float* up, float* out, int64_t n);  // silu(gate) * up
+
+}  // namespace mlxcpp::cpu

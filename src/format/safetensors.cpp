@@ -143,9 +143,9 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* data, size_t size, con
   return h;
 }
 
-SafetensorsFile SafetensorsFile::open(const std::string& path) {
+SafetensorsFile SafetensorsFile::open(const std::string& path, Residency residency) {
   SafetensorsFile f;
-  f.file_ = MappedFile::open(path);
+  f.file_ = MappedFile::open(path, residency);
   f.header_ = parse_safetensors_header(f.file_.data(), f.file_.size(), path);
   f.data_section_ = f.file_.data() + 8 + f.header_.header_bytes;
   for (size_t i = 0; i < f.header_.tensors.size(); ++i) f.index_.emplace(f.header_.tensors[i].name, i);

@@ -19,7 +19,7 @@ bool is_plain_file_name(const std::string& name) {
 
 }  // namespace
 
-WeightSet WeightSet::open(const fs::path& dir) {
+WeightSet WeightSet::open(const fs::path& dir, Residency residency) {
   WeightSet ws;
   ws.dir_ = dir;
   if (!fs::is_directory(dir)) fail("{}: not a model directory", dir.string());
@@ -55,7 +55,7 @@ WeightSet WeightSet::open(const fs::path& dir) {
   for (const auto& name : shard_names) {
     const fs::path p = dir / name;
     if (!fs::exists(p)) fail("{}: shard '{}' named by the index does not exist", index_path.string(), name);
-    ws.files_.push_back(std::make_unique<SafetensorsFile>(SafetensorsFile::open(p.string())));
+    ws.files_.push_back(std::make_unique<SafetensorsFile>(SafetensorsFile::open(p.string(), residency)));
     const SafetensorsFile* f = ws.files_.back().get();
     for (const auto& e : f->entries()) {
       const auto [it, inserted] = ws.where_.emplace(e.name, f);

@@ -16,7 +16,7 @@ namespace mlxcpp {
 
 class WeightSet {
  public:
-  static WeightSet open(const std::filesystem::path& dir);
+  static WeightSet open(const std::filesystem::path& dir, Residency residency = Residency::PageCache);
 
   bool contains(const std::string& name) const { return where_.count(name) != 0; }
   TensorView get(const std::string& name) const;  // throws Error naming the tensor

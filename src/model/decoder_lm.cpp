@@ -16,7 +16,9 @@ namespace mlxcpp {
 std::unique_ptr<DecoderLM> DecoderLM::load(const std::filesystem::path& dir, int threads, Precision precision,
                                            Device device) {
   ModelConfig cfg = load_model_config(dir);
-  WeightSet ws = WeightSet::open(dir);
+  // The CPU streams every weight once per token: from huge pages (util/mapped_file.h). The
+  // GPU reads them once to upload them: from the page cache, dropped afterwards.
+  WeightSet ws = WeightSet::open(dir, device == Device::Cpu ? Residency::HugePages : Residency::PageCache);
   std::unique_ptr<DecoderLM> m(new DecoderLM(std::move(cfg), std::move(ws), threads, precision));
   if (device == Device::Cuda) {
     try {

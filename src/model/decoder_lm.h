@@ -27,7 +27,8 @@ namespace mlxcpp {
 
 class DecoderLM {
  public:
-  // Loads config.json and the weights (mmapped) of a model directory.
+  // Loads config.json and the weights of a model directory (for the CPU read into huge
+  // pages, for a GPU mmapped: util/mapped_file.h).
   static std::unique_ptr<DecoderLM> load(const std::filesystem::path& dir, int threads = 0,
                                          Precision precision = Precision::F32, Device device = Device::Cpu);
   ~DecoderLM();

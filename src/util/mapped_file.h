@@ -1,5 +1,15 @@
-// A read-only memory mapping of a whole file. Weights are used in place from the page
-// cache, which makes loading near-instant and keeps peak RSS at what is touched.
+// A whole file's bytes in memory, read-only. Two ways to hold them:
+//  - PageCache: mmapped and used in place from the page cache — near-instant to open,
+//    shared with other processes, peak RSS only what is touched. (The GPU path: its host
+//    copy is read once, uploaded and dropped.)
+//  - HugePages: read into private memory in 2 MiB transparent huge pages. Streaming the
+//    weights once per token is what CPU decoding does, and on 4 KiB pages the hardware
+//    prefetchers stop at every page boundary and every 4 KiB costs a TLB miss: on the 2-core
+//    EPYC, decode of a 4-bit 1B model ran 16 % faster from huge pages (46.2 against 39.9
+//    tokens/s, interleaved runs). It costs reading the file at open (~0.1 s per GB from the
+//    page cache) and the sharing of the page cache; peak RSS is still the file's size.
+//    Where the kernel has transparent huge pages off ("never"), or MLXCPP_HUGE_PAGES=0,
+//    HugePages falls back to PageCache.
 #pragma once
 
 #include <cstddef>
@@ -8,10 +18,12 @@
 
 namespace mlxcpp {
 
+enum class Residency { PageCache, HugePages };
+
 class MappedFile {
  public:
-  // Throws Error naming the path when it cannot be opened or mapped.
-  static MappedFile open(const std::string& path);
+  // Throws Error naming the path when it cannot be opened, mapped or read.
+  static MappedFile open(const std::string& path, Residency residency = Residency::PageCache);
 
   MappedFile() = default;
   MappedFile(MappedFile&& other) noexcept;
@@ -23,13 +35,18 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
-  // Drops this process's resident pages of the file (they are read again if touched): for
-  // weights that now live elsewhere, such as in GPU memory.
+  Residency residency() const { return residency_; }
+  // Drops this process's resident pages of a PageCache file (they are read again if
+  // touched): for weights that now live elsewhere, such as in GPU memory. A HugePages copy
+  // could not be read again, so it stays.
   void release_resident() const;
 
  private:
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  void* region_ = nullptr;  // what munmap takes: the mapping (HugePages: with its alignment slack)
+  size_t region_size_ = 0;
+  Residency residency_ = Residency::PageCache;
   std::string path_;
 };
 

@@ -5,6 +5,7 @@
 
 #include "backend/cpu/bf16_kernels.h"
 #include "backend/cpu/kernel_choice.h"
+#include "backend/cpu/product_rows.h"
 #include "model/weight_matrix.h"
 #include "runtime/thread_pool.h"
 
@@ -23,23 +24,14 @@ void bf16_matmul(std::span<const Product> products, const float* x, int64_t n, T
   const int64_t cols = products[0].w->cols;
   std::vector<uint16_t> xb(size_t(n * cols));
   avx512bf16::round_to_bf16(x, n * cols, xb.data());
-  // The matrices' rows laid end to end, taken by threads in blocks of the tile height.
   std::vector<Bf16Rows> parts;
-  std::vector<int64_t> begin{0};
   for (const Product& p : products) {
     const WeightMatrix& w = *p.w;
     parts.push_back({reinterpret_cast<const uint16_t*>(w.data), cols, n, xb.data(), w.bias.empty() ? nullptr : w.bias.data(),
                      p.y, w.rows});
-    begin.push_back(begin.back() + w.rows);
   }
-  constexpr int64_t kRowBlock = 4;
-  pool.parallel_for((begin.back() + kRowBlock - 1) / kRowBlock, [&](int64_t b0, int64_t b1) {
-    const int64_t r0 = b0 * kRowBlock, r1 = std::min(b1 * kRowBlock, begin.back());
-    for (size_t m = 0; m < parts.size(); ++m) {
-      const int64_t b = std::max(r0, begin[m]), e = std::min(r1, begin[m + 1]);
-      if (b < e) avx512bf16::rows(parts[m], b - begin[m], e - begin[m]);
-    }
-  });
+  parallel_product_rows(products, /*tile_rows=*/4, pool,
+                        [&](size_t m, int64_t r0, int64_t r1) { avx512bf16::rows(parts[m], r0, r1); });
 }
 
 #else  // not x86-64: the float kernels serve instead

@@ -1,6 +1,7 @@
 #include "backend/cpu/int8_matmul.h"
 #include "backend/cpu/int8_kernels.h"
 #include "backend/cpu/kernel_choice.h"
+#include "backend/cpu/product_rows.h"
 
 #include <algorithm>
 #include <cmath>
@@ -79,26 +80,14 @@ void int8_matmul(std::span<const Product> products, const float* x, int64_t n, T
   const int bits = first.quant->bits;
   const QInput in = quantize_input(x, n, first.cols, first.quant->group_size, bits == 4, pool);
   auto* run = kernel() == Kernel::Avx512 ? (bits == 4 ? vnni::rows4 : vnni::rows8) : (bits == 4 ? avx2::rows4 : avx2::rows8);
-  // The matrices' rows laid end to end: parts[m] covers rows [begin[m], begin[m + 1]).
   std::vector<Int8Rows> parts;
-  std::vector<int64_t> begin{0};
   for (const Product& p : products) {
     const WeightMatrix& w = *p.w;
     parts.push_back({w.data, size_t(w.cols) * size_t(bits) / 8, w.cols, w.quant->group_size, n, in.q.data(),
                      in.scale.data(), in.gsum.data(), w.scales, w.biases, stored_kind(w.dtype),
                      w.bias.empty() ? nullptr : w.bias.data(), p.y, w.rows});
-    begin.push_back(begin.back() + w.rows);
   }
-  // Threads take rows in blocks of kRowBlock, the kernels' tile height, so that no chunk
-  // leaves a few rows for the slower one-row tiles (only a matrix's last rows can).
-  constexpr int64_t kRowBlock = 4;
-  pool.parallel_for((begin.back() + kRowBlock - 1) / kRowBlock, [&](int64_t b0, int64_t b1) {
-    const int64_t r0 = b0 * kRowBlock, r1 = std::min(b1 * kRowBlock, begin.back());
-    for (size_t m = 0; m < parts.size(); ++m) {
-      const int64_t b = std::max(r0, begin[m]), e = std::min(r1, begin[m + 1]);
-      if (b < e) run(parts[m], b - begin[m], e - begin[m]);
-    }
-  });
+  parallel_product_rows(products, /*tile_rows=*/4, pool, [&](size_t m, int64_t r0, int64_t r1) { run(parts[m], r0, r1); });
 }
 
 #else  // not x86-64: the float SIMD path serves instead

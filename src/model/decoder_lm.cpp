@@ -196,21 +196,25 @@ void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KV
   // positions' query heads of the group, which share every key and value the cache hands
   // out (cpu::key_tile_scores, cpu::add_weighted_values). A row's result does not depend on
   // the job's other rows, so decoding a position gives what its prompt row gave.
+  // When that gives fewer jobs than threads (decode of a model with few KV heads), a job
+  // takes one query head instead: less sharing, every thread busy.
   constexpr int64_t kPositions = 4, kValueChunk = 256, T = cpu::kKeyTile;
   const int64_t blocks = (n + kPositions - 1) / kPositions;
+  const int64_t heads_per_job = KV * blocks < pool_.size() ? 1 : group, slices = group / heads_per_job;
   auto first_seen = [&](int64_t pos) { return L.sliding ? std::max<int64_t>(0, pos - *c.sliding_window + 1) : 0; };
   std::vector<float> attn(size_t(n * H * D));
-  pool_.parallel_for(KV * blocks, [&](int64_t b, int64_t e) {
+  pool_.parallel_for(KV * slices * blocks, [&](int64_t b, int64_t e) {
     std::vector<float> rows_q, rows_out, scores, scratch(size_t(std::max(T, kValueChunk) * D));
     for (int64_t job = b; job < e; ++job) {
-      const int64_t kvh = job % KV, i0 = job / KV * kPositions, i1 = std::min(n, i0 + kPositions);
-      const int64_t rows = (i1 - i0) * group;
+      const int64_t kvh = job % KV, head0 = kvh * group + job / KV % slices * heads_per_job;
+      const int64_t i0 = job / (KV * slices) * kPositions, i1 = std::min(n, i0 + kPositions);
+      const int64_t rows = (i1 - i0) * heads_per_job;
+      // Row r: position i0 + r / heads_per_job, query head head0 + r % heads_per_job.
+      auto q_offset = [&](int64_t r) { return size_t(((i0 + r / heads_per_job) * H + head0 + r % heads_per_job) * D); };
       rows_q.resize(size_t(rows * D));
       rows_out.assign(size_t(rows * D), 0.0f);
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* src = &q[size_t(((i0 + r / group) * H + kvh * group + r % group) * D)];
-        for (int64_t d = 0; d < D; ++d) rows_q[size_t(r * D + d)] = src[d] * scale;
-      }
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t d = 0; d < D; ++d) rows_q[size_t(r * D + d)] = q[q_offset(r) + size_t(d)] * scale;
       // Scores for the key tiles that cover positions [lo, hi]; column j is position base + j.
       const int64_t lo = first_seen(start + i0), hi = start + i1 - 1, base = lo / T * T;
       const int64_t stride = (hi / T + 1) * T - base;
@@ -221,7 +225,7 @@ void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KV
       }
       // Each row's softmax over the positions it sees; zero weight for the others in [lo, hi].
       for (int64_t r = 0; r < rows; ++r) {
-        const int64_t pos = start + i0 + r / group, first = first_seen(pos);
+        const int64_t pos = start + i0 + r / heads_per_job, first = first_seen(pos);
         float* row = &scores[size_t(r * stride)];
         const int64_t len = pos - first + 1;
         if (traits_.attn_softcap > 0) cpu::softcap(row + (first - base), len, traits_.attn_softcap);
@@ -235,8 +239,7 @@ void DecoderLM::attention(Layer& L, int64_t layer, const float* x, int64_t n, KV
         const KVCache::Span v = cache.values(layer, kvh, t, count, scratch.data());
         cpu::add_weighted_values(&scores[size_t(t - base)], stride, rows, v.data, v.bf16, count, D, rows_out.data());
       }
-      for (int64_t r = 0; r < rows; ++r)
-        std::copy_n(&rows_out[size_t(r * D)], D, &attn[size_t(((i0 + r / group) * H + kvh * group + r % group) * D)]);
+      for (int64_t r = 0; r < rows; ++r) std::copy_n(&rows_out[size_t(r * D)], D, &attn[q_offset(r)]);
     }
   });
   L.o.matmul(attn.data(), n, out, pool_, precision_);

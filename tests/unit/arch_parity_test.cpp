@@ -41,18 +41,21 @@ TEST(PromptAndDecode, GiveTheSameLogits) {
   struct Case {
     std::filesystem::path dir;
     Precision precision;
+    int threads;  // 4 threads and 2 KV heads: decode's attention jobs take one query head each
   };
   const auto arch = test::data_dir() / "arch";
-  const std::vector<Case> cases = {{test::bundled_model(), Precision::Fast},
-                                   {test::bundled_model(), Precision::F32},
-                                   {arch / "mistral-sliding", Precision::Fast},
-                                   {arch / "gemma2-softcap", Precision::Fast},
-                                   {arch / "llama3-rope", Precision::Fast}};
+  const std::vector<Case> cases = {{test::bundled_model(), Precision::Fast, 2},
+                                   {test::bundled_model(), Precision::F32, 2},
+                                   {arch / "mistral-sliding", Precision::Fast, 2},
+                                   {arch / "mistral-sliding", Precision::Fast, 4},
+                                   {arch / "gemma2-softcap", Precision::Fast, 2},
+                                   {arch / "llama3-rope", Precision::Fast, 2}};
   std::vector<int32_t> ids;
   for (int32_t i = 0; i < 45; ++i) ids.push_back((i * 37 + 11) % 200 + 3);  // 45: past two key tiles
   for (const Case& c : cases) {
-    SCOPED_TRACE(c.dir.filename().string() + (c.precision == Precision::F32 ? " f32" : " fast"));
-    auto model = DecoderLM::load(c.dir, 2, c.precision);
+    SCOPED_TRACE(c.dir.filename().string() + (c.precision == Precision::F32 ? " f32 " : " fast ") +
+                 std::to_string(c.threads) + " threads");
+    auto model = DecoderLM::load(c.dir, c.threads, c.precision);
     const auto prefill = test::logits_of_every_position(*model, ids, false);
     const auto decode = test::logits_of_every_position(*model, ids, true);
     ASSERT_EQ(prefill.size(), decode.size());

@@ -266,7 +266,10 @@ void DecoderLM::mlp(Layer& L, const float* x, int64_t n, float* out) {
       else cpu::silu_mul(gate.data(), up.data(), gate.data(), n * F);
       break;
     case Activation::Gelu: cpu::gelu_mul(gate.data(), up.data(), gate.data(), n * F); break;
-    case Activation::GeluTanh: cpu::gelu_tanh_mul(gate.data(), up.data(), gate.data(), n * F); break;
+    case Activation::GeluTanh:
+      if (precision_ == Precision::Fast) cpu::gelu_tanh_mul_fast(gate.data(), up.data(), gate.data(), n * F);
+      else cpu::gelu_tanh_mul(gate.data(), up.data(), gate.data(), n * F);
+      break;
   }
   L.down.matmul(gate.data(), n, out, pool_, precision_);
 }

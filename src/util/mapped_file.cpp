@@ -86,7 +86,8 @@ MappedFile MappedFile::open(const std::string& path, Residency residency) {
   ::madvise(at, rounded, MADV_HUGEPAGE);  // advice: without it the copy still works, on small pages
   // Read in parallel slices: copying from the page cache and faulting in the huge pages
   // (the kernel zeroes each) is CPU work, which more cores shorten.
-  const size_t slices = std::clamp<size_t>(f.size_ / (size_t(64) << 20), 1, std::max(1u, std::min(4u, std::thread::hardware_concurrency())));
+  const size_t readers_max = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+  const size_t slices = std::clamp<size_t>(f.size_ / (size_t(64) << 20), 1, readers_max);  // >= 64 MiB each
   const size_t slice = (f.size_ / slices + kHugePage - 1) / kHugePage * kHugePage;
   std::vector<std::string> errors(slices);
   std::vector<std::thread> readers;

@@ -70,24 +70,42 @@ void softmax_fast(float* x, int64_t n) {
   for (int64_t k = 0; k < n; ++k) x[k] *= inv;
 }
 
-MLXCPP_SIMD_CLONES
-void silu_mul_fast(const float* gate, const float* up, float* out, int64_t n) {
+// out = gate · sigmoid(a(gate)) · up, 16 lanes at a time: a(g) = g for SiLU, 2u for GELU
+// (`arg` turns a vector of gates into a(g) in place).
+template <typename Arg>
+__attribute__((always_inline)) inline void gated_sigmoid(const float* gate, const float* up, float* out, int64_t n,
+                                                         Arg arg) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     v16f g, u;
     std::memcpy(&g, gate + i, 64);
     std::memcpy(&u, up + i, 64);
-    v16f e = -g;
+    v16f e = g;
+    arg(&e);
+    e = -e;
     exp16(&e);
     const v16f y = g / (1.0f + e) * u;
     std::memcpy(out + i, &y, 64);
   }
-  for (; i < n; ++i) {
+  for (; i < n; ++i) {  // the tail through the same exponential, one lane used
     v16f g = {};
-    g[0] = -gate[i];
+    g[0] = gate[i];
+    arg(&g);
+    g = -g;
     exp16(&g);
     out[i] = gate[i] / (1.0f + g[0]) * up[i];
   }
+}
+
+MLXCPP_SIMD_CLONES
+void silu_mul_fast(const float* gate, const float* up, float* out, int64_t n) {
+  gated_sigmoid(gate, up, out, n, [](v16f*) {});
+}
+
+MLXCPP_SIMD_CLONES
+void gelu_tanh_mul_fast(const float* gate, const float* up, float* out, int64_t n) {
+  const float k = 2.0f * 0.7978845608f;  // 2·sqrt(2/π)
+  gated_sigmoid(gate, up, out, n, [k](v16f* g) { *g = k * (*g + 0.044715f * *g * *g * *g); });
 }
 
 }  // namespace mlxcpp::cpu

@@ -40,6 +40,21 @@ void both_paths(const WeightMatrix& m, const std::vector<float>& x, int64_t n, T
   }
 }
 
+// Random inputs of one row (decode) and several (prefill: the 4-row tiles, their tails and
+// the blocks of 64) through both paths, then check(n, x, ref, fast) on each batch.
+template <typename Check>
+void for_each_batch(const WeightMatrix& m, ThreadPool& pool, std::mt19937& rng, Check check) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (int64_t n : {1, 3, 9, 67}) {
+    std::vector<float> x(static_cast<size_t>(n * m.cols));
+    for (auto& v : x) v = nd(rng);
+    std::vector<float> ref, fast;
+    both_paths(m, x, n, pool, ref, fast);
+    if (::testing::Test::HasFatalFailure()) return;
+    check(n, x, ref, fast);
+  }
+}
+
 TEST(FastKernels, MatchTheReferenceOnEveryFormat) {
   std::vector<QuantSpec> specs;
   for (int bits : {2, 3, 4, 5, 6, 8})
@@ -72,12 +87,9 @@ TEST(FastKernels, MatchTheReferenceOnEveryFormat) {
     m.data = packed.data();
     m.scales = scales.data();
     m.biases = s.has_biases() ? biases.data() : nullptr;
-    for (int64_t n : {1, 3, 9, 67}) {
-      std::vector<float> x(size_t(n * cols));
-      for (auto& v : x) v = nd(rng);
-      std::vector<float> ref, fast, wrow(static_cast<size_t>(cols));
-      both_paths(m, x, n, pool, ref, fast);
-      if (HasFatalFailure()) return;
+    std::vector<float> wrow(static_cast<size_t>(cols));
+    for_each_batch(m, pool, rng, [&](int64_t n, const std::vector<float>& x, const std::vector<float>& ref,
+                                     const std::vector<float>& fast) {
       // The activation's rounding error per element: d/2 for one int8 code per weight group
       // (d = the group's max|x|/127).
       const int64_t g = s.group_size;
@@ -98,7 +110,8 @@ TEST(FastKernels, MatchTheReferenceOnEveryFormat) {
           EXPECT_NEAR(fast[size_t(i * rows + r)], ref[size_t(i * rows + r)], tol) << "row " << r << " input " << i;
         }
       }
-    }
+    });
+    if (HasFatalFailure()) return;
   }
 }
 
@@ -134,12 +147,9 @@ TEST(FastKernels, FloatWeightsMatchTheReference) {
     m.dtype = t;
     m.data = data.data();
     for (int64_t r = 0; r < rows; ++r) m.bias.push_back(0.1f * nd(rng));
-    for (int64_t n : {1, 3, 9, 67}) {
-      std::vector<float> x(size_t(n * cols));
-      for (auto& v : x) v = nd(rng);
-      std::vector<float> ref, fast, wrow(static_cast<size_t>(cols));
-      both_paths(m, x, n, pool, ref, fast);
-      if (HasFatalFailure()) return;
+    std::vector<float> wrow(static_cast<size_t>(cols));
+    for_each_batch(m, pool, rng, [&](int64_t n, const std::vector<float>& x, const std::vector<float>& ref,
+                                     const std::vector<float>& fast) {
       const bool bf16_activations = t == DType::BF16 && cpu::kernel_choice().bf16;
       for (int64_t r = 0; r < rows; ++r) {
         m.dequantize_row(r, wrow.data());
@@ -154,7 +164,8 @@ TEST(FastKernels, FloatWeightsMatchTheReference) {
               << "row " << r << " input " << i;
         }
       }
-    }
+    });
+    if (HasFatalFailure()) return;
   }
 }
 

@@ -88,11 +88,11 @@ TEST(FastKernels, MatchTheReferenceOnEveryFormat) {
     m.scales = scales.data();
     m.biases = s.has_biases() ? biases.data() : nullptr;
     std::vector<float> wrow(static_cast<size_t>(cols));
+    const int64_t g = s.group_size;  // (outside the lambda: clang 14 cannot capture a structured binding)
     for_each_batch(m, pool, rng, [&](int64_t n, const std::vector<float>& x, const std::vector<float>& ref,
                                      const std::vector<float>& fast) {
       // The activation's rounding error per element: d/2 for one int8 code per weight group
       // (d = the group's max|x|/127).
-      const int64_t g = s.group_size;
       for (int64_t r = 0; r < rows; ++r) {
         m.dequantize_row(r, wrow.data());
         for (int64_t i = 0; i < n; ++i) {

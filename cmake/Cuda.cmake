@@ -8,11 +8,13 @@ if(NOT MLXCPP_CUDA STREQUAL "OFF")
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
     set(CMAKE_CUDA_ARCHITECTURES ${MLXCPP_CUDA_ARCHITECTURES})
-    # CMake 3.25 cannot ask nvcc for C++20; CUDA sources are C++17 (they share only
-    # plain structs with the C++20 library).
-    set(CMAKE_CUDA_STANDARD 17)
-    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    # The CUDA sources read the program's headers (backend/program.h), which are C++20;
+    # CMake 3.25 does not know nvcc's flag for it, so it is told.
     enable_language(CUDA)
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)
     set(MLXCPP_HAVE_CUDA ON)
   elseif(MLXCPP_CUDA STREQUAL "ON")

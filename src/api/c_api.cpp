@@ -10,7 +10,7 @@
 #include "catalogue/listing.h"
 #include "catalogue/recommend.h"
 #include "hardware/hardware.h"
-#include "model/decoder_lm.h"
+#include "runtime/engine.h"
 #include "runtime/generator.h"
 #include "runtime/model_source.h"
 #include "template/chat_template.h"
@@ -18,7 +18,7 @@
 
 struct mlxcpp_model {
   std::shared_ptr<const mlxcpp::Tokenizer> tokenizer;
-  std::unique_ptr<mlxcpp::DecoderLM> model;
+  std::unique_ptr<mlxcpp::Engine> model;
   std::optional<mlxcpp::ChatTemplate> chat_template;
   std::string dir;
 };
@@ -80,8 +80,11 @@ mlxcpp_status mlxcpp_model_load(const char* model, const mlxcpp_load_params* par
     m->tokenizer = mlxcpp::Tokenizer::load(loc.dir);
     require(p.device >= 0 && p.device <= 2, "mlxcpp_model_load: device must be 0 (auto), 1 (CPU) or 2 (CUDA)");
     const mlxcpp::Device device = mlxcpp::resolve_device(p.device == 0 ? "auto" : p.device == 1 ? "cpu" : "cuda");
-    m->model = mlxcpp::DecoderLM::load(loc.dir, p.threads, p.precision == 1 ? mlxcpp::Precision::F32 : mlxcpp::Precision::Fast,
-                                       device);
+    mlxcpp::EngineOptions options;
+    options.threads = p.threads;
+    options.precision = p.precision == 1 ? mlxcpp::Precision::F32 : mlxcpp::Precision::Fast;
+    options.device = device;
+    m->model = mlxcpp::Engine::load(loc.dir, options);
     if (m->tokenizer->chat_template()) m->chat_template.emplace(mlxcpp::ChatTemplate::for_tokenizer(*m->tokenizer, m->dir));
     *out = m.release();
     return MLXCPP_OK;

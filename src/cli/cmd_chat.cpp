@@ -11,7 +11,7 @@
 #include "cli/commands.h"
 #include "cli/engine_options.h"
 #include "cli/sampling_options.h"
-#include "model/decoder_lm.h"
+#include "runtime/engine.h"
 #include "runtime/generator.h"
 #include "template/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -23,7 +23,7 @@ void register_chat(CLI::App& app) {
   struct Opts {
     std::string model, system;
     int max_tokens = 512;
-    EngineOptions engine;
+    EngineFlags engine;
     SamplingOptions sampling;
   };
   auto o = std::make_shared<Opts>();

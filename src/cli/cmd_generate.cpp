@@ -9,7 +9,7 @@
 #include "cli/engine_options.h"
 #include "cli/sampling_options.h"
 #include "hub/hf_cache.h"
-#include "model/decoder_lm.h"
+#include "runtime/engine.h"
 #include "runtime/generator.h"
 #include "runtime/perplexity.h"
 #include "template/chat_template.h"
@@ -39,7 +39,7 @@ void register_generate(CLI::App& app) {
   struct Opts {
     std::string model, prompt, system;
     int max_tokens = 256;
-    EngineOptions engine;
+    EngineFlags engine;
     SamplingOptions sampling;
     std::vector<std::string> stop;
     bool chat = false, raw = false, json = false;
@@ -114,7 +114,7 @@ void register_perplexity(CLI::App& app) {
   struct Opts {
     std::string model, file;
     int64_t ctx = 512;
-    EngineOptions engine;
+    EngineFlags engine;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();

@@ -25,7 +25,7 @@ void register_serve(CLI::App& app) {
     std::string model, port_file;
     ServerOptions server;
     int max_concurrency = 8;
-    EngineOptions engine;
+    EngineFlags engine;
     bool allow_paths = false;
   };
   auto o = std::make_shared<Opts>();
@@ -53,10 +53,7 @@ void register_serve(CLI::App& app) {
     request.on_note = [](const std::string& t) { std::fprintf(stderr, "mlxcpp: %s\n", t.c_str()); };
     const ModelLocation loc = find_or_pull_model(request);
     RegistryOptions ro;
-    ro.host.threads = o->engine.threads;
-    ro.host.precision = o->engine.precision_value();
-    ro.host.device = o->engine.device_value();
-    ro.host.kv_quantization = o->engine.kv_quantization();
+    ro.host.engine = o->engine.options();
     ro.host.max_active = o->max_concurrency;
     ro.allow_paths = o->allow_paths;
     const std::string id = !loc.repo_id.empty() ? loc.repo_id : model_id_for_dir(loc.dir);

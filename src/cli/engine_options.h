@@ -1,5 +1,5 @@
 // The engine options every model-running command shares (--threads, --precision,
-// --device), declared once, and the one place that loads a model with them.
+// --device, the KV cache), declared once, and the one place that loads a model with them.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -9,16 +9,17 @@
 #include <string>
 
 #include "backend/device_info.h"
-#include "model/decoder_lm.h"
+#include "runtime/engine.h"
 
 namespace mlxcpp::cli {
 
-struct EngineOptions {
+struct EngineFlags {
   int threads = 0;
   std::string precision = "fast";
   std::string device = "auto";
   int kv_bits = 0, kv_group_size = 64;
   int64_t quantized_kv_start = 5000;
+  int64_t kv_pool_tokens = 0;
 
   void add_to(CLI::App* cmd) {
     cmd->add_option("--threads", threads, "CPU worker threads (default: all cores)");
@@ -34,16 +35,21 @@ struct EngineOptions {
     cmd->add_option("--kv-group-size", kv_group_size, "group size of the KV cache quantization")->capture_default_str();
     cmd->add_option("--quantized-kv-start", quantized_kv_start, "positions kept unquantized before the KV cache is quantized")
         ->capture_default_str();
+    cmd->add_option("--kv-pool-tokens", kv_pool_tokens,
+                    "positions the paged KV cache holds, all sequences together (default: from the memory there is)");
   }
   KvQuantization kv_quantization() const { return {kv_bits, kv_group_size, quantized_kv_start}; }
   Precision precision_value() const { return precision == "f32" ? Precision::F32 : Precision::Fast; }
   // auto with --kv-bits: the CPU, the backend that has a quantized KV cache.
   Device device_value() const { return kv_bits && device == "auto" ? Device::Cpu : resolve_device(device); }
 
+  mlxcpp::EngineOptions options() const {
+    return {threads, precision_value(), device_value(), kv_quantization(), kv_pool_tokens};
+  }
+
   // Loads the model; says on stderr where it runs when that is a GPU.
-  std::unique_ptr<DecoderLM> load(const std::filesystem::path& dir) const {
-    auto model = DecoderLM::load(dir, threads, precision_value(), device_value());
-    model->set_kv_quantization(kv_quantization());
+  std::unique_ptr<Engine> load(const std::filesystem::path& dir) const {
+    auto model = Engine::load(dir, options());
     if (model->device() == Device::Cuda) std::fprintf(stderr, "running on %s\n", model->device_description().c_str());
     return model;
   }

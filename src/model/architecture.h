@@ -3,11 +3,10 @@
 // the one place that maps a model_type to them.
 #pragma once
 
+#include "backend/program.h"
 #include "format/model_config.h"
 
 namespace mlxcpp {
-
-enum class Activation { Silu, Gelu, GeluTanh };
 
 struct ArchTraits {
   bool fused_qkv = false;       // phi3: self_attn.qkv_proj

@@ -92,26 +92,4 @@ std::vector<double> Rope::inv_freq(int64_t total_len) const {
   return fixed_inv_freq_;
 }
 
-void Rope::apply(float* x, int64_t heads, int64_t head_dim, int64_t pos, int64_t total_len) const {
-  const std::vector<double> f = inv_freq(total_len);
-  const int64_t half = dims_ / 2;
-  const double p = double(pos) * position_scale_;
-  std::vector<float> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
-  for (int64_t i = 0; i < half; ++i) {
-    // transformers computes the angle and its cos/sin in float32.
-    const float angle = float(p) * float(f[size_t(i)]);
-    cs[size_t(i)] = std::cos(angle) * mscale_;
-    sn[size_t(i)] = std::sin(angle) * mscale_;
-  }
-  for (int64_t h = 0; h < heads; ++h) {
-    float* v = x + h * head_dim;
-    for (int64_t i = 0; i < half; ++i) {
-      const int64_t a = traditional_ ? 2 * i : i, b = traditional_ ? 2 * i + 1 : i + half;
-      const float x0 = v[a], x1 = v[b];
-      v[a] = x0 * cs[size_t(i)] - x1 * sn[size_t(i)];
-      v[b] = x1 * cs[size_t(i)] + x0 * sn[size_t(i)];
-    }
-  }
-}
-
 }  // namespace mlxcpp

@@ -1,5 +1,6 @@
 // Rotary position embeddings for every rope_scaling type the catalogue uses: default,
-// linear, dynamic (NTK), llama3, yarn, and phi3's longrope/su.
+// linear, dynamic (NTK), llama3, yarn, and phi3's longrope/su: the inverse frequencies and
+// constants a backend rotates with (backend/program.h's RopeSpec).
 #pragma once
 
 #include <cstdint>
@@ -12,11 +13,6 @@ namespace mlxcpp {
 class Rope {
  public:
   explicit Rope(const ModelConfig& config);
-
-  // Rotates the first `dims` features of each of `heads` vectors (stride head_dim) at
-  // absolute position `pos`. `total_len` is the sequence length seen so far (positions
-  // covered, including this one), which dynamic NTK and longrope use.
-  void apply(float* x, int64_t heads, int64_t head_dim, int64_t pos, int64_t total_len) const;
 
   int64_t dims() const { return dims_; }
   bool traditional() const { return traditional_; }

@@ -54,13 +54,13 @@ const GenerationRequest& validated(const GenerationRequest& req, const ModelConf
 
 }  // namespace
 
-GenerationStream::GenerationStream(DecoderLM& model, const Tokenizer& tok, GenerationRequest request,
+GenerationStream::GenerationStream(Engine& model, const Tokenizer& tok, GenerationRequest request,
                                    std::function<void(const std::string&)> on_text, std::optional<CachedPrefix> reuse)
     : model_(model),
       tok_(tok),
       req_(validated(request, model.config())),
       on_text_(std::move(on_text)),
-      cache_(reuse ? std::move(reuse->kv) : model.new_cache(1)),
+      cache_(reuse ? std::move(reuse->kv) : model.new_sequence()),
       sampler_(req_.sampling),
       stream_(tok, request.skip_special_tokens),
       eos_(eos_token_ids(model.config(), tok)),
@@ -70,11 +70,10 @@ GenerationStream::GenerationStream(DecoderLM& model, const Tokenizer& tok, Gener
   // (its logits start the generation).
   size_t keep = 0;
   if (reuse) {
-    const size_t limit = std::min({reuse->tokens.size(), size_t(cache_.length), req_.prompt.size() - 1});
+    const size_t limit = std::min({reuse->tokens.size(), size_t(cache_.length()), req_.prompt.size() - 1});
     while (keep < limit && reuse->tokens[keep] == req_.prompt[keep]) ++keep;
   }
   cache_.truncate(int64_t(keep));
-  cache_.reserve(capacity_);
   prefill_pos_ = keep;
   result_.prompt_tokens = int64_t(req_.prompt.size());
   result_.cached_prompt_tokens = int64_t(keep);
@@ -104,8 +103,9 @@ bool GenerationStream::step() {
 }
 
 void GenerationStream::advance(std::span<const int32_t> tokens, bool last) {
-  if (!last) {  // a prompt chunk whose logits nobody reads: the cheapest output
-    model_.forward_draw(tokens, cache_, TokenDraw{});
+  if (!last) {  // a prompt chunk whose logits nobody reads
+    EngineStep step{tokens, &cache_};
+    model_.forward(std::span<EngineStep>(&step, 1));
     return;
   }
   const TokenDraw draw = sampler_.next_draw(history_, model_.config().vocab_size);
@@ -154,7 +154,7 @@ void GenerationStream::decode_one() {
   const size_t certain = stream_.emitted();
   const size_t hold = stop_prefix_overlap(text.substr(0, certain), req_.stop);
   if (certain - hold > emitted_.size()) emit(text.substr(emitted_.size(), certain - hold - emitted_.size()));
-  if (result_.generation_tokens >= req_.max_tokens || cache_.length >= capacity_) return finish("length");
+  if (result_.generation_tokens >= req_.max_tokens || cache_.length() >= capacity_) return finish("length");
   advance(std::span<const int32_t>(&next, 1), true);
 }
 
@@ -180,11 +180,11 @@ void GenerationStream::finish(const std::string& reason) {
 CachedPrefix GenerationStream::take_cache() {
   // The cache holds the prompt and every generated token that was fed back (not the last).
   std::vector<int32_t> tokens = history_;
-  tokens.resize(std::min(tokens.size(), size_t(cache_.length)));
+  tokens.resize(std::min(tokens.size(), size_t(cache_.length())));
   return {std::move(cache_), std::move(tokens)};
 }
 
-GenerationResult generate(DecoderLM& model, const Tokenizer& tok, const GenerationRequest& req,
+GenerationResult generate(Engine& model, const Tokenizer& tok, const GenerationRequest& req,
                           const std::function<void(const std::string&)>& on_text) {
   GenerationStream stream(model, tok, req, on_text);
   while (stream.step()) {

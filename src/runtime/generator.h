@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "model/decoder_lm.h"
+#include "runtime/engine.h"
 #include "runtime/sampler.h"
 #include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
@@ -56,7 +56,7 @@ struct GenerationResult {
 
 // A KV cache and the tokens whose keys and values it holds.
 struct CachedPrefix {
-  KVCache kv;
+  KvSequence kv;
   std::vector<int32_t> tokens;
 };
 
@@ -67,7 +67,7 @@ class GenerationStream {
  public:
   // Validates the request (errors name the field). `reuse`, when given, is a cache from an
   // earlier request; its common prefix with this prompt is kept, the rest recomputed.
-  GenerationStream(DecoderLM& model, const Tokenizer& tokenizer, GenerationRequest request,
+  GenerationStream(Engine& model, const Tokenizer& tokenizer, GenerationRequest request,
                    std::function<void(const std::string&)> on_text = {}, std::optional<CachedPrefix> reuse = {});
 
   // One prefill chunk or one generated token. Returns false once finished.
@@ -86,11 +86,11 @@ class GenerationStream {
   void finish(const std::string& reason);
   void emit(const std::string& text);
 
-  DecoderLM& model_;
+  Engine& model_;
   const Tokenizer& tok_;
   GenerationRequest req_;
   std::function<void(const std::string&)> on_text_;
-  KVCache cache_;
+  KvSequence cache_;
   Sampler sampler_;
   StreamDecoder stream_;
   std::vector<int32_t> eos_, history_;
@@ -107,7 +107,7 @@ class GenerationStream {
   std::chrono::steady_clock::time_point t0_, t_first_;
 };
 
-GenerationResult generate(DecoderLM& model, const Tokenizer& tokenizer, const GenerationRequest& request,
+GenerationResult generate(Engine& model, const Tokenizer& tokenizer, const GenerationRequest& request,
                           const std::function<void(const std::string&)>& on_text = {});
 
 uint64_t peak_rss_bytes();

@@ -7,7 +7,7 @@
 
 namespace mlxcpp {
 
-PerplexityResult perplexity(DecoderLM& model, const Tokenizer& tok, const std::string& text, int64_t ctx) {
+PerplexityResult perplexity(Engine& model, const Tokenizer& tok, const std::string& text, int64_t ctx) {
   if (ctx < 2) fail("perplexity: --ctx must be at least 2, got {}", ctx);
   if (ctx > model.config().context_length())
     fail("perplexity: --ctx {} exceeds the model's context of {}", ctx, model.config().context_length());
@@ -20,7 +20,7 @@ PerplexityResult perplexity(DecoderLM& model, const Tokenizer& tok, const std::s
   for (int64_t start = 0; start < int64_t(ids.size()); start += ctx) {
     const int64_t n = std::min<int64_t>(ctx, int64_t(ids.size()) - start);
     if (n < 2) break;
-    KVCache cache = model.new_cache(n);
+    KvSequence cache = model.new_sequence();
     model.forward(std::span<const int32_t>(ids).subspan(size_t(start), size_t(n)), cache, logits, true);
     for (int64_t t = 0; t + 1 < n; ++t) {
       const float* row = &logits[size_t(t * vocab)];

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "model/decoder_lm.h"
+#include "runtime/engine.h"
 #include "tokenizer/tokenizer.h"
 
 namespace mlxcpp {
@@ -17,6 +17,6 @@ struct PerplexityResult {
   int64_t scored_tokens = 0, total_tokens = 0;
 };
 
-PerplexityResult perplexity(DecoderLM& model, const Tokenizer& tokenizer, const std::string& text, int64_t ctx);
+PerplexityResult perplexity(Engine& model, const Tokenizer& tokenizer, const std::string& text, int64_t ctx);
 
 }  // namespace mlxcpp

@@ -132,8 +132,8 @@ std::shared_ptr<ModelHost> McpTools::host_for(const std::string& model) {
   if (!registry_) {
     const auto [id, dir] = default_model();
     RegistryOptions ro;
-    ro.host.threads = threads_;
-    ro.host.device = device_;
+    ro.host.engine.threads = threads_;
+    ro.host.engine.device = device_;
     registry_ = std::make_shared<ModelRegistry>(id, dir, ro);
   }
   return registry_->get(model);

@@ -7,8 +7,7 @@ namespace mlxcpp {
 ModelHost::ModelHost(std::string name, const std::filesystem::path& dir, const HostOptions& options)
     : name_(std::move(name)), dir_(dir), options_(options) {
   tok_ = Tokenizer::load(dir);
-  model_ = DecoderLM::load(dir, options.threads, options.precision, options.device);
-  model_->set_kv_quantization(options.kv_quantization);
+  model_ = Engine::load(dir, options.engine);
   if (const std::string* src = tok_->chat_template()) {
     template_source_ = *src;
     template_.emplace(ChatTemplate::for_tokenizer(*tok_, dir.string()));

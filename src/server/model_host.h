@@ -17,7 +17,7 @@
 #include <string>
 #include <thread>
 
-#include "model/decoder_lm.h"
+#include "runtime/engine.h"
 #include "runtime/generator.h"
 #include "template/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -25,10 +25,7 @@
 namespace mlxcpp {
 
 struct HostOptions {
-  int threads = 0;                         // engine threads (0: all cores)
-  Precision precision = Precision::Fast;
-  Device device = Device::Cpu;
-  KvQuantization kv_quantization;          // mlx-lm's kv_bits (off by default)
+  EngineOptions engine{.precision = Precision::Fast};
   int max_active = 8;                      // streams advanced together
   size_t prompt_cache_entries = 4;         // KV caches kept for reuse
 };
@@ -74,7 +71,7 @@ class ModelHost {
   std::filesystem::path dir_;
   HostOptions options_;
   std::shared_ptr<const Tokenizer> tok_;
-  std::unique_ptr<DecoderLM> model_;
+  std::unique_ptr<Engine> model_;
   std::optional<ChatTemplate> template_;
   std::string template_source_;
 

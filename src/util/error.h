@@ -5,15 +5,11 @@
 
 #include <fmt/format.h>
 
-#include <stdexcept>
 #include <string>
 
-namespace mlxcpp {
+#include "util/error_type.h"
 
-class Error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace mlxcpp {
 
 template <typename... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {

@@ -19,10 +19,10 @@ ln -sfn /usr/include/fmt "$out/inc/fmt"
 ln -sfn /usr/include/nlohmann "$out/inc/nlohmann"
 sources=(
   tests/unit/fast_kernels_test.cpp tests/unit/attention_test.cpp tests/unit/fast_math_test.cpp
-  src/model/weight_matrix.cpp src/backend/cpu/fast_matmul.cpp src/backend/cpu/int8_matmul.cpp src/backend/cpu/ops.cpp
+  src/backend/cpu/matmul.cpp src/backend/weight_matrix.cpp src/backend/cpu/fast_matmul.cpp src/backend/cpu/int8_matmul.cpp src/backend/cpu/ops.cpp
   src/backend/cpu/bf16_matmul.cpp src/backend/cpu/product_rows.cpp src/backend/cpu/kernel_choice.cpp src/backend/cpu/attention.cpp src/backend/cpu/fast_math.cpp
   src/quant/affine.cpp src/quant/fp_formats.cpp src/quant/quant_spec.cpp src/quant/quantize_tensor.cpp
-  src/runtime/thread_pool.cpp src/format/dtype.cpp src/format/weight_set.cpp src/format/quant_config.cpp
+  src/util/thread_pool.cpp src/format/dtype.cpp src/format/weight_set.cpp src/format/quant_config.cpp
   src/format/safetensors.cpp src/util/mapped_file.cpp src/util/files.cpp
   "$gtest/src/gtest-all.cc" "$gtest/src/gtest_main.cc"
 )

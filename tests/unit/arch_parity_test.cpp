@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/decoder_lm.h"
+#include "runtime/engine.h"
 #include "model_checks.h"
 #include "test_support.h"
 #include "util/files.h"
@@ -20,7 +20,7 @@ class ArchParity : public ::testing::TestWithParam<std::string> {};
 TEST_P(ArchParity, LogitsAndGreedyMatchTransformers) {
   const fs::path dir = test::data_dir() / "arch" / GetParam();
   const auto ref = read_json_file(dir / "reference.json");
-  auto model = DecoderLM::load(dir, 2);
+  auto model = Engine::load(dir, {.threads = 2});
   const double error = test::logits_error(*model, ref);
   RecordProperty("relative_error", std::to_string(error));
   EXPECT_LE(error, 1e-4) << "max |diff| / max |logit|";
@@ -55,13 +55,34 @@ TEST(PromptAndDecode, GiveTheSameLogits) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.dir.filename().string() + (c.precision == Precision::F32 ? " f32 " : " fast ") +
                  std::to_string(c.threads) + " threads");
-    auto model = DecoderLM::load(c.dir, c.threads, c.precision);
+    auto model = Engine::load(c.dir, {.threads = c.threads, .precision = c.precision});
     const auto prefill = test::logits_of_every_position(*model, ids, false);
     const auto decode = test::logits_of_every_position(*model, ids, true);
     ASSERT_EQ(prefill.size(), decode.size());
     for (size_t i = 0; i < prefill.size(); ++i)
       ASSERT_EQ(prefill[i], decode[i]) << "position " << i / size_t(model->config().vocab_size);
   }
+}
+
+}  // namespace
+}  // namespace mlxcpp
+
+namespace mlxcpp {
+namespace {
+
+// A sequence's logits are the same bits alone and in any batch, at any place in it,
+// whatever the others are doing (prefill chunks, decode steps): the architecture fixtures
+// and the bundled model, on both precisions.
+TEST(BatchInvariance, LogitsAreTheSameAloneAndInAnyBatch) {
+  std::vector<std::filesystem::path> dirs = {test::bundled_model()};
+  for (const char* a : {"llama3-rope", "mistral-sliding", "qwen3-qknorm", "phi3-longrope", "gemma2-softcap"})
+    dirs.push_back(test::data_dir() / "arch" / a);
+  for (const auto& dir : dirs)
+    for (const Precision p : {Precision::Fast, Precision::F32}) {
+      SCOPED_TRACE(dir.filename().string() + (p == Precision::F32 ? " f32" : " fast"));
+      auto model = Engine::load(dir, {.threads = 2, .precision = p});
+      EXPECT_GT(test::expect_batch_invariance(*model, 7), 0);
+    }
 }
 
 }  // namespace

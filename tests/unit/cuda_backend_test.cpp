@@ -14,14 +14,15 @@
 #include <random>
 #include <set>
 
-#include "backend/device_decoder.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cuda/device_ops.h"
 #include "backend/device_info.h"
-#include "model/decoder_lm.h"
+#include "runtime/engine.h"
 #include "quant/quantize_tensor.h"
 #include "runtime/generator.h"
 #include "runtime/perplexity.h"
 #include "runtime/sampler.h"
-#include "runtime/thread_pool.h"
+#include "util/thread_pool.h"
 #include "model_checks.h"
 #include "sampling_grid.h"
 #include "test_support.h"
@@ -73,7 +74,7 @@ TEST(CudaKernels, EveryFormatMatchesTheCpuReference) {
     m.cols = cols;
     m.quant = f.spec;
     m.dtype = f.dtype;
-    m.bias = bias;
+    m.bias = bias.data();
     if (f.spec) {
       const QuantSpec& s = *f.spec;
       packed.resize(size_t(rows * cols * s.bits / 8));
@@ -100,7 +101,7 @@ TEST(CudaKernels, EveryFormatMatchesTheCpuReference) {
         SCOPED_TRACE(std::string(f32 ? "f32" : "fast") + " rows " + std::to_string(n));
         std::vector<float> x(size_t(n * cols)), ref(size_t(n * rows)), got(size_t(n * rows)), wrow(static_cast<size_t>(cols));
         for (auto& v : x) v = nd(rng);
-        m.matmul(x.data(), n, ref.data(), pool, Precision::F32);
+        cpu::matmul(m, x.data(), n, ref.data(), pool, Precision::F32);
         dev->run(x.data(), n, got.data());
         const bool int8_path = !f32 && n <= 4 && f.spec && f.spec->mode == QuantMode::Affine &&
                                (f.spec->bits == 4 || f.spec->bits == 8);
@@ -146,7 +147,7 @@ TEST_P(CudaArchParity, LogitsAndGreedyMatchTransformers) {
   const fs::path dir = test::data_dir() / "arch" / GetParam().name;
   const bool f32 = GetParam().precision == Precision::F32;
   const auto ref = read_json_file(dir / "reference.json");
-  auto model = DecoderLM::load(dir, 2, GetParam().precision, Device::Cuda);
+  auto model = Engine::load(dir, {.threads = 2, .precision = GetParam().precision, .device = Device::Cuda});
   const double error = test::logits_error(*model, ref);
   RecordProperty("relative_error", std::to_string(error));
   std::printf("[ %s %s ] max |diff| / max |logit| = %.3g\n", GetParam().name.c_str(), f32 ? "f32" : "fast", error);
@@ -173,13 +174,13 @@ INSTANTIATE_TEST_SUITE_P(Architectures, CudaArchParity, ::testing::ValuesIn(arch
 TEST(CudaGeneration, FloatModelMatchesTransformersGreedy) {
   REQUIRE_GPU();
   const fs::path dir = test::data_dir() / "models" / "fortune-tiny";
-  auto model = DecoderLM::load(dir, 2, Precision::F32, Device::Cuda);
+  auto model = Engine::load(dir, {.threads = 2, .precision = Precision::F32, .device = Device::Cuda});
   test::expect_reference_greedy(*model, dir, dir / "reference-greedy.json");
 }
 
 TEST(CudaGeneration, QuantizedModelMatchesTheF32Reference) {
   REQUIRE_GPU();
-  auto model = DecoderLM::load(test::bundled_model(), 2, Precision::F32, Device::Cuda);
+  auto model = Engine::load(test::bundled_model(), {.threads = 2, .precision = Precision::F32, .device = Device::Cuda});
   test::expect_reference_greedy(*model, test::bundled_model(), test::bundled_model() / "reference-greedy.json");
 }
 
@@ -190,7 +191,7 @@ TEST(CudaGeneration, PerplexityF32WithinATenthOfAPercentFastWithinOnePercent) {
     const double want = test::reference_perplexity(c.reference);
     const auto tok = Tokenizer::load(c.dir);
     for (Precision p : {Precision::F32, Precision::Fast}) {
-      auto model = DecoderLM::load(c.dir, 2, p, Device::Cuda);
+      auto model = Engine::load(c.dir, {.threads = 2, .precision = p, .device = Device::Cuda});
       const PerplexityResult r = perplexity(*model, *tok, text, 128);
       std::printf("[ %s %s ] perplexity %.4f (reference %.4f)\n", c.dir.filename().c_str(),
                   p == Precision::F32 ? "f32" : "fast", r.perplexity, want);
@@ -206,7 +207,7 @@ TEST(CudaGeneration, ReusedCacheMatchesAFreshRun) {
   REQUIRE_GPU();
   const fs::path dir = test::bundled_model();
   const auto tok = Tokenizer::load(dir);
-  auto model = DecoderLM::load(dir, 2, Precision::F32, Device::Cuda);
+  auto model = Engine::load(dir, {.threads = 2, .precision = Precision::F32, .device = Device::Cuda});
   GenerationRequest first;
   first.prompt = tok->encode("Q: Why did the chicken cross the road?\nA:", true);
   first.max_tokens = 20;
@@ -246,10 +247,10 @@ TEST(CudaGeneration, DecodePathAgreesWithPrefillPath) {
   const fs::path dir = test::bundled_model();
   const auto tok = Tokenizer::load(dir);
   const auto ids = tok->encode("Q: What do you call a fish with no eyes?\nA: A fsh. Q: And a deer with no eyes?", true);
-  auto fast = DecoderLM::load(dir, 2, Precision::Fast, Device::Cuda);
-  auto exact = DecoderLM::load(dir, 2, Precision::F32, Device::Cuda);
+  auto fast = Engine::load(dir, {.threads = 2, .precision = Precision::Fast, .device = Device::Cuda});
+  auto exact = Engine::load(dir, {.threads = 2, .precision = Precision::F32, .device = Device::Cuda});
   const int64_t vocab = fast->config().vocab_size;
-  auto run = [&](DecoderLM& m, bool decode) { return test::logits_of_every_position(m, ids, decode); };
+  auto run = [&](Engine& m, bool decode) { return test::logits_of_every_position(m, ids, decode); };
   const auto ref = run(*exact, false), exact_decode = run(*exact, true), fast_prefill = run(*fast, false),
              fast_decode = run(*fast, true);
   std::printf("[ 4-bit model, max |diff| / max |logit| vs f32 prefill ] f32 decode %.3g, fast prefill %.3g, fast decode %.3g\n",
@@ -277,7 +278,7 @@ TEST(CudaGeneration, DecodePathAgreesWithPrefillPath) {
   // logit error is the larger, measured 2.9 % on this model.
   EXPECT_LE(rel(fast_decode, ref), 5e-2);
   // The GPU's greedy argmax against the argmax of the same step's logits.
-  KVCache g = fast->new_cache(int64_t(ids.size()));
+  KvSequence g = fast->new_sequence();
   for (size_t t = 0; t < ids.size(); ++t) {
     const int32_t device_argmax = fast->forward_draw(std::span<const int32_t>(&ids[t], 1), g, TokenDraw{});
     const float* row = &fast_decode[t * size_t(vocab)];
@@ -337,7 +338,7 @@ TEST(CudaSampling, GenerationDrawsTheSameOnTheDeviceAndTheHost) {
   REQUIRE_GPU();
   const fs::path dir = test::bundled_model();
   const auto tok = Tokenizer::load(dir);
-  auto model = DecoderLM::load(dir, 2, Precision::Fast, Device::Cuda);
+  auto model = Engine::load(dir, {.threads = 2, .precision = Precision::Fast, .device = Device::Cuda});
   GenerationRequest req;
   req.prompt = tok->encode("Q: Why did the chicken cross the road?\nA:", true);
   req.max_tokens = 40;
@@ -362,7 +363,7 @@ TEST(CudaGeneration, LongContextDecodeAgreesWithPrefill) {
   std::vector<int32_t> ids = tok->encode(test::fortunes_text(), true);
   ASSERT_GE(ids.size(), 250u);
   ids.resize(250);
-  auto exact = DecoderLM::load(dir, 2, Precision::F32, Device::Cuda);
+  auto exact = Engine::load(dir, {.threads = 2, .precision = Precision::F32, .device = Device::Cuda});
   const auto prefill = test::logits_of_every_position(*exact, ids, false), decode = test::logits_of_every_position(*exact, ids, true);
   std::printf("[ 250 positions, f32 decode vs prefill ] max |diff| / max |logit| %.3g\n", rel(decode, prefill));
   EXPECT_LE(rel(decode, prefill), 1e-5);
@@ -372,32 +373,55 @@ TEST(CudaGeneration, LongContextDecodeAgreesWithPrefill) {
 // figures (the plan's weight pointers are never read).
 TEST(CudaMemory, RefusesAModelLargerThanTheFreeMemory) {
   REQUIRE_GPU();
-  DecoderPlan p;
+  ModelProgram p;
   p.hidden = 16384, p.heads = 64, p.kv_heads = 8, p.head_dim = 128, p.ffn = 53248, p.vocab = 128256, p.context = 4096;
-  p.rope_dims = 128;
+  p.precision = Precision::Fast;
+  p.ropes = {RopeSpec{128}};
   auto bf16 = [](int64_t rows, int64_t cols) {
-    MatrixPlan m;
-    m.rows = rows, m.cols = cols, m.kind = MatrixPlan::Kind::BF16;
+    WeightMatrix m;
+    m.rows = rows, m.cols = cols, m.dtype = DType::BF16;
     return m;
   };
   p.embed = bf16(p.vocab, p.hidden);
   p.lm_head = p.embed;
   for (int i = 0; i < 126; ++i) {  // Llama 3.1 405B in bf16: about 810 GB
-    LayerPlan l;
-    l.qkv = {bf16((p.heads + 2 * p.kv_heads) * p.head_dim, p.hidden)};
-    l.gate_up = {bf16(2 * p.ffn, p.hidden)};
-    l.o = bf16(p.hidden, p.heads * p.head_dim);
-    l.down = bf16(p.hidden, p.ffn);
+    LayerProgram l;
+    l.attention.qkv = {bf16((p.heads + 2 * p.kv_heads) * p.head_dim, p.hidden)};
+    l.ffn.gate_up = {bf16(2 * p.ffn, p.hidden)};
+    l.attention.o = bf16(p.hidden, p.heads * p.head_dim);
+    l.ffn.down = bf16(p.hidden, p.ffn);
     p.layers.push_back(l);
   }
   try {
-    make_cuda_decoder(p);
+    make_cuda_backend(p);
     FAIL() << "a 405B bf16 model was accepted";
   } catch (const std::exception& e) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("not enough GPU memory"), std::string::npos) << msg;
     EXPECT_NE(msg.find("GiB free"), std::string::npos) << msg;
   }
+}
+
+}  // namespace
+}  // namespace mlxcpp
+
+namespace mlxcpp {
+namespace {
+
+// A sequence's logits are the same bits alone and in any batch on the GPU too: decode
+// rows through the tiled matrix-vector kernels and attention spans set by each row's own
+// position, prefill chunks through cuBLAS shaped by their own sequence.
+TEST(CudaBatch, LogitsAreTheSameAloneAndInAnyBatch) {
+  REQUIRE_GPU();
+  std::vector<fs::path> dirs = {test::bundled_model()};
+  for (const char* a : {"llama3-rope", "mistral-sliding", "qwen3-qknorm", "gemma2-softcap"})
+    dirs.push_back(test::data_dir() / "arch" / a);
+  for (const auto& dir : dirs)
+    for (const Precision p : {Precision::Fast, Precision::F32}) {
+      SCOPED_TRACE(dir.filename().string() + (p == Precision::F32 ? " f32" : " fast"));
+      auto model = Engine::load(dir, {.threads = 2, .precision = p, .device = Device::Cuda});
+      EXPECT_GT(test::expect_batch_invariance(*model, 11), 0);
+    }
 }
 
 }  // namespace

@@ -15,9 +15,9 @@
 #include <random>
 
 #include "backend/cpu/kernel_choice.h"
-#include "model/weight_matrix.h"
+#include "backend/cpu/matmul.h"
 #include "quant/quantize_tensor.h"
-#include "runtime/thread_pool.h"
+#include "util/thread_pool.h"
 #include "util/float_bits.h"
 
 namespace mlxcpp {
@@ -30,11 +30,11 @@ void both_paths(const WeightMatrix& m, const std::vector<float>& x, int64_t n, T
                 std::vector<float>& fast) {
   ref.assign(size_t(n * m.rows), 0.0f);
   fast.assign(size_t(n * m.rows), 0.0f);
-  m.matmul(x.data(), n, ref.data(), pool, Precision::F32);
-  m.matmul(x.data(), n, fast.data(), pool, Precision::Fast);
+  cpu::matmul(m, x.data(), n, ref.data(), pool, Precision::F32);
+  cpu::matmul(m, x.data(), n, fast.data(), pool, Precision::Fast);
   for (int64_t i = 0; i < n; ++i) {
     std::vector<float> alone(static_cast<size_t>(m.rows));
-    m.matmul(&x[size_t(i * m.cols)], 1, alone.data(), pool, Precision::Fast);
+    cpu::matmul(m, &x[size_t(i * m.cols)], 1, alone.data(), pool, Precision::Fast);
     for (int64_t r = 0; r < m.rows; ++r)
       ASSERT_EQ(alone[size_t(r)], fast[size_t(i * m.rows + r)]) << "row " << r << " input " << i;
   }
@@ -146,7 +146,9 @@ TEST(FastKernels, FloatWeightsMatchTheReference) {
     m.cols = cols;
     m.dtype = t;
     m.data = data.data();
-    for (int64_t r = 0; r < rows; ++r) m.bias.push_back(0.1f * nd(rng));
+    std::vector<float> bias;
+    for (int64_t r = 0; r < rows; ++r) bias.push_back(0.1f * nd(rng));
+    m.bias = bias.data();
     std::vector<float> wrow(static_cast<size_t>(cols));
     for_each_batch(m, pool, rng, [&](int64_t n, const std::vector<float>& x, const std::vector<float>& ref,
                                      const std::vector<float>& fast) {

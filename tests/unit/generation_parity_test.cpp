@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/decoder_lm.h"
+#include "runtime/engine.h"
 #include "runtime/generator.h"
 #include "runtime/perplexity.h"
 #include "model_checks.h"
@@ -21,19 +21,19 @@ namespace fs = std::filesystem;
 
 TEST(GenerationParity, FloatModelMatchesTransformersGreedy) {
   const fs::path dir = test::data_dir() / "models" / "fortune-tiny";
-  auto model = DecoderLM::load(dir, 2);
+  auto model = Engine::load(dir, {.threads = 2});
   test::expect_reference_greedy(*model, dir, dir / "reference-greedy.json");
 }
 
 TEST(GenerationParity, QuantizedModelMatchesTheF32Reference) {
-  auto model = DecoderLM::load(test::bundled_model(), 2);
+  auto model = Engine::load(test::bundled_model(), {.threads = 2});
   test::expect_reference_greedy(*model, test::bundled_model(), test::bundled_model() / "reference-greedy.json");
 }
 
 TEST(GenerationParity, PerplexityWithinATenthOfAPercent) {
   const std::string text = test::fortunes_text();
   for (const auto& c : test::perplexity_cases()) {
-    auto model = DecoderLM::load(c.dir, 2);
+    auto model = Engine::load(c.dir, {.threads = 2});
     const auto tok = Tokenizer::load(c.dir);
     const PerplexityResult r = perplexity(*model, *tok, text, 128);
     const double want = test::reference_perplexity(c.reference);

@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "model/decoder_lm.h"
+#include "runtime/engine.h"
 #include "runtime/generator.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
@@ -18,7 +18,7 @@ class GenerationStreamTest : public ::testing::Test {
   static void SetUpTestSuite() {
     tok_holder = Tokenizer::load(test::bundled_model());
     tok = tok_holder.get();
-    model = DecoderLM::load(test::bundled_model(), 2).release();
+    model = Engine::load(test::bundled_model(), {.threads = 2}).release();
   }
   static void TearDownTestSuite() {
     delete model;
@@ -32,7 +32,7 @@ class GenerationStreamTest : public ::testing::Test {
   }
   static inline std::shared_ptr<const Tokenizer> tok_holder;
   static inline const Tokenizer* tok = nullptr;
-  static inline DecoderLM* model = nullptr;
+  static inline Engine* model = nullptr;
 };
 
 TEST_F(GenerationStreamTest, ReusedCacheGivesTheSameTokensAsRecomputing) {

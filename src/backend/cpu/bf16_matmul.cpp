@@ -6,8 +6,8 @@
 #include "backend/cpu/bf16_kernels.h"
 #include "backend/cpu/kernel_choice.h"
 #include "backend/cpu/product_rows.h"
-#include "model/weight_matrix.h"
-#include "runtime/thread_pool.h"
+#include "backend/cpu/matmul.h"
+#include "util/thread_pool.h"
 
 namespace mlxcpp::cpu {
 
@@ -27,7 +27,7 @@ void bf16_matmul(std::span<const Product> products, const float* x, int64_t n, T
   std::vector<Bf16Rows> parts;
   for (const Product& p : products) {
     const WeightMatrix& w = *p.w;
-    parts.push_back({reinterpret_cast<const uint16_t*>(w.data), cols, n, xb.data(), w.bias.empty() ? nullptr : w.bias.data(),
+    parts.push_back({reinterpret_cast<const uint16_t*>(w.data), cols, n, xb.data(), w.bias,
                      p.y, w.rows});
   }
   parallel_product_rows(products, /*tile_rows=*/4, pool,

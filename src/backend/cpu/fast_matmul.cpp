@@ -7,10 +7,10 @@
 #include "backend/cpu/code_order.h"
 #include "backend/cpu/simd_clones.h"
 #include "backend/cpu/vec16.h"
-#include "model/weight_matrix.h"
+#include "backend/cpu/matmul.h"
 #include "quant/bit_packing.h"
 #include "quant/fp_formats.h"
-#include "runtime/thread_pool.h"
+#include "util/thread_pool.h"
 #include "util/float_bits.h"
 
 namespace mlxcpp::cpu {
@@ -121,7 +121,7 @@ void rows_kernel(const WeightMatrix& w, const Prepared& p, float* y, int64_t r0,
         acc[size_t(i)] += affine ? scale * dot + bias * p.gsum[size_t(i * groups + g)] : dot;
       }
     }
-    for (int64_t i = 0; i < p.n; ++i) y[i * w.rows + r] = acc[size_t(i)] + (w.bias.empty() ? 0.0f : w.bias[size_t(r)]);
+    for (int64_t i = 0; i < p.n; ++i) y[i * w.rows + r] = acc[size_t(i)] + (w.bias ? w.bias[size_t(r)] : 0.0f);
   }
 }
 
@@ -165,7 +165,7 @@ __attribute__((always_inline)) inline void widened_tile(const WeightMatrix& w, b
   }
   for (int j = 0; j < MR; ++j)
     for (int k = 0; k < MI; ++k)
-      y[(i0 + k) * w.rows + rt + j] = sum16(&acc[j][k]) + (w.bias.empty() ? 0.0f : w.bias[size_t(rt + j)]);
+      y[(i0 + k) * w.rows + rt + j] = sum16(&acc[j][k]) + (w.bias ? w.bias[size_t(rt + j)] : 0.0f);
 }
 
 template <int MR>

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <vector>
 
-#include "model/weight_matrix.h"
-#include "runtime/thread_pool.h"
+#include "backend/cpu/matmul.h"
+#include "util/thread_pool.h"
 
 
 namespace mlxcpp::cpu {
@@ -85,7 +85,7 @@ void int8_matmul(std::span<const Product> products, const float* x, int64_t n, T
     const WeightMatrix& w = *p.w;
     parts.push_back({w.data, size_t(w.cols) * size_t(bits) / 8, w.cols, w.quant->group_size, n, in.q.data(),
                      in.scale.data(), in.gsum.data(), w.scales, w.biases, stored_kind(w.dtype),
-                     w.bias.empty() ? nullptr : w.bias.data(), p.y, w.rows});
+                     w.bias, p.y, w.rows});
   }
   parallel_product_rows(products, /*tile_rows=*/4, pool, [&](size_t m, int64_t r0, int64_t r1) { run(parts[m], r0, r1); });
 }

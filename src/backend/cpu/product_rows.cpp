@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "model/weight_matrix.h"
-#include "runtime/thread_pool.h"
+#include "backend/cpu/matmul.h"
+#include "util/thread_pool.h"
 
 namespace mlxcpp::cpu {
 

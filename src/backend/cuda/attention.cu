@@ -1,9 +1,10 @@
 // Attention over the KV cache, split-K ("flash-decoding"): each block takes one query
 // token, one KV head (with the query heads that share it, GQA) and one span of positions,
 // and keeps a running (max, sum, weighted values) in one pass (online softmax); the last
-// block of a token's spans merges them. Decode splits the cache into many spans so that a
-// single token still fills the GPU; prefill has a block per query token already and uses
-// one span.
+// block of a token's spans merges them. Decode splits a row's positions into many spans
+// (their length set per row from its position alone, so that a sequence's result does not
+// depend on the batch) so that a single token still fills the GPU; prefill has a block per
+// query token already and uses one span.
 #include <cfloat>
 
 #include "backend/cuda/head_prep.cuh"
@@ -25,7 +26,8 @@ __device__ __forceinline__ float kv_at<__nv_bfloat16>(const void* base, int64_t 
 // Each lane holds up to DPL of the head's D values (lane·DPL + j < D); G ≤ MAXG query
 // heads per KV head.
 template <typename T, int DPL, int MAXG>
-__global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv, const int32_t* start, KvLayer kv,
+__global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv, const PassRow* rows,
+                                                               const int32_t* tables, const float* freqs, KvLayer kv,
                                                                AttnArgs a, float* partial, float* out, int8_t* xq,
                                                                float2* xd) {
   constexpr int DMAX = DPL * 32;
@@ -34,18 +36,24 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
   const int G = int(a.H / a.KV);
   const int64_t i = blockIdx.x, kvh = blockIdx.y, s = blockIdx.z;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t pos = int64_t(*start) + i;
+  const PassRow row = rows[i];
+  const int64_t pos = row.pos;
+  // The row's spans: of `chunk` positions each, or one for all of them.
+  const int64_t chunk = row.chunk > 0 ? row.chunk : pos + 1;
+  const int splits = int((pos + chunk) / chunk);
+  if (s >= splits) return;
+  const int32_t* table = tables + row.table;
+  a.rope.inv_freq = freqs + row.freqs;
   const int64_t first = a.window > 0 ? max(int64_t(0), pos - a.window + 1) : 0;
-  const int64_t lo = max(first, s * a.chunk), hi = min(pos + 1, (s + 1) * a.chunk);
+  const int64_t lo = max(first, s * chunk), hi = min(pos + 1, (s + 1) * chunk);
 
   float q[MAXG][DPL], acc[MAXG][DPL], m[MAXG], l[MAXG];
   const float* qrow = qkv + i * (a.H + 2 * a.KV) * D;
   __shared__ float qs[MAXG + 1][DMAX];  // the query heads, then the new key
   // Decode: this block's query heads, normalised and rotated here; the block whose span
   // holds the new position also prepares and stores its key and value (no other block
-  // reads that position). A span past the position (the cache's capacity is split, the
-  // graph being captured once for it) has nothing to prepare.
-  const bool owner = a.prepare && pos / a.chunk == s;
+  // reads that position).
+  const bool owner = a.prepare && pos / chunk == s;
   if (a.prepare && (lo < hi || owner)) {
     const int count = G + (owner ? 1 : 0);
     const float* krow = qrow + (a.H + kvh) * D;
@@ -58,10 +66,10 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
     for (int h = 0; h <= MAXG; ++h) norm_w[h] = h < G ? a.q_norm : a.k_norm;
     prepare_heads(&qs[0][0], count, DMAX, D, norm_w, a.eps, &a.rope, pos);
     if (owner) {
-      const int64_t off = (kvh * kv.capacity + pos) * D;
+      const int64_t off = kv_index(kv, table, kvh, D, pos);
       for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
-        store_kv<T>(kv.k, off + d, qs[G][d]);
-        store_kv<T>(kv.v, off + d, vrow[d]);
+        store_kv<T>(kv.pool, off + d, qs[G][d]);
+        store_kv<T>(kv.pool, off + kv.value_elems + d, vrow[d]);
       }
       __syncthreads();  // the block's warps read them back below
     }
@@ -78,7 +86,6 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
       q[g][j] = qv * a.scale;
     }
   }
-  const int64_t plane = kvh * kv.capacity * D;
   // A warp takes P consecutive positions a step: their K and V loads are in flight
   // together and their score reductions interleave, instead of one position's latency
   // chain (load, 5 shuffles per head, exponentials) after another.
@@ -86,13 +93,16 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
   for (int64_t t0 = lo + warp * P; t0 < hi; t0 += kWarps * P) {
     float k[P][DPL], v[P][DPL];
 #pragma unroll
-    for (int p = 0; p < P; ++p)
+    for (int p = 0; p < P; ++p) {
+      const int64_t t = t0 + p;
+      const int64_t at = t < hi ? kv_index(kv, table, kvh, D, t) : 0;
 #pragma unroll
       for (int j = 0; j < DPL; ++j) {
-        const int64_t e = lane * DPL + j, t = t0 + p;
-        k[p][j] = e < D && t < hi ? kv_at<T>(kv.k, plane + t * D + e) : 0.0f;
-        v[p][j] = e < D && t < hi ? kv_at<T>(kv.v, plane + t * D + e) : 0.0f;
+        const int64_t e = lane * DPL + j;
+        k[p][j] = e < D && t < hi ? kv_at<T>(kv.pool, at + e) : 0.0f;
+        v[p][j] = e < D && t < hi ? kv_at<T>(kv.pool, at + kv.value_elems + e) : 0.0f;
       }
+    }
 #pragma unroll
     for (int g = 0; g < MAXG; ++g) {
       if (g >= G) break;
@@ -156,10 +166,10 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
     const int64_t d = e - g * D;
     float sum = 0.0f;
     for (int w = 0; w < kWarps; ++w) sum += sl[w][g] > 0.0f ? sacc[w][g][d] * expf(sm[w][g] - span_m[g]) : 0.0f;
-    if (a.splits == 1) out_rows[e] = sum / span_l[g];
+    if (splits == 1) out_rows[e] = sum / span_l[g];
     else partial[((i * a.H + kvh * G + g) * a.splits + s) * (D + 2) + d] = sum;
   }
-  if (a.splits > 1) {
+  if (splits > 1) {
     if (threadIdx.x < G) {
       float* p = partial + ((i * a.H + kvh * G + threadIdx.x) * a.splits + s) * (D + 2);
       p[D] = span_m[threadIdx.x];
@@ -170,15 +180,15 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
     __shared__ bool last;
     __threadfence();
     __syncthreads();
-    if (threadIdx.x == 0) last = atomicAdd(&a.counters[i * a.KV + kvh], 1u) == unsigned(a.splits - 1);
+    if (threadIdx.x == 0) last = atomicAdd(&a.counters[i * a.KV + kvh], 1u) == unsigned(splits - 1);
     __syncthreads();
     if (!last) return;
     __threadfence();
     // Every span's (M, L) at once (the other blocks wrote them: read past L1, which may
     // hold this buffer's previous use), then each output value from all spans.
     __shared__ float all_m[MAXG][kMaxAttentionSpans], all_l[MAXG][kMaxAttentionSpans];
-    for (int e = threadIdx.x; e < G * a.splits; e += blockDim.x) {
-      const int g = e / a.splits, sp = e - g * a.splits;
+    for (int e = threadIdx.x; e < G * splits; e += blockDim.x) {
+      const int g = e / splits, sp = e - g * splits;
       const float* p = partial + ((i * a.H + kvh * G + g) * a.splits + sp) * (D + 2);
       all_m[g][sp] = __ldcg(p + D);
       all_l[g][sp] = __ldcg(p + D + 1);
@@ -187,9 +197,9 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
     if (threadIdx.x < G) {
       const int g = threadIdx.x;
       float M = -FLT_MAX, L = 0.0f;
-      for (int sp = 0; sp < a.splits; ++sp)
+      for (int sp = 0; sp < splits; ++sp)
         if (all_l[g][sp] > 0.0f) M = fmaxf(M, all_m[g][sp]);
-      for (int sp = 0; sp < a.splits; ++sp)
+      for (int sp = 0; sp < splits; ++sp)
         if (all_l[g][sp] > 0.0f) L += all_l[g][sp] * expf(all_m[g][sp] - M);
       span_m[g] = M, span_l[g] = L;
     }
@@ -198,8 +208,8 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
     // below are branch-free and their loads all in flight at once: this merge is on the
     // critical path of every layer.
     __shared__ float share[MAXG][kMaxAttentionSpans];
-    for (int e = threadIdx.x; e < G * a.splits; e += blockDim.x) {
-      const int g = e / a.splits, sp = e - g * a.splits;
+    for (int e = threadIdx.x; e < G * splits; e += blockDim.x) {
+      const int g = e / splits, sp = e - g * splits;
       share[g][sp] = all_l[g][sp] > 0.0f ? expf(all_m[g][sp] - span_m[g]) / span_l[g] : 0.0f;
     }
     __syncthreads();
@@ -209,7 +219,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
       const float* p = partial + (i * a.H + kvh * G + g) * a.splits * (D + 2) + d;
       float sum = 0.0f;
 #pragma unroll 8
-      for (int sp = 0; sp < a.splits; ++sp) sum += __ldcg(p + sp * (D + 2)) * share[g][sp];
+      for (int sp = 0; sp < splits; ++sp) sum += __ldcg(p + sp * (D + 2)) * share[g][sp];
       out_rows[e] = sum;
     }
     if (threadIdx.x == 0) a.counters[i * a.KV + kvh] = 0;
@@ -219,25 +229,25 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
 }
 
 template <typename T, int DPL>
-void launch_split(const float* qkv, int n, const int32_t* start, KvLayer kv, const AttnArgs& a, float* partial,
+void launch_split(const float* qkv, int n, const PassRow* rows, const int32_t* tables, const float* freqs, KvLayer kv, const AttnArgs& a, float* partial,
                   float* out, int8_t* xq, float2* xd, cudaStream_t st) {
   const dim3 grid(unsigned(n), unsigned(a.KV), unsigned(a.splits));
   const int64_t G = a.H / a.KV;
-  if (G <= 1) launch(attention_split<T, DPL, 1>, grid, kWarps * 32, 0, st, qkv, start, kv, a, partial, out, xq, xd);
-  else if (G <= 2) launch(attention_split<T, DPL, 2>, grid, kWarps * 32, 0, st, qkv, start, kv, a, partial, out, xq, xd);
-  else if (G <= 4) launch(attention_split<T, DPL, 4>, grid, kWarps * 32, 0, st, qkv, start, kv, a, partial, out, xq, xd);
-  else if (G <= 8) launch(attention_split<T, DPL, 8>, grid, kWarps * 32, 0, st, qkv, start, kv, a, partial, out, xq, xd);
+  if (G <= 1) launch(attention_split<T, DPL, 1>, grid, kWarps * 32, 0, st, qkv, rows, tables, freqs, kv, a, partial, out, xq, xd);
+  else if (G <= 2) launch(attention_split<T, DPL, 2>, grid, kWarps * 32, 0, st, qkv, rows, tables, freqs, kv, a, partial, out, xq, xd);
+  else if (G <= 4) launch(attention_split<T, DPL, 4>, grid, kWarps * 32, 0, st, qkv, rows, tables, freqs, kv, a, partial, out, xq, xd);
+  else if (G <= 8) launch(attention_split<T, DPL, 8>, grid, kWarps * 32, 0, st, qkv, rows, tables, freqs, kv, a, partial, out, xq, xd);
   else throw std::runtime_error("attention: more than 8 query heads per KV head");
 }
 
 template <typename T>
-void launch_for_dim(const float* qkv, int n, const int32_t* start, KvLayer kv, const AttnArgs& a, float* partial,
+void launch_for_dim(const float* qkv, int n, const PassRow* rows, const int32_t* tables, const float* freqs, KvLayer kv, const AttnArgs& a, float* partial,
                     float* out, int8_t* xq, float2* xd, cudaStream_t st) {
-  if (a.D <= 32) return launch_split<T, 1>(qkv, n, start, kv, a, partial, out, xq, xd, st);
-  if (a.D <= 64) return launch_split<T, 2>(qkv, n, start, kv, a, partial, out, xq, xd, st);
-  if (a.D <= 96) return launch_split<T, 3>(qkv, n, start, kv, a, partial, out, xq, xd, st);
-  if (a.D <= 128) return launch_split<T, 4>(qkv, n, start, kv, a, partial, out, xq, xd, st);
-  if (a.D <= 256) return launch_split<T, 8>(qkv, n, start, kv, a, partial, out, xq, xd, st);
+  if (a.D <= 32) return launch_split<T, 1>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
+  if (a.D <= 64) return launch_split<T, 2>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
+  if (a.D <= 96) return launch_split<T, 3>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
+  if (a.D <= 128) return launch_split<T, 4>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
+  if (a.D <= 256) return launch_split<T, 8>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
   throw std::runtime_error("attention: head_dim " + std::to_string(a.D) + " is over 256");
 }
 
@@ -245,13 +255,13 @@ void launch_for_dim(const float* qkv, int n, const int32_t* start, KvLayer kv, c
 
 bool attention_supports_head_dim(int64_t d) { return d > 0 && d <= 256; }
 
-void attention(const float* qkv, int n, const int32_t* start, KvLayer kv, const AttnArgs& a, float* partial, float* out,
+void attention(const float* qkv, int n, const PassRow* rows, const int32_t* tables, const float* freqs, KvLayer kv, const AttnArgs& a, float* partial, float* out,
                int8_t* xq, float2* xd, cudaStream_t st) {
   if (a.splits < 1 || a.splits > kMaxAttentionSpans) throw std::runtime_error("attention: span count out of range");
   // Quantizing for dp4a needs whole 32-value blocks within a head.
   const bool quant = xq && a.D % 32 == 0;
-  if (kv.f32) launch_for_dim<float>(qkv, n, start, kv, a, partial, out, quant ? xq : nullptr, xd, st);
-  else launch_for_dim<__nv_bfloat16>(qkv, n, start, kv, a, partial, out, quant ? xq : nullptr, xd, st);
+  if (kv.f32) launch_for_dim<float>(qkv, n, rows, tables, freqs, kv, a, partial, out, quant ? xq : nullptr, xd, st);
+  else launch_for_dim<__nv_bfloat16>(qkv, n, rows, tables, freqs, kv, a, partial, out, quant ? xq : nullptr, xd, st);
 }
 
 }  // namespace mlxcpp::cuda

@@ -5,7 +5,7 @@
 
 #include "backend/cuda/kernels.cuh"
 #include "backend/cuda/upload.cuh"
-#include "backend/device_decoder.h"
+#include "backend/cuda/device_ops.h"
 
 namespace mlxcpp::cuda {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "backend/cuda/kernels.cuh"
-#include "backend/device_decoder.h"
+#include "backend/cuda/device_ops.h"
 
 namespace mlxcpp::cuda {
 namespace {

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "backend/cuda/cuda_common.cuh"
-#include "backend/decoder_plan.h"
+#include "backend/cuda/matrix_plan.h"
 
 namespace mlxcpp::cuda {
 

@@ -19,10 +19,10 @@ __global__ void embed_kernel(DevMatrix e, const int32_t* tokens, float scale, fl
   }
 }
 
-__device__ __forceinline__ float activate(float g, Act act) {
+__device__ __forceinline__ float activate(float g, Activation act) {
   switch (act) {
-    case Act::Silu: return g / (1.0f + expf(-g));
-    case Act::Gelu: return 0.5f * g * (1.0f + erff(g * 0.70710678118654752f));
+    case Activation::Silu: return g / (1.0f + expf(-g));
+    case Activation::Gelu: return 0.5f * g * (1.0f + erff(g * 0.70710678118654752f));
     default: {
       const float c = 0.7978845608028654f;  // sqrt(2/pi)
       return 0.5f * g * (1.0f + tanhf(c * (g + 0.044715f * g * g * g)));
@@ -32,7 +32,7 @@ __device__ __forceinline__ float activate(float g, Act act) {
 
 // One thread per output value; with xq (F % 32 == 0) each warp also quantizes its block
 // of 32 for dp4a.
-__global__ void act_mul_kernel(const float* gu, int n, int64_t F, Act act, float* out, int8_t* xq, float2* xd) {
+__global__ void act_mul_kernel(const float* gu, int n, int64_t F, Activation act, float* out, int8_t* xq, float2* xd) {
   griddep_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const bool valid = i < int64_t(n) * F;
@@ -80,7 +80,7 @@ void embed_rows(const DevMatrix& embed, const int32_t* tokens, int n, float scal
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 
-void act_mul(const float* gu, int n, int64_t F, Act act, float* out, int8_t* xq, float2* xd, cudaStream_t st) {
+void act_mul(const float* gu, int n, int64_t F, Activation act, float* out, int8_t* xq, float2* xd, cudaStream_t st) {
   const int64_t count = int64_t(n) * F;
   launch(act_mul_kernel, ceil_div(count, 256), 256, 0, st, gu, n, F, act, out, F % 32 == 0 ? xq : nullptr, xd);
   MLXCPP_CUDA_CHECK(cudaGetLastError());

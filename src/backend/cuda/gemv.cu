@@ -1,5 +1,10 @@
-// Matrix-vector products for decode (up to kMaxGemvRows activation rows): each weight byte
-// is read once from device memory, so these run at the memory-bandwidth limit.
+// Matrix-vector products for decode: each weight byte is read once from device memory, so
+// these run at the memory-bandwidth limit. A batch's rows go in tiles of kMaxGemvRows: the
+// blocks of one weight-row block for every tile run next to each other (the tile is the
+// fastest-varying block index), so the weights come from DRAM once and from L2 for the
+// other tiles; each row's sum is the same whatever tile it is in and however many rows
+// there are (a lane's chunks in order, then the warp's sum), which keeps a sequence's
+// results the same alone or in a batch.
 //  - gemv_dp4a: affine 4- and 8-bit weights against int8 activations (quantized in blocks
 //    of 32: see XIn), four multiply-adds per dp4a instruction; the weight's bias term uses
 //    the sum of each activation block's coded values.
@@ -33,12 +38,17 @@ __device__ __forceinline__ float scale_at(const uint8_t* p, int64_t i) {
 // last block to finish, instead of its own kernel, measured 43 % slower: one block's
 // serial tail plus a fence in every block.)
 template <int BITS, int R, int NT, int SCALE, int U>
-__global__ void __launch_bounds__(kWarps * 32) gemv_dp4a(DevMatrix m, const int8_t* xq, const float2* xd, int n,
-                                                         float* y, int64_t y_stride) {
+__global__ void __launch_bounds__(kWarps * 32) gemv_dp4a(DevMatrix m, const int8_t* xq, const float2* xd, int n_all,
+                                                         float* y, int64_t y_stride, int tiles) {
   constexpr int V = BITS / 4;  // 16-byte loads per chunk and row
   griddep_launch_dependents();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t r0 = (int64_t(blockIdx.x) * kWarps + warp) * R;
+  const int tile = int(blockIdx.x % unsigned(tiles));
+  const int64_t r0 = (int64_t(blockIdx.x / unsigned(tiles)) * kWarps + warp) * R;
+  const int n = min(NT, n_all - tile * NT);
+  xq += int64_t(tile) * NT * m.cols;
+  xd += int64_t(tile) * NT * (m.cols >> 5);
+  y += int64_t(tile) * NT * y_stride;
   const bool active = r0 < m.rows;
   const int chunks = int(m.cols >> 5), chunk_shift = m.group_shift - 5;
   const int64_t words_per_row = (m.cols * BITS) >> 5;
@@ -135,11 +145,15 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_dp4a(DevMatrix m, const int8
 
 // One warp per output row; lanes take 8-element units.
 template <int NT>
-__global__ void __launch_bounds__(kWarps * 32) gemv_generic(DevMatrix m, const float* x, int n, float* y,
-                                                            int64_t y_stride) {
+__global__ void __launch_bounds__(kWarps * 32) gemv_generic(DevMatrix m, const float* x, int n_all, float* y,
+                                                            int64_t y_stride, int tiles) {
   griddep_wait();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t row = int64_t(blockIdx.x) * kWarps + warp;
+  const int tile = int(blockIdx.x % unsigned(tiles));
+  const int64_t row = int64_t(blockIdx.x / unsigned(tiles)) * kWarps + warp;
+  const int n = min(NT, n_all - tile * NT);
+  x += int64_t(tile) * NT * m.cols;
+  y += int64_t(tile) * NT * y_stride;
   if (row >= m.rows) return;
   float acc[NT];
 #pragma unroll
@@ -171,9 +185,10 @@ void launch_dp4a(const DevMatrix& m, const int8_t* xq, const float2* xd, int n, 
   // again with one activation code: R = 4/U = 4 the same (400.2 against 400.3 tokens/s),
   // R = 2/U = 8 and R = 1/U = 8 10 % slower.
   constexpr int R = 2;
-  const unsigned blocks = ceil_div(m.rows, int64_t(kWarps) * R);
-  if (n == 1) launch(gemv_dp4a<BITS, R, 1, SCALE, 4>, blocks, kWarps * 32, 0, st, m, xq, xd, n, y, ys);
-  else launch(gemv_dp4a<BITS, R, kMaxGemvRows, SCALE, 2>, blocks, kWarps * 32, 0, st, m, xq, xd, n, y, ys);
+  const int tiles = int(ceil_div(n, kMaxGemvRows));
+  const unsigned blocks = ceil_div(m.rows, int64_t(kWarps) * R) * unsigned(tiles);
+  if (n == 1) launch(gemv_dp4a<BITS, R, 1, SCALE, 4>, blocks, kWarps * 32, 0, st, m, xq, xd, n, y, ys, 1);
+  else launch(gemv_dp4a<BITS, R, kMaxGemvRows, SCALE, 2>, blocks, kWarps * 32, 0, st, m, xq, xd, n, y, ys, tiles);
 }
 
 template <int BITS>
@@ -198,9 +213,10 @@ void gemv_int8(const DevMatrix& m, const int8_t* xq, const float2* xd, int n, fl
 }
 
 void gemv_f32(const DevMatrix& m, const float* x, int n, float* y, int64_t y_stride, cudaStream_t st) {
-  const unsigned blocks = ceil_div(m.rows, kWarps);
-  if (n == 1) launch(gemv_generic<1>, blocks, kWarps * 32, 0, st, m, x, n, y, y_stride);
-  else launch(gemv_generic<kMaxGemvRows>, blocks, kWarps * 32, 0, st, m, x, n, y, y_stride);
+  const int tiles = int(ceil_div(n, kMaxGemvRows));
+  const unsigned blocks = ceil_div(m.rows, kWarps) * unsigned(tiles);
+  if (n == 1) launch(gemv_generic<1>, blocks, kWarps * 32, 0, st, m, x, n, y, y_stride, 1);
+  else launch(gemv_generic<kMaxGemvRows>, blocks, kWarps * 32, 0, st, m, x, n, y, y_stride, tiles);
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 

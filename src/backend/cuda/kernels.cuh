@@ -6,6 +6,7 @@
 #include <cublas_v2.h>
 
 #include "backend/cuda/device_matrix.cuh"
+#include "backend/program.h"
 #include "backend/token_draw.h"
 
 namespace mlxcpp::cuda {
@@ -30,14 +31,20 @@ struct MatmulScratch {
   int64_t xd_blocks = 0;
 };
 
-// The products with up to this many rows go through the matrix-vector kernels.
+// Rows per tile of the matrix-vector kernels; prefill chunks of up to this many rows take
+// them too.
 constexpr int kMaxGemvRows = 4;
+
+// Which kernels a product takes: the matrix-vector ones (any number of rows), cuBLAS, or
+// (Auto) the matrix-vector ones up to kMaxGemvRows rows.
+enum class Product { Auto, Gemv, Gemm };
 
 // Whether the int8 dp4a kernel serves this matrix (affine 4/8-bit, groups of 32k).
 bool dp4a_eligible(const DevMatrix& m);
 
 // y[t, offset + r] (row stride y_stride) = x[t] · W[r] + bias[r], for t < n.
-void linear(const DevMatrix& m, XIn x, int n, float* y, int64_t y_stride, bool f32, MatmulScratch& s, cudaStream_t st);
+void linear(const DevMatrix& m, XIn x, int n, float* y, int64_t y_stride, bool f32, MatmulScratch& s, cudaStream_t st,
+            Product product = Product::Auto);
 
 
 // Repacks a 4-bit affine matrix in place (see DevMatrix::nibbles_split).
@@ -53,9 +60,8 @@ void rms_norm(const float* x, const float* w, float* y, int n, int64_t cols, flo
 void residual_norm(float* x, const float* delta, const float* delta_w, const float* w, float* y, int n, int64_t cols,
                    float eps, bool offset, int8_t* xq, float2* xd, cudaStream_t st);
 
-enum class Act { Silu, Gelu, GeluTanh };
 // out[t, k] = act(gu[t, k]) · gu[t, F + k] (+ quantized).
-void act_mul(const float* gu, int n, int64_t F, Act act, float* out, int8_t* xq, float2* xd, cudaStream_t st);
+void act_mul(const float* gu, int n, int64_t F, Activation act, float* out, int8_t* xq, float2* xd, cudaStream_t st);
 void softcap(float* x, int64_t count, float cap, cudaStream_t st);
 // The index of the largest of x[0..n) (the first, on ties, as std::max_element), packed in
 // *key: index = 0xFFFFFFFF − (the key's low 32 bits).
@@ -83,18 +89,38 @@ struct RopeArgs {
   bool traditional = false;
   double position_scale = 1.0;
   float mscale = 1.0f;
-  const float* inv_freq = nullptr;  // device, dims/2
+  const float* inv_freq = nullptr;  // device, dims/2 (set per row by the kernels)
 };
+// The paged KV cache as one layer's kernels see it: blocks of kKvBlock (16) positions,
+// each [layer][keys | values][kv_head][16][head_dim] of f32 or bf16; a row finds its
+// sequence's blocks in its block table.
 struct KvLayer {
-  void* k = nullptr;  // [kv_heads][capacity][head_dim]
-  void* v = nullptr;
-  int64_t capacity = 0;
+  void* pool = nullptr;     // block 0
+  int64_t block_elems = 0;  // elements per block
+  int64_t layer_elems = 0;  // where this layer's keys start in a block
+  int64_t value_elems = 0;  // values after keys: kv_heads × 16 × head_dim
   bool f32 = false;
 };
+
+// One row of a pass, in device memory: its position, where its sequence's block table
+// and RoPE frequencies start (in PassArgs::tables / freqs) and its decode attention's span
+// length (0: the whole range in one span; see attention()).
+struct PassRow {
+  int32_t pos, table, freqs, chunk;
+};
+
+// The element index of (head, pos)'s key in the pool (its value: + value_elems).
+__device__ __forceinline__ int64_t kv_index(const KvLayer& kv, const int32_t* table, int64_t head, int64_t D,
+                                            int64_t pos) {
+  return int64_t(table[pos >> 4]) * kv.block_elems + kv.layer_elems + (head * 16 + (pos & 15)) * D;
+}
+
 // On qkv [n, (H + 2KV)·D]: per-head RMSNorm of q and k (when q_norm), RoPE on q and k at
-// positions *start + t, and K, V stored into the cache.
+// each row's position (rope.inv_freq unused: the row's frequencies are in `freqs`), and K,
+// V stored into the cache.
 void qkv_prepare(float* qkv, int n, int64_t H, int64_t KV, int64_t D, const float* q_norm, const float* k_norm,
-                 float eps, const RopeArgs& rope, const int32_t* start, KvLayer kv, cudaStream_t st);
+                 float eps, const RopeArgs& rope, const PassRow* rows, const int32_t* tables, const float* freqs,
+                 KvLayer kv, cudaStream_t st);
 
 // AttnArgs::splits at most (decode divides the cache into up to this many spans).
 constexpr int kMaxAttentionSpans = 64;
@@ -103,8 +129,7 @@ struct AttnArgs {
   int64_t H = 0, KV = 0, D = 0;
   float scale = 1.0f, softcap = 0.0f;
   int64_t window = 0;  // 0: full causal attention
-  int splits = 1;
-  int64_t chunk = 0;  // positions per split
+  int splits = 1;  // spans per row at most (the grid's third dimension): 1 or kMaxAttentionSpans
   unsigned* counters = nullptr;  // [n][KV] zeros: spans finished per (token, KV head)
   // Decode (one token): q and the new k, v come straight from the projection and the
   // kernel prepares them (as qkv_prepare would) and stores k, v; no qkv_prepare launch.
@@ -114,10 +139,13 @@ struct AttnArgs {
   float eps = 0.0f;
   RopeArgs rope;
 };
-// Attention of n queries (q inside qkv, prepared unless a.prepare) over the cache, in `splits` parts per head that
-// `partial` ([n][H][splits][D + 2]) receives, combined into out [n, H·D] (+ quantized).
+// Attention of n rows (q inside qkv, prepared unless a.prepare) over their sequences'
+// blocks. A row with a span length (PassRow::chunk) splits its positions into spans of
+// that length, which `partial` ([n][H][kMaxAttentionSpans][D + 2]) receives and the last
+// to finish combines; a row without one takes them in one span. Into out [n, H·D] (+
+// quantized).
 bool attention_supports_head_dim(int64_t d);
-void attention(const float* qkv, int n, const int32_t* start, KvLayer kv, const AttnArgs& a, float* partial,
-               float* out, int8_t* xq, float2* xd, cudaStream_t st);
+void attention(const float* qkv, int n, const PassRow* rows, const int32_t* tables, const float* freqs, KvLayer kv,
+               const AttnArgs& a, float* partial, float* out, int8_t* xq, float2* xd, cudaStream_t st);
 
 }  // namespace mlxcpp::cuda

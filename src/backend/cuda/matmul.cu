@@ -1,7 +1,9 @@
-// linear(): the one entry point for every weight product. Up to kMaxGemvRows activation
-// rows use the matrix-vector kernels (gemv.cu); more rows (prefill) dequantize the weight
-// a tile of rows at a time into bf16 (or f32 for the reference precision) and hand the
-// product to cuBLAS, whose tensor-core kernels are the better tool for it.
+// linear(): the one entry point for every weight product. Decode rows use the
+// matrix-vector kernels (gemv.cu, any number of rows in tiles); a prefill chunk
+// dequantizes the weight a tile of rows at a time into bf16 (or f32 for the reference
+// precision) and hands the product to cuBLAS, whose tensor-core kernels are the better
+// tool for it. The caller says which (Product), per sequence, so that a sequence's rows
+// take the same path alone and in a batch.
 #include <algorithm>
 #include <string>
 
@@ -120,8 +122,10 @@ void split_nibbles(uint8_t* data, int64_t bytes, cudaStream_t st) {
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 
-void linear(const DevMatrix& m, XIn x, int n, float* y, int64_t y_stride, bool f32, MatmulScratch& s, cudaStream_t st) {
-  if (n > kMaxGemvRows) return gemm(m, x.x, n, y, y_stride, f32, s, st);
+void linear(const DevMatrix& m, XIn x, int n, float* y, int64_t y_stride, bool f32, MatmulScratch& s, cudaStream_t st,
+            Product product) {
+  if (product == Product::Gemm || (product == Product::Auto && n > kMaxGemvRows))
+    return gemm(m, x.x, n, y, y_stride, f32, s, st);
   if (f32 || !dp4a_eligible(m)) return gemv_f32(m, x.x, n, y, y_stride, st);
   if (!x.xq) {  // the producer did not quantize its output: once here, for every row block
     const int64_t blocks = int64_t(n) * m.cols / 32;

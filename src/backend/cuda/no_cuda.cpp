@@ -1,6 +1,7 @@
 // The CUDA entry points of a build without CUDA: they say so instead of pretending there
 // is no GPU.
-#include "backend/device_decoder.h"
+#include "backend/backend.h"
+#include "backend/cuda/device_ops.h"
 #include "backend/device_info.h"
 #include "util/error.h"
 
@@ -23,7 +24,9 @@ std::unique_ptr<DeviceSampler> make_cuda_sampler(int64_t) {
   fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");
 }
 
-std::unique_ptr<DeviceDecoder> make_cuda_decoder(const DecoderPlan&) {
+std::string cuda_unsupported(const ModelProgram&) { return "this mlxcpp was built without CUDA"; }
+
+std::unique_ptr<Backend> make_cuda_backend(const ModelProgram&) {
   fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");
 }
 

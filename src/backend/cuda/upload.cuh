@@ -19,7 +19,8 @@ inline std::string gib(uint64_t b) {
   return buf;
 }
 
-// Sizes are declared first (reserve), then one allocation is made and handed out (take).
+// Sizes are declared first (reserve, or take before allocate: a measuring pass that
+// returns null pointers), then one allocation is made and handed out (take, again).
 class Arena {
  public:
   Arena() = default;
@@ -35,6 +36,10 @@ class Arena {
   }
   template <typename T>
   T* take(uint64_t bytes) {
+    if (!base_) {
+      reserve(bytes);
+      return nullptr;
+    }
     uint8_t* p = static_cast<uint8_t*>(base_) + used_;
     used_ += (bytes + kAlign - 1) / kAlign * kAlign;
     if (used_ > want_) throw std::logic_error("cuda arena overrun");

@@ -1,0 +1,302 @@
+#include "backend/cpu/cpu_backend.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/attention.h"
+#include "backend/cpu/fast_math.h"
+#include "backend/cpu/kv_blocks.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/ops.h"
+#include "backend/cpu/rope.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace mlxcpp {
+namespace {
+
+using cpu::KvBlocks;
+
+// The rows of a batch: sequence `seq` at position `pos`.
+struct Row {
+  int32_t seq;
+  int64_t pos;
+};
+
+// One attention job: a KV head and up to kPositions consecutive rows of one sequence, with
+// `heads` of the group's query heads from `head0` (see attention()).
+struct AttentionJob {
+  int32_t seq;
+  int64_t kv_head, head0, heads, row0, rows;
+};
+
+// Grows a buffer without giving back its memory: after the first steps of a size no step
+// allocates.
+float* sized(std::vector<float>& v, int64_t n) {
+  if (v.size() < size_t(n)) v.resize(size_t(n));
+  return v.data();
+}
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(const ModelProgram& p, const CpuBackendOptions& o) : p_(p), pool_(o.threads), kvq_(o.kv_quantization) {
+    validate_kv_quantization(kvq_, p.head_dim);
+    for (const LayerProgram& L : p.layers) {
+      if (L.attention.rope >= int(p.ropes.size())) fail("model program: a layer names RoPE {}", L.attention.rope);
+      if (L.attention.rope >= 0 && p.ropes[size_t(L.attention.rope)].dims / 2 > 512)
+        fail("RoPE over {} dimensions is more than the CPU backend's 1024", p.ropes[size_t(L.attention.rope)].dims);
+    }
+    int64_t offset = 0;
+    for (const RopeSpec& r : p.ropes) rope_offset_.push_back(offset), offset += r.dims / 2;
+  }
+
+  std::string describe() const override { return ""; }
+
+  std::unique_ptr<KvBlockStore> make_kv_store(const KvLayout& layout, int32_t blocks) override {
+    const bool f32 = p_.precision == Precision::F32;
+    if (blocks <= 0) {
+      // The pool's memory is committed as blocks are first written: the default reserves
+      // room for four sequences of the full context, within half of the physical memory.
+      const uint64_t per_block = KvBlocks::position_bytes(layout, f32, kvq_) * uint64_t(kKvBlock);
+      const uint64_t ram = uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE));
+      const int64_t wanted = 4 * kv_blocks_for(p_.context);
+      blocks = int32_t(std::clamp<int64_t>(int64_t(ram / 2 / per_block), 1, std::min<int64_t>(wanted, INT32_MAX)));
+    }
+    return std::make_unique<KvBlocks>(layout, f32, kvq_, blocks);
+  }
+
+  bool can_draw(const TokenDraw&) const override { return false; }
+
+  void forward(std::span<const SequenceStep> batch) override;
+
+ private:
+  void attention(const LayerProgram& L, int64_t layer, std::span<const SequenceStep> batch, KvBlocks& kv, float* out);
+  void feed_forward(const FeedForwardStep& f, float* out);
+  void norm_rows(const float* x, const float* w, float* y) const {
+    for (int64_t i = 0; i < n_; ++i)
+      cpu::rms_norm(x + i * p_.hidden, w, y + i * p_.hidden, p_.hidden, p_.norm_eps, p_.norm_weight_offset);
+  }
+  bool fast() const { return p_.precision == Precision::Fast; }
+
+  const ModelProgram& p_;
+  ThreadPool pool_;
+  KvQuantization kvq_;
+  std::vector<int64_t> rope_offset_;  // of each RoPE's frequencies in SequenceStep::rope_freqs
+  // The step's rows and activations, kept from step to step.
+  int64_t n_ = 0;
+  std::vector<Row> rows_;
+  std::vector<AttentionJob> jobs_;
+  std::vector<float> x_, h_, tmp_, q_, k_, v_, fused_, attn_, gate_, up_, out_rows_;
+};
+
+void CpuBackend::forward(std::span<const SequenceStep> batch) {
+  const int64_t Hd = p_.hidden;
+  rows_.clear();
+  KvBlocks* kv = nullptr;
+  for (size_t s = 0; s < batch.size(); ++s) {
+    const SequenceStep& st = batch[s];
+    if (st.output == StepOutput::Token) fail("the CPU backend hands back logits; the draw runs in the sampler");
+    auto* blocks = dynamic_cast<KvBlocks*>(&st.kv->pool()->store());
+    if (!blocks || (kv && blocks != kv)) fail("forward: a sequence's KV cache belongs to another backend or pool");
+    kv = blocks;
+    kv->quantize_if_due(*st.kv);
+    for (size_t i = 0; i < st.tokens.size(); ++i) rows_.push_back({int32_t(s), st.kv->length() + int64_t(i)});
+  }
+  n_ = int64_t(rows_.size());
+  if (n_ == 0) return;
+  float* x = sized(x_, n_ * Hd);
+  float* h = sized(h_, n_ * Hd);
+  float* tmp = sized(tmp_, n_ * Hd);
+  {
+    int64_t r = 0;
+    for (const SequenceStep& st : batch)
+      for (const int32_t id : st.tokens) p_.embed.dequantize_row(id, x + Hd * r++);
+  }
+  if (p_.embed_scale != 1.0f)
+    for (int64_t i = 0; i < n_ * Hd; ++i) x[i] *= p_.embed_scale;
+  for (size_t l = 0; l < p_.layers.size(); ++l) {
+    const LayerProgram& L = p_.layers[l];
+    norm_rows(x, L.attn_norm, h);
+    attention(L, int64_t(l), batch, *kv, tmp);
+    if (L.attn_post_norm) norm_rows(tmp, L.attn_post_norm, tmp);
+    for (int64_t k = 0; k < n_ * Hd; ++k) x[k] += tmp[k];
+    norm_rows(x, L.ffn_norm, h);
+    feed_forward(L.ffn, tmp);
+    if (L.ffn_post_norm) norm_rows(tmp, L.ffn_post_norm, tmp);
+    for (int64_t k = 0; k < n_ * Hd; ++k) x[k] += tmp[k];
+  }
+  // The rows whose logits are wanted, gathered for one product with the output head.
+  int64_t wanted = 0, r0 = 0;
+  for (const SequenceStep& st : batch) {
+    const int64_t n = int64_t(st.tokens.size());
+    const int64_t first = st.output == StepOutput::AllLogits ? 0 : st.output == StepOutput::Logits ? n - 1 : n;
+    for (int64_t i = r0 + first; i < r0 + n; ++i)
+      cpu::rms_norm(x + i * Hd, p_.final_norm, h + wanted++ * Hd, Hd, p_.norm_eps, p_.norm_weight_offset);
+    r0 += n;
+  }
+  if (wanted == 0) return;
+  float* logits = sized(out_rows_, wanted * p_.vocab);
+  cpu::matmul(p_.lm_head, h, wanted, logits, pool_, p_.precision);
+  if (p_.final_softcap > 0) cpu::softcap(logits, wanted * p_.vocab, p_.final_softcap);
+  for (const SequenceStep& st : batch) {
+    const int64_t count = st.output == StepOutput::AllLogits ? int64_t(st.tokens.size()) : st.output == StepOutput::Logits;
+    std::copy_n(logits, count * p_.vocab, st.logits);
+    logits += count * p_.vocab;
+  }
+}
+
+void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const SequenceStep> batch, KvBlocks& kv,
+                           float* out) {
+  const AttentionStep& A = L.attention;
+  const int64_t H = p_.heads, KV = p_.kv_heads, D = p_.head_dim, group = H / KV;
+  float* q = sized(q_, n_ * H * D);
+  float* k = sized(k_, n_ * KV * D);
+  float* v = sized(v_, n_ * KV * D);
+  if (A.qkv.size() == 1) {
+    const int64_t width = (H + 2 * KV) * D;
+    float* qkv = sized(fused_, n_ * width);
+    cpu::matmul(A.qkv[0], h_.data(), n_, qkv, pool_, p_.precision);
+    for (int64_t i = 0; i < n_; ++i) {
+      const float* row = qkv + i * width;
+      std::memcpy(q + i * H * D, row, size_t(H * D) * sizeof(float));
+      std::memcpy(k + i * KV * D, row + H * D, size_t(KV * D) * sizeof(float));
+      std::memcpy(v + i * KV * D, row + (H + KV) * D, size_t(KV * D) * sizeof(float));
+    }
+  } else {
+    const Product qkv[] = {{&A.qkv[0], q}, {&A.qkv[1], k}, {&A.qkv[2], v}};
+    cpu::matmul_shared_input(qkv, h_.data(), n_, pool_, p_.precision);
+  }
+  for (int64_t i = 0; i < n_; ++i) {
+    const SequenceStep& st = batch[size_t(rows_[size_t(i)].seq)];
+    const int64_t pos = rows_[size_t(i)].pos;
+    float* qi = q + i * H * D;
+    float* ki = k + i * KV * D;
+    if (A.q_norm) {
+      for (int64_t hh = 0; hh < H; ++hh) cpu::rms_norm(qi + hh * D, A.q_norm, qi + hh * D, D, p_.norm_eps, false);
+      for (int64_t hh = 0; hh < KV; ++hh) cpu::rms_norm(ki + hh * D, A.k_norm, ki + hh * D, D, p_.norm_eps, false);
+    }
+    if (A.rope >= 0) {
+      const RopeSpec& rope = p_.ropes[size_t(A.rope)];
+      const float* freqs = st.rope_freqs.data() + rope_offset_[size_t(A.rope)];
+      cpu::rope_rotate(qi, H, D, pos, rope, freqs);
+      cpu::rope_rotate(ki, KV, D, pos, rope, freqs);
+    }
+    for (int64_t hh = 0; hh < KV; ++hh) kv.store(*st.kv, layer, hh, pos, ki + hh * D, v + (i * KV + hh) * D);
+  }
+  // A job is one KV head and up to kPositions consecutive rows of one sequence: its rows
+  // are those positions' query heads of the group, which share every key and value the
+  // cache hands out (cpu::key_tile_scores, cpu::add_weighted_values). A row's result does
+  // not depend on the job's other rows, so decoding a position gives what its prompt row
+  // gave, and a sequence in a batch what it gets alone. When that gives fewer jobs than
+  // threads (decode of a model with few KV heads), a job takes one query head instead:
+  // less sharing, every thread busy.
+  constexpr int64_t kPositions = 4, T = cpu::kKeyTile;
+  int64_t blocks = 0;
+  for (const SequenceStep& st : batch) blocks += (int64_t(st.tokens.size()) + kPositions - 1) / kPositions;
+  const int64_t heads_per_job = KV * blocks < pool_.size() ? 1 : group;
+  jobs_.clear();
+  {
+    int64_t r0 = 0;
+    for (size_t s = 0; s < batch.size(); ++s) {
+      const int64_t n = int64_t(batch[s].tokens.size());
+      for (int64_t i0 = 0; i0 < n; i0 += kPositions)
+        for (int64_t head0 = 0; head0 < H; head0 += heads_per_job)
+          jobs_.push_back({int32_t(s), head0 / group, head0, heads_per_job, r0 + i0, std::min(kPositions, n - i0)});
+      r0 += n;
+    }
+  }
+  const float scale = A.scale;
+  float* attn = sized(attn_, n_ * H * D);
+  pool_.parallel_for(int64_t(jobs_.size()), [&](int64_t b, int64_t e) {
+    // Each thread's scratch, kept from call to call.
+    thread_local std::vector<float> rows_q, rows_out, scores, scratch;
+    if (scratch.size() < size_t(T * D)) scratch.resize(size_t(T * D));
+    for (int64_t j = b; j < e; ++j) {
+      const AttentionJob& job = jobs_[size_t(j)];
+      const KvSequence& seq = *batch[size_t(job.seq)].kv;
+      const int64_t rows = job.rows * job.heads;
+      // Row r: batch row job.row0 + r / heads, query head head0 + r % heads.
+      auto q_offset = [&](int64_t r) { return ((job.row0 + r / job.heads) * H + job.head0 + r % job.heads) * D; };
+      auto first_seen = [&](int64_t pos) {
+        return A.kind == AttentionKind::SlidingWindow ? std::max<int64_t>(0, pos - A.window + 1) : 0;
+      };
+      if (rows_q.size() < size_t(rows * D)) rows_q.resize(size_t(rows * D));
+      if (rows_out.size() < size_t(rows * D)) rows_out.resize(size_t(rows * D));
+      std::fill_n(rows_out.begin(), rows * D, 0.0f);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t d = 0; d < D; ++d) rows_q[size_t(r * D + d)] = q[q_offset(r) + d] * scale;
+      // Scores for the key tiles that cover positions [lo, hi]; column c is position base + c.
+      const int64_t p0 = rows_[size_t(job.row0)].pos, p1 = p0 + job.rows - 1;
+      const int64_t lo = first_seen(p0), hi = p1, base = lo / T * T;
+      const int64_t stride = (hi / T + 1) * T - base;
+      if (scores.size() < size_t(rows * stride)) scores.resize(size_t(rows * stride));
+      for (int64_t tile = base / T; tile <= hi / T; ++tile) {
+        const KvBlocks::Span keys = kv.key_tile(seq, layer, job.kv_head, tile, scratch.data());
+        cpu::key_tile_scores(rows_q.data(), rows, D, keys.data, keys.bf16, &scores[size_t(tile * T - base)], stride);
+      }
+      // Each row's softmax over the positions it sees; zero weight for the others in [lo, hi].
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t pos = p0 + r / job.heads, first = first_seen(pos);
+        float* row = &scores[size_t(r * stride)];
+        const int64_t len = pos - first + 1;
+        if (A.softcap > 0) cpu::softcap(row + (first - base), len, A.softcap);
+        if (fast()) cpu::softmax_fast(row + (first - base), len);
+        else cpu::softmax(row + (first - base), len);
+        std::fill(row + (lo - base), row + (first - base), 0.0f);
+        std::fill(row + (pos - base) + 1, row + (hi - base) + 1, 0.0f);
+      }
+      // Values block by block, positions in order (each row's sums run over them in order).
+      for (int64_t t = lo; t <= hi;) {
+        const int64_t count = std::min(T - t % T, hi - t + 1);
+        const KvBlocks::Span vals = kv.values(seq, layer, job.kv_head, t, count, scratch.data());
+        cpu::add_weighted_values(&scores[size_t(t - base)], stride, rows, vals.data, vals.bf16, count, D,
+                                 rows_out.data());
+        t += count;
+      }
+      for (int64_t r = 0; r < rows; ++r) std::copy_n(&rows_out[size_t(r * D)], D, &attn[q_offset(r)]);
+    }
+  });
+  cpu::matmul(A.o, attn, n_, out, pool_, p_.precision);
+}
+
+void CpuBackend::feed_forward(const FeedForwardStep& f, float* out) {
+  const int64_t F = p_.ffn;
+  float* gate = sized(gate_, n_ * F);
+  float* up = sized(up_, n_ * F);
+  if (f.gate_up.size() == 1) {
+    float* gu = sized(fused_, n_ * 2 * F);
+    cpu::matmul(f.gate_up[0], h_.data(), n_, gu, pool_, p_.precision);
+    for (int64_t i = 0; i < n_; ++i) {
+      std::memcpy(gate + i * F, gu + i * 2 * F, size_t(F) * sizeof(float));
+      std::memcpy(up + i * F, gu + i * 2 * F + F, size_t(F) * sizeof(float));
+    }
+  } else {
+    const Product gate_up[] = {{&f.gate_up[0], gate}, {&f.gate_up[1], up}};
+    cpu::matmul_shared_input(gate_up, h_.data(), n_, pool_, p_.precision);
+  }
+  // The activation in place over the gate (elementwise): one buffer of n × F fewer.
+  switch (f.activation) {
+    case Activation::Silu:
+      if (fast()) cpu::silu_mul_fast(gate, up, gate, n_ * F);
+      else cpu::silu_mul(gate, up, gate, n_ * F);
+      break;
+    case Activation::Gelu: cpu::gelu_mul(gate, up, gate, n_ * F); break;
+    case Activation::GeluTanh:
+      if (fast()) cpu::gelu_tanh_mul_fast(gate, up, gate, n_ * F);
+      else cpu::gelu_tanh_mul(gate, up, gate, n_ * F);
+      break;
+  }
+  cpu::matmul(f.down, gate, n_, out, pool_, p_.precision);
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const ModelProgram& program, const CpuBackendOptions& options) {
+  return std::make_unique<CpuBackend>(program, options);
+}
+
+}  // namespace mlxcpp

@@ -1,0 +1,80 @@
+// The model program: what a decoder-only transformer computes, as data. The model layer
+// (model/model_program.h) turns config.json and the weights into one; a backend
+// (backend/backend.h) executes it. Layers are a fixed sequence of steps whose parameters
+// vary per layer — norms (absent where null), attention (its kind, window, RoPE, q/k norms,
+// soft-cap, scale) and the feed-forward — so an architecture is a way of filling these
+// fields, and a new kind of step is a new field that the backends learn to execute (or
+// refuse through Backend::unsupported). Plain data, no kernels.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "backend/weight_matrix.h"
+
+namespace mlxcpp {
+
+enum class Activation { Silu, Gelu, GeluTanh };  // of the gate, times the up projection
+
+enum class AttentionKind {
+  Full,           // every earlier position
+  SlidingWindow,  // the last `window` positions, this one included
+};
+
+// A rotary embedding's constants. Its inverse frequencies may depend on the sequence's
+// length (dynamic NTK, longrope), so they come with each sequence of a batch.
+struct RopeSpec {
+  int64_t dims = 0;  // the first `dims` features of each head rotate
+  bool traditional = false;
+  double position_scale = 1.0;  // linear scaling
+  float mscale = 1.0f;          // yarn / longrope attention factor on q and k
+};
+
+struct AttentionStep {
+  AttentionKind kind = AttentionKind::Full;
+  int64_t window = 0;  // SlidingWindow
+  int rope = 0;        // index into ModelProgram::ropes; -1: no rotary embedding
+  std::vector<WeightMatrix> qkv;  // q, k, v (or one fused matrix): outputs side by side
+  WeightMatrix o;
+  const float* q_norm = nullptr;  // per-head RMSNorm of q and k before RoPE [head_dim]
+  const float* k_norm = nullptr;
+  float scale = 1.0f;    // on q·k
+  float softcap = 0.0f;  // 0: none
+};
+
+struct FeedForwardStep {
+  Activation activation = Activation::Silu;
+  std::vector<WeightMatrix> gate_up;  // gate, up (or one fused matrix): outputs side by side
+  WeightMatrix down;
+};
+
+// x += post_norm(attention(norm(x))); x += post_norm(ffn(norm(x))).
+struct LayerProgram {
+  const float* attn_norm = nullptr;
+  const float* attn_post_norm = nullptr;  // Gemma 2's sandwich norms
+  AttentionStep attention;
+  const float* ffn_norm = nullptr;
+  const float* ffn_post_norm = nullptr;
+  FeedForwardStep ffn;
+};
+
+struct ModelProgram {
+  int64_t hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, ffn = 0, vocab = 0, context = 0;
+  float norm_eps = 1e-6f;
+  bool norm_weight_offset = false;  // Gemma: norms scale by (1 + w)
+  float embed_scale = 1.0f;         // on the embedding rows
+  float final_softcap = 0.0f;       // on the logits; 0: none
+  Precision precision = Precision::F32;
+  std::vector<RopeSpec> ropes;
+  WeightMatrix embed, lm_head;  // lm_head may be the embedding (tied)
+  const float* final_norm = nullptr;
+  std::vector<LayerProgram> layers;
+
+  int64_t rope_freqs() const {  // inverse frequencies per sequence, all RoPEs together
+    int64_t n = 0;
+    for (const RopeSpec& r : ropes) n += r.dims / 2;
+    return n;
+  }
+};
+
+}  // namespace mlxcpp

@@ -1,0 +1,105 @@
+#include "model/model_program.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace mlxcpp {
+
+std::unique_ptr<LoadedModel> LoadedModel::load(const std::filesystem::path& dir, Residency residency,
+                                               Precision precision) {
+  ModelConfig cfg = load_model_config(dir);
+  WeightSet ws = WeightSet::open(dir, residency);
+  return std::unique_ptr<LoadedModel>(new LoadedModel(std::move(cfg), std::move(ws), precision));
+}
+
+LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
+    : cfg_(std::move(cfg)), traits_(traits_for(cfg_)), weights_(std::move(ws)) {
+  const ModelConfig& c = cfg_;
+  const ArchTraits& t = traits_;
+  const int64_t h = c.hidden_size, hd = c.head_dim, nq = c.num_attention_heads * hd, nkv = c.num_key_value_heads * hd;
+  const int64_t ffn = c.intermediate_size;
+  const WeightSet& w = weights_;
+  ropes_.emplace_back(cfg_);
+  ModelProgram& p = program_;
+  p.hidden = h;
+  p.heads = c.num_attention_heads;
+  p.kv_heads = c.num_key_value_heads;
+  p.head_dim = hd;
+  p.ffn = ffn;
+  p.vocab = c.vocab_size;
+  p.context = c.context_length();
+  p.norm_eps = float(c.rms_norm_eps);
+  p.norm_weight_offset = t.norm_weight_offset;
+  p.embed_scale = t.embed_scale ? std::sqrt(float(h)) : 1.0f;
+  p.final_softcap = t.final_softcap;
+  p.precision = precision;
+  const Rope& rope = ropes_.front();
+  p.ropes.push_back({rope.dims(), rope.traditional(), rope.position_scale(), rope.mscale()});
+  p.embed = bind_weight_matrix(w, c, owned_, "model.embed_tokens", c.vocab_size, h);
+  // Tied when the config says so or when the file simply has no lm_head (mlx-lm drops it).
+  if (!c.tie_word_embeddings && w.contains("lm_head.weight"))
+    p.lm_head = bind_weight_matrix(w, c, owned_, "lm_head", c.vocab_size, h);
+  else p.lm_head = p.embed;
+  p.final_norm = owned_.add(load_vector(w, "model.norm.weight", h));
+  auto norm = [&](const std::string& name, int64_t size) { return owned_.add(load_vector(w, name, size)); };
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string pre = fmt::format("model.layers.{}.", i);
+    LayerProgram L;
+    L.attn_norm = norm(pre + "input_layernorm.weight", h);
+    const float* post_attention = norm(pre + "post_attention_layernorm.weight", h);
+    if (t.sandwich_norms) {
+      L.attn_post_norm = post_attention;
+      L.ffn_norm = norm(pre + "pre_feedforward_layernorm.weight", h);
+      L.ffn_post_norm = norm(pre + "post_feedforward_layernorm.weight", h);
+    } else {
+      L.ffn_norm = post_attention;
+    }
+    AttentionStep& A = L.attention;
+    if (t.fused_qkv) {
+      A.qkv = {bind_weight_matrix(w, c, owned_, pre + "self_attn.qkv_proj", nq + 2 * nkv, h)};
+    } else {
+      A.qkv = {bind_weight_matrix(w, c, owned_, pre + "self_attn.q_proj", nq, h, t.qkv_bias),
+               bind_weight_matrix(w, c, owned_, pre + "self_attn.k_proj", nkv, h, t.qkv_bias),
+               bind_weight_matrix(w, c, owned_, pre + "self_attn.v_proj", nkv, h, t.qkv_bias)};
+    }
+    A.o = bind_weight_matrix(w, c, owned_, pre + "self_attn.o_proj", h, nq, t.o_bias);
+    if (t.qk_norm) {
+      A.q_norm = norm(pre + "self_attn.q_norm.weight", hd);
+      A.k_norm = norm(pre + "self_attn.k_norm.weight", hd);
+    }
+    A.scale = t.query_scale > 0 ? t.query_scale : 1.0f / std::sqrt(float(hd));
+    A.softcap = t.attn_softcap;
+    A.rope = 0;
+    // Sliding windows as transformers applies them: where layer_types says so; every
+    // layer of a Mistral with sliding_window; even layers of Gemma 2.
+    bool sliding = false;
+    if (c.sliding_window) {
+      if (!c.layer_types.empty()) sliding = c.layer_types[size_t(i)] == "sliding_attention";
+      else if (c.arch == Architecture::Mistral || c.arch == Architecture::Phi3) sliding = true;
+      else if (c.arch == Architecture::Gemma2) sliding = i % 2 == 0;
+    }
+    if (sliding) {
+      A.kind = AttentionKind::SlidingWindow;
+      A.window = *c.sliding_window;
+    }
+    FeedForwardStep& F = L.ffn;
+    F.activation = t.activation;
+    if (t.fused_gate_up) {
+      F.gate_up = {bind_weight_matrix(w, c, owned_, pre + "mlp.gate_up_proj", 2 * ffn, h)};
+    } else {
+      F.gate_up = {bind_weight_matrix(w, c, owned_, pre + "mlp.gate_proj", ffn, h, t.mlp_bias),
+                   bind_weight_matrix(w, c, owned_, pre + "mlp.up_proj", ffn, h, t.mlp_bias)};
+    }
+    F.down = bind_weight_matrix(w, c, owned_, pre + "mlp.down_proj", h, ffn, t.mlp_bias);
+    p.layers.push_back(std::move(L));
+  }
+}
+
+void LoadedModel::rope_freqs(int64_t total_len, std::vector<float>& out) const {
+  out.clear();
+  for (const Rope& r : ropes_)
+    for (const double f : r.inv_freq(total_len)) out.push_back(float(f));
+}
+
+}  // namespace mlxcpp

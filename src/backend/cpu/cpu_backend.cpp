@@ -144,6 +144,7 @@ void CpuBackend::forward(std::span<const SequenceStep> batch) {
   if (p_.final_softcap > 0) cpu::softcap(logits, wanted * p_.vocab, p_.final_softcap);
   for (const SequenceStep& st : batch) {
     const int64_t count = st.output == StepOutput::AllLogits ? int64_t(st.tokens.size()) : st.output == StepOutput::Logits;
+    if (count == 0) continue;
     std::copy_n(logits, count * p_.vocab, st.logits);
     logits += count * p_.vocab;
   }

@@ -11,6 +11,7 @@
 #include "catalogue/recommend.h"
 #include "hardware/hardware.h"
 #include "runtime/engine.h"
+#include "runtime/tuning.h"
 #include "runtime/generator.h"
 #include "runtime/model_source.h"
 #include "template/chat_template.h"
@@ -80,7 +81,11 @@ mlxcpp_status mlxcpp_model_load(const char* model, const mlxcpp_load_params* par
     m->tokenizer = mlxcpp::Tokenizer::load(loc.dir);
     require(p.device >= 0 && p.device <= 2, "mlxcpp_model_load: device must be 0 (auto), 1 (CPU) or 2 (CUDA)");
     const mlxcpp::Device device = mlxcpp::resolve_device(p.device == 0 ? "auto" : p.device == 1 ? "cpu" : "cuda");
+    // The C API is a front end: it reads the tuning environment as the CLI does.
+    static const bool tuned = (mlxcpp::apply_tuning(mlxcpp::tuning_from_environment()), true);
+    (void)tuned;
     mlxcpp::EngineOptions options;
+    mlxcpp::apply_tuning(mlxcpp::tuning_from_environment(), options);
     options.threads = p.threads;
     options.precision = p.precision == 1 ? mlxcpp::Precision::F32 : mlxcpp::Precision::Fast;
     options.device = device;

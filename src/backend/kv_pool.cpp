@@ -15,9 +15,9 @@ void validate_kv_quantization(const KvQuantization& q, int64_t head_dim) {
     fail("kv_group_size {} does not divide the head dimension {} of this model", q.group, head_dim);
   if (head_dim * q.bits % 32 != 0)  // MLX packs codes into 32-bit words
     fail("kv_bits {}: a head of {} values does not fill whole 32-bit words", q.bits, head_dim);
-  if (head_dim > kKvMaxQuantizedHeadDim) fail("kv_bits: head dimension {} is larger than {}", head_dim, kKvMaxQuantizedHeadDim);
+  if (head_dim > kKvMaxQuantizedHeadDim)
+    fail("kv_bits: head dimension {} is larger than {}", head_dim, kKvMaxQuantizedHeadDim);
 }
-
 
 KvPool::KvPool(std::unique_ptr<KvBlockStore> store) : store_(std::move(store)) {
   const int32_t n = store_->blocks();
@@ -34,10 +34,10 @@ int32_t KvPool::free_blocks() const {
 std::vector<int32_t> KvPool::allocate(int32_t count) {
   std::lock_guard lock(mu_);
   if (count > int32_t(free_.size()))
-    throw KvPoolFull(fmt::format("the KV cache pool is full: {} more blocks of {} positions are needed, {} of {} are free "
-                                 "({} MiB each; --kv-pool-tokens sets the pool's size)",
-                                 count, kKvBlock, free_.size(), refs_.size(),
-                                 double(store_->block_bytes()) / double(1 << 20)));
+    throw KvPoolFull(
+        fmt::format("the KV cache pool is full: {} more blocks of {} positions are needed, {} of {} are free "
+                    "({} MiB each; --kv-pool-tokens sets the pool's size)",
+                    count, kKvBlock, free_.size(), refs_.size(), double(store_->block_bytes()) / double(1 << 20)));
   std::vector<int32_t> out(free_.end() - count, free_.end());
   free_.resize(free_.size() - size_t(count));
   for (const int32_t b : out) refs_[size_t(b)] = 1;

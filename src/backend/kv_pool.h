@@ -15,7 +15,7 @@
 
 namespace mlxcpp {
 
-constexpr int64_t kKvBlock = 16;  // positions per block (the CPU attention's key tile)
+constexpr int64_t kKvBlock = 16;                 // positions per block (the CPU attention's key tile)
 constexpr int64_t kKvMaxQuantizedHeadDim = 512;  // quantized rows are dequantized on the stack
 
 // mlx-lm's kv_bits / kv_group_size / quantized_kv_start: once a sequence's forward pass

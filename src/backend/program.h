@@ -32,8 +32,8 @@ struct RopeSpec {
 
 struct AttentionStep {
   AttentionKind kind = AttentionKind::Full;
-  int64_t window = 0;  // SlidingWindow
-  int rope = 0;        // index into ModelProgram::ropes; -1: no rotary embedding
+  int64_t window = 0;             // SlidingWindow
+  int rope = 0;                   // index into ModelProgram::ropes; -1: no rotary embedding
   std::vector<WeightMatrix> qkv;  // q, k, v (or one fused matrix): outputs side by side
   WeightMatrix o;
   const float* q_norm = nullptr;  // per-head RMSNorm of q and k before RoPE [head_dim]

@@ -10,6 +10,7 @@
 
 #include "backend/device_info.h"
 #include "runtime/engine.h"
+#include "runtime/tuning.h"
 
 namespace mlxcpp::cli {
 
@@ -44,7 +45,9 @@ struct EngineFlags {
   Device device_value() const { return kv_bits && device == "auto" ? Device::Cpu : resolve_device(device); }
 
   mlxcpp::EngineOptions options() const {
-    return {threads, precision_value(), device_value(), kv_quantization(), kv_pool_tokens};
+    mlxcpp::EngineOptions o{threads, precision_value(), device_value(), kv_quantization(), kv_pool_tokens};
+    apply_tuning(tuning_from_environment(), o);
+    return o;
   }
 
   // Loads the model; says on stderr where it runs when that is a GPU.

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "runtime/tuning.h"
 #include "cli/progress.h"
 #include "runtime/model_source.h"
 #include "util/error.h"
@@ -32,6 +33,7 @@ std::filesystem::path locate_model_or_bundled(const std::string& model) {
 }  // namespace mlxcpp::cli
 
 int main(int argc, char** argv) {
+  mlxcpp::apply_tuning(mlxcpp::tuning_from_environment());
   CLI::App app{"mlxcpp — run mlx-community models on Linux CPUs and NVIDIA GPUs"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "mlxcpp 0.1.0");

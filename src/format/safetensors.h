@@ -66,6 +66,7 @@ class SafetensorsFile {
   TensorView tensor(const std::string& name) const;  // throws Error if absent
   size_t file_size() const { return file_.size(); }
   void release_resident() const { file_.release_resident(); }
+  Residency residency() const { return file_.residency(); }
 
  private:
   MappedFile file_;

@@ -40,7 +40,8 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
   // Tied when the config says so or when the file simply has no lm_head (mlx-lm drops it).
   if (!c.tie_word_embeddings && w.contains("lm_head.weight"))
     p.lm_head = bind_weight_matrix(w, c, owned_, "lm_head", c.vocab_size, h);
-  else p.lm_head = p.embed;
+  else
+    p.lm_head = p.embed;
   p.final_norm = owned_.add(load_vector(w, "model.norm.weight", h));
   auto norm = [&](const std::string& name, int64_t size) { return owned_.add(load_vector(w, name, size)); };
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
@@ -75,9 +76,12 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
     // layer of a Mistral with sliding_window; even layers of Gemma 2.
     bool sliding = false;
     if (c.sliding_window) {
-      if (!c.layer_types.empty()) sliding = c.layer_types[size_t(i)] == "sliding_attention";
-      else if (c.arch == Architecture::Mistral || c.arch == Architecture::Phi3) sliding = true;
-      else if (c.arch == Architecture::Gemma2) sliding = i % 2 == 0;
+      if (!c.layer_types.empty())
+        sliding = c.layer_types[size_t(i)] == "sliding_attention";
+      else if (c.arch == Architecture::Mistral || c.arch == Architecture::Phi3)
+        sliding = true;
+      else if (c.arch == Architecture::Gemma2)
+        sliding = i % 2 == 0;
     }
     if (sliding) {
       A.kind = AttentionKind::SlidingWindow;

@@ -13,8 +13,8 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 }  // namespace
 
-WeightMatrix bind_weight_matrix(const WeightSet& ws, const ModelConfig& cfg, OwnedFloats& owned, const std::string& module,
-                                int64_t rows, int64_t cols, bool with_bias) {
+WeightMatrix bind_weight_matrix(const WeightSet& ws, const ModelConfig& cfg, OwnedFloats& owned,
+                                const std::string& module, int64_t rows, int64_t cols, bool with_bias) {
   WeightMatrix m;
   m.name = module;
   m.rows = rows;
@@ -24,13 +24,15 @@ WeightMatrix bind_weight_matrix(const WeightSet& ws, const ModelConfig& cfg, Own
   m.quant = cfg.quantization.spec_for(module, has_scales);
   auto expect_shape = [&](const TensorView& t, std::vector<int64_t> want) {
     if (t.shape() != want)
-      fail("{}: tensor '{}' has shape {}, expected {}", ws.dir().string(), t.name(), shape_str(t.shape()), shape_str(want));
+      fail("{}: tensor '{}' has shape {}, expected {}", ws.dir().string(), t.name(), shape_str(t.shape()),
+           shape_str(want));
   };
   if (m.quant) {
     const QuantSpec& q = *m.quant;
     if (w.dtype() != DType::U32) fail("{}: quantized tensor '{}' must be U32", ws.dir().string(), w.name());
     if (cols % q.group_size != 0)
-      fail("{}: '{}' has {} inputs, not a multiple of the group size {}", ws.dir().string(), module, cols, q.group_size);
+      fail("{}: '{}' has {} inputs, not a multiple of the group size {}", ws.dir().string(), module, cols,
+           q.group_size);
     expect_shape(w, {rows, cols * q.bits / 32});
     const TensorView s = ws.get(module + ".scales");
     expect_shape(s, {rows, cols / q.group_size});

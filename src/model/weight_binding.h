@@ -25,8 +25,8 @@ class OwnedFloats {
 
 // Binds `module`.weight (and .scales/.biases when quantized, .bias if `with_bias`),
 // checking shapes against the expected [rows, cols].
-WeightMatrix bind_weight_matrix(const WeightSet& ws, const ModelConfig& cfg, OwnedFloats& owned, const std::string& module,
-                                int64_t rows, int64_t cols, bool with_bias = false);
+WeightMatrix bind_weight_matrix(const WeightSet& ws, const ModelConfig& cfg, OwnedFloats& owned,
+                                const std::string& module, int64_t rows, int64_t cols, bool with_bias = false);
 
 // A 1-D float vector (norm weights, biases) widened to f32.
 std::vector<float> load_vector(const WeightSet& ws, const std::string& name, int64_t size);

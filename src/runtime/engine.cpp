@@ -16,10 +16,12 @@ std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const Eng
   // The CPU streams every weight once per token: from huge pages (util/mapped_file.h). The
   // GPU reads them once to upload them: from the page cache, dropped afterwards.
   const bool gpu = options.device == Device::Cuda;
-  e->model_ = LoadedModel::load(dir, gpu ? Residency::PageCache : Residency::HugePages, options.precision);
+  const Residency cpu_residency = options.huge_pages ? Residency::HugePages : Residency::PageCache;
+  e->model_ = LoadedModel::load(dir, gpu ? Residency::PageCache : cpu_residency, options.precision);
   const ModelProgram& program = e->model_->program();
   if (gpu) {
-    if (options.kv_quantization.bits) fail("kv_bits: the CUDA backend keeps its KV cache in bf16 (run with --device cpu)");
+    if (options.kv_quantization.bits)
+      fail("kv_bits: the CUDA backend keeps its KV cache in bf16 (run with --device cpu)");
     const std::string why = cuda_unsupported(program);
     if (why.empty()) {
       try {
@@ -34,7 +36,7 @@ std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const Eng
       for (const auto& f : e->model_->weights().files()) f->release_resident();
     } else {
       std::cerr << "note: " << dir.string() << " runs on the CPU: the CUDA backend cannot run it (" << why << ")\n";
-      e->model_ = LoadedModel::load(dir, Residency::HugePages, options.precision);
+      e->model_ = LoadedModel::load(dir, cpu_residency, options.precision);
     }
   }
   if (!e->backend_) e->backend_ = make_cpu_backend(e->model_->program(), {options.threads, options.kv_quantization});

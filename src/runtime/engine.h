@@ -26,6 +26,7 @@ struct EngineOptions {
   Device device = Device::Cpu;
   KvQuantization kv_quantization;  // mlx-lm's kv_bits (CPU)
   int64_t kv_pool_tokens = 0;      // positions the KV pool holds; 0: a default from the memory there is
+  bool huge_pages = true;          // CPU weights read into huge pages (else mapped from the page cache)
 };
 
 // One sequence's part of a batched step.
@@ -33,9 +34,9 @@ struct EngineStep {
   std::span<const int32_t> tokens;
   KvSequence* kv = nullptr;
   StepOutput output = StepOutput::None;
-  const TokenDraw* draw = nullptr;      // StepOutput::Token: the sampler's draw
+  const TokenDraw* draw = nullptr;       // StepOutput::Token: the sampler's draw
   std::vector<float>* logits = nullptr;  // Logits / AllLogits: resized and filled
-  int32_t token = -1;                   // StepOutput::Token: the result
+  int32_t token = -1;                    // StepOutput::Token: the result
 };
 
 class Engine {
@@ -46,6 +47,7 @@ class Engine {
   const ModelConfig& config() const { return model_->config(); }
   const ArchTraits& traits() const { return model_->traits(); }
   const ModelProgram& program() const { return model_->program(); }
+  const LoadedModel& model() const { return *model_; }
   Precision precision() const { return options_.precision; }
   Device device() const { return device_; }
   std::string device_description() const { return backend_->describe(); }  // "" on the CPU

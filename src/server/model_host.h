@@ -25,7 +25,11 @@
 namespace mlxcpp {
 
 struct HostOptions {
-  EngineOptions engine{.precision = Precision::Fast};
+  EngineOptions engine = [] {
+    EngineOptions o;
+    o.precision = Precision::Fast;
+    return o;
+  }();
   int max_active = 8;                      // streams advanced together
   size_t prompt_cache_entries = 4;         // KV caches kept for reuse
 };

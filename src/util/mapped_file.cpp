@@ -26,10 +26,8 @@ namespace {
 constexpr size_t kHugePage = size_t(2) << 20;
 
 // Transparent huge pages for madvise'd memory: the kernel's setting is "always" or "madvise"
-// (not "never"), and the user has not turned them off.
+// (not "never").
 bool huge_pages_usable() {
-  const char* env = std::getenv("MLXCPP_HUGE_PAGES");
-  if (env && std::string(env) == "0") return false;
   std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
   std::string setting;
   std::getline(f, setting);

@@ -8,7 +8,7 @@
 //    EPYC, decode of a 4-bit 1B model ran 16 % faster from huge pages (46.2 against 39.9
 //    tokens/s, interleaved runs). It costs reading the file at open (~0.1 s per GB from the
 //    page cache) and the sharing of the page cache; peak RSS is still the file's size.
-//    Where the kernel has transparent huge pages off ("never"), or MLXCPP_HUGE_PAGES=0,
+//    Where the kernel has transparent huge pages off ("never"), or the engine is told not to (EngineOptions::huge_pages),
 //    HugePages falls back to PageCache.
 #pragma once
 

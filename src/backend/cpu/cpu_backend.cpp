@@ -143,7 +143,8 @@ void CpuBackend::forward(std::span<const SequenceStep> batch) {
   cpu::matmul(p_.lm_head, h, wanted, logits, pool_, p_.precision);
   if (p_.final_softcap > 0) cpu::softcap(logits, wanted * p_.vocab, p_.final_softcap);
   for (const SequenceStep& st : batch) {
-    const int64_t count = st.output == StepOutput::AllLogits ? int64_t(st.tokens.size()) : st.output == StepOutput::Logits;
+    const int64_t count =
+        st.output == StepOutput::AllLogits ? int64_t(st.tokens.size()) : st.output == StepOutput::Logits;
     if (count == 0) continue;
     std::copy_n(logits, count * p_.vocab, st.logits);
     logits += count * p_.vocab;
@@ -245,8 +246,10 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
         float* row = &scores[size_t(r * stride)];
         const int64_t len = pos - first + 1;
         if (A.softcap > 0) cpu::softcap(row + (first - base), len, A.softcap);
-        if (fast()) cpu::softmax_fast(row + (first - base), len);
-        else cpu::softmax(row + (first - base), len);
+        if (fast())
+          cpu::softmax_fast(row + (first - base), len);
+        else
+          cpu::softmax(row + (first - base), len);
         std::fill(row + (lo - base), row + (first - base), 0.0f);
         std::fill(row + (pos - base) + 1, row + (hi - base) + 1, 0.0f);
       }
@@ -282,13 +285,19 @@ void CpuBackend::feed_forward(const FeedForwardStep& f, float* out) {
   // The activation in place over the gate (elementwise): one buffer of n × F fewer.
   switch (f.activation) {
     case Activation::Silu:
-      if (fast()) cpu::silu_mul_fast(gate, up, gate, n_ * F);
-      else cpu::silu_mul(gate, up, gate, n_ * F);
+      if (fast())
+        cpu::silu_mul_fast(gate, up, gate, n_ * F);
+      else
+        cpu::silu_mul(gate, up, gate, n_ * F);
       break;
-    case Activation::Gelu: cpu::gelu_mul(gate, up, gate, n_ * F); break;
+    case Activation::Gelu:
+      cpu::gelu_mul(gate, up, gate, n_ * F);
+      break;
     case Activation::GeluTanh:
-      if (fast()) cpu::gelu_tanh_mul_fast(gate, up, gate, n_ * F);
-      else cpu::gelu_tanh_mul(gate, up, gate, n_ * F);
+      if (fast())
+        cpu::gelu_tanh_mul_fast(gate, up, gate, n_ * F);
+      else
+        cpu::gelu_tanh_mul(gate, up, gate, n_ * F);
       break;
   }
   cpu::matmul(f.down, gate, n_, out, pool_, p_.precision);

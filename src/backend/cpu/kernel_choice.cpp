@@ -1,7 +1,5 @@
 #include "backend/cpu/kernel_choice.h"
 
-#include <cstdlib>
-#include <string_view>
 
 namespace mlxcpp::cpu {
 namespace {
@@ -14,19 +12,24 @@ KernelChoice detect() {
     c.level = Kernel::Avx512;
   else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     c.level = Kernel::Avx2;
-  const char* cap = std::getenv("MLXCPP_CPU_KERNEL");
-  if (cap && std::string_view(cap) == "avx2" && c.level == Kernel::Avx512) c.level = Kernel::Avx2;
-  if (cap && std::string_view(cap) == "none") c.level = Kernel::None;
   c.bf16 = c.level == Kernel::Avx512 && __builtin_cpu_supports("avx512bf16");
 #endif
   return c;
 }
 
+KernelChoice& choice() {
+  static KernelChoice c = detect();  // CPU features do not change while running
+  return c;
+}
+
 }  // namespace
 
-const KernelChoice& kernel_choice() {
-  static const KernelChoice c = detect();  // CPU features do not change while running
-  return c;
+const KernelChoice& kernel_choice() { return choice(); }
+
+void cap_kernel_choice(Kernel at_most) {
+  KernelChoice& c = choice();
+  if (int(at_most) < int(c.level)) c.level = at_most;
+  if (c.level != Kernel::Avx512) c.bf16 = false;
 }
 
 }  // namespace mlxcpp::cpu

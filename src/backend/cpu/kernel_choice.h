@@ -1,7 +1,8 @@
-// Which instruction-set kernels this CPU runs (x86-64): detected once, and capped by
-// MLXCPP_CPU_KERNEL ("avx2": no AVX-512 kernels; "none": no intrinsic kernels, the
-// vector-extension float path for everything) — how the lesser kernels are tested on
-// AVX-512 machines, and a way to rule a kernel out when results look wrong.
+// Which instruction-set kernels this CPU runs (x86-64): detected once, and capped by the
+// front end (runtime/tuning.h: MLXCPP_CPU_KERNEL "avx2": no AVX-512 kernels; "none": no
+// intrinsic kernels, the vector-extension float path for everything) — how the lesser
+// kernels are tested on AVX-512 machines, and a way to rule a kernel out when results look
+// wrong.
 #pragma once
 
 namespace mlxcpp::cpu {
@@ -14,5 +15,7 @@ struct KernelChoice {
 };
 
 const KernelChoice& kernel_choice();
+// Caps the choice for the whole process (before any model runs).
+void cap_kernel_choice(Kernel at_most);
 
 }  // namespace mlxcpp::cpu

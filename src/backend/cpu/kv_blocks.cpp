@@ -39,8 +39,8 @@ KvBlocks::KvBlocks(const KvLayout& l, bool f32, const KvQuantization& q, int32_t
   mapped_bytes_ = block_bytes_ * uint64_t(blocks);
   void* p = mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED)
-    fail("cannot reserve {:.1f} MiB of address space for a KV cache pool of {} blocks", double(mapped_bytes_) / (1 << 20),
-         blocks);
+    fail("cannot reserve {:.1f} MiB of address space for a KV cache pool of {} blocks",
+         double(mapped_bytes_) / (1 << 20), blocks);
   base_ = static_cast<uint8_t*>(p);
 }
 
@@ -98,7 +98,8 @@ void KvBlocks::store(const KvSequence& seq, int64_t layer, int64_t head, int64_t
   }
 }
 
-KvBlocks::Span KvBlocks::key_tile(const KvSequence& seq, int64_t layer, int64_t head, int64_t tile, float* scratch) const {
+KvBlocks::Span KvBlocks::key_tile(const KvSequence& seq, int64_t layer, int64_t head, int64_t tile,
+                                  float* scratch) const {
   const uint8_t* kp = plane(seq.blocks()[size_t(tile)], layer, head, false);
   if (!seq.quantized()) return {kp, !f32_};
   float row[kKvMaxQuantizedHeadDim];

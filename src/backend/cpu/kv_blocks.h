@@ -52,7 +52,8 @@ class KvBlocks final : public KvBlockStore {
 
  private:
   uint8_t* plane(int32_t block, int64_t layer, int64_t head, bool value) const {
-    return base_ + uint64_t(block) * block_bytes_ + uint64_t((layer * kv_heads_ + head) * 2 + (value ? 1 : 0)) * plane_bytes_;
+    return base_ + uint64_t(block) * block_bytes_ +
+           uint64_t((layer * kv_heads_ + head) * 2 + (value ? 1 : 0)) * plane_bytes_;
   }
   size_t value_bytes() const { return f32_ ? 4 : 2; }
   // A quantized row: its codes, then its group scales and biases in the float type.

@@ -27,4 +27,8 @@ class DeviceSampler {
 };
 std::unique_ptr<DeviceSampler> make_cuda_sampler(int64_t vocab);
 
+// The draw kernel in one block on every GPU (the path of GPUs before sm_90, which have no
+// thread-block clusters), for the whole process: how that path is tested on newer ones.
+void set_single_block_draw(bool one_block);
+
 }  // namespace mlxcpp

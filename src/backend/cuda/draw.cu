@@ -374,18 +374,18 @@ __global__ void __launch_bounds__(kThreads) draw_kernel(float* logits, int vocab
   }
 }
 
-// The cluster's size: kClusterCtas on sm_90 and newer (MLXCPP_DRAW_CTAS=1 forces one block,
-// the path of older GPUs, for its test), else 1.
+bool g_one_block = false;  // set_single_block_draw
+
+// The cluster's size: kClusterCtas on sm_90 and newer, else 1 (and 1 when the front end
+// asks for the older GPUs' path, for its test).
 int draw_ctas() {
   static const int ctas = [] {
     int device = 0, major = 0;
     cudaGetDevice(&device);
     cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-    const char* forced = std::getenv("MLXCPP_DRAW_CTAS");
-    if (forced && std::atoi(forced) == 1) return 1;
     return major >= 9 ? kClusterCtas : 1;
   }();
-  return ctas;
+  return g_one_block ? 1 : ctas;
 }
 
 }  // namespace
@@ -424,3 +424,9 @@ void draw_token(float* logits, int64_t vocab, const DrawParams* params, unsigned
 }
 
 }  // namespace mlxcpp::cuda
+
+namespace mlxcpp {
+
+void set_single_block_draw(bool one_block) { cuda::g_one_block = one_block; }
+
+}  // namespace mlxcpp

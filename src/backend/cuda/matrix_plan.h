@@ -24,7 +24,9 @@ struct MatrixPlan {
     if (!quantized()) return uint64_t(rows * cols) * (kind == Kind::F32 ? 4u : 2u);
     return uint64_t(rows * cols) * uint64_t(bits) / 8u;
   }
-  uint64_t scale_bytes_total() const { return quantized() ? uint64_t(rows * cols / group_size) * uint64_t(scale_bytes) : 0; }
+  uint64_t scale_bytes_total() const {
+    return quantized() ? uint64_t(rows * cols / group_size) * uint64_t(scale_bytes) : 0;
+  }
   bool same_format(const MatrixPlan& o) const {
     return cols == o.cols && kind == o.kind && bits == o.bits && group_size == o.group_size &&
            scale_bytes == o.scale_bytes && scales_f16 == o.scales_f16 && (bias != nullptr) == (o.bias != nullptr);
@@ -40,7 +42,9 @@ inline MatrixPlan to_matrix_plan(const WeightMatrix& w) {
   m.biases = w.biases;
   m.bias = w.bias;
   if (!w.quant) {
-    m.kind = w.dtype == DType::F32 ? MatrixPlan::Kind::F32 : w.dtype == DType::F16 ? MatrixPlan::Kind::F16 : MatrixPlan::Kind::BF16;
+    m.kind = w.dtype == DType::F32   ? MatrixPlan::Kind::F32
+             : w.dtype == DType::F16 ? MatrixPlan::Kind::F16
+                                     : MatrixPlan::Kind::BF16;
     return m;
   }
   const QuantSpec& q = *w.quant;
@@ -52,9 +56,15 @@ inline MatrixPlan to_matrix_plan(const WeightMatrix& w) {
       m.scale_bytes = int(dtype_size(w.dtype));
       m.scales_f16 = w.dtype == DType::F16;
       break;
-    case QuantMode::MxFp4: m.kind = MatrixPlan::Kind::MxFp4, m.scale_bytes = 1; break;
-    case QuantMode::MxFp8: m.kind = MatrixPlan::Kind::MxFp8, m.scale_bytes = 1; break;
-    case QuantMode::NvFp4: m.kind = MatrixPlan::Kind::NvFp4, m.scale_bytes = 1; break;
+    case QuantMode::MxFp4:
+      m.kind = MatrixPlan::Kind::MxFp4, m.scale_bytes = 1;
+      break;
+    case QuantMode::MxFp8:
+      m.kind = MatrixPlan::Kind::MxFp8, m.scale_bytes = 1;
+      break;
+    case QuantMode::NvFp4:
+      m.kind = MatrixPlan::Kind::NvFp4, m.scale_bytes = 1;
+      break;
   }
   return m;
 }

@@ -24,7 +24,10 @@ std::unique_ptr<DeviceSampler> make_cuda_sampler(int64_t) {
   fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");
 }
 
-std::string cuda_unsupported(const ModelProgram&) { return "this mlxcpp was built without CUDA"; }
+void set_single_block_draw(bool) {}
+
+// Nothing to fall back from: make_cuda_backend says that CUDA is absent.
+std::string cuda_unsupported(const ModelProgram&) { return ""; }
 
 std::unique_ptr<Backend> make_cuda_backend(const ModelProgram&) {
   fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");

@@ -97,7 +97,7 @@ std::string fortunes_text() { return read_text_file(data_dir() / "models" / "eva
 
 namespace mlxcpp::test {
 
-int64_t expect_batch_invariance(Engine& model, uint32_t seed) {
+int64_t expect_batch_invariance(Engine& model, uint32_t seed, int sequences) {
   std::mt19937 rng(seed);
   const int32_t vocab = int32_t(model.config().vocab_size);
   // Each sequence: a prompt (a prefill chunk, or 2-3 tokens), then decode steps.
@@ -106,7 +106,7 @@ int64_t expect_batch_invariance(Engine& model, uint32_t seed) {
     std::vector<float> alone;  // every step's last logits, in order
   };
   std::vector<Seq> seqs;
-  for (int s = 0; s < 7; ++s) {
+  for (int s = 0; s < sequences; ++s) {
     Seq q;
     const int prompt = s == 0 ? 2 : s == 1 ? 3 : int(rng() % 40) + 5;
     for (int i = 0; i < prompt; ++i) q.prompt.push_back(int32_t(rng() % uint32_t(vocab)));

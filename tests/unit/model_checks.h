@@ -44,6 +44,6 @@ namespace mlxcpp::test {
 // Sequences of different lengths run alone (prefill, then decode steps), then together in
 // batches of random order and size, mixing prefill chunks and decode tokens: every logit
 // of every sequence is the same bits both ways. Returns the number of logits compared.
-int64_t expect_batch_invariance(Engine& model, uint32_t seed);
+int64_t expect_batch_invariance(Engine& model, uint32_t seed, int sequences = 7);
 
 }  // namespace mlxcpp::test

@@ -102,8 +102,7 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
 
 void LoadedModel::rope_freqs(int64_t total_len, std::vector<float>& out) const {
   out.clear();
-  for (const Rope& r : ropes_)
-    for (const double f : r.inv_freq(total_len)) out.push_back(float(f));
+  for (const Rope& r : ropes_) r.append_inv_freq(total_len, out);
 }
 
 }  // namespace mlxcpp

@@ -74,22 +74,21 @@ Rope::Rope(const ModelConfig& c) : cfg_(&c) {
   }
 }
 
-std::vector<double> Rope::inv_freq(int64_t total_len) const {
+void Rope::append_inv_freq(int64_t total_len, std::vector<float>& out) const {
   if (type_ == "dynamic") {
     const double max_pos = double(cfg_->context_length());
     const double seq = std::max(double(total_len), max_pos);
     const double factor = cfg_->rope_scaling->factor;
     const double base = base_ * std::pow(factor * seq / max_pos - (factor - 1), double(dims_) / double(dims_ - 2));
-    std::vector<double> f(size_t(dims_ / 2));
-    for (int64_t i = 0; i < dims_ / 2; ++i) f[size_t(i)] = std::pow(base, -2.0 * double(i) / double(dims_));
-    return f;
+    for (int64_t i = 0; i < dims_ / 2; ++i) out.push_back(float(std::pow(base, -2.0 * double(i) / double(dims_))));
+    return;
   }
-  if (type_ == "longrope" || type_ == "su") {
+  const std::vector<double>* f = &fixed_inv_freq_;
+  if (type_ == "longrope" || type_ == "su")
     // transformers picks the factors by the sequence length (mlx-lm always uses the long
     // ones; we follow transformers, see docs/deviations.md).
-    return total_len > cfg_->original_max_position_embeddings.value_or(4096) ? long_inv_freq_ : short_inv_freq_;
-  }
-  return fixed_inv_freq_;
+    f = total_len > cfg_->original_max_position_embeddings.value_or(4096) ? &long_inv_freq_ : &short_inv_freq_;
+  for (const double v : *f) out.push_back(float(v));
 }
 
 }  // namespace mlxcpp

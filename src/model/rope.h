@@ -17,8 +17,10 @@ class Rope {
   int64_t dims() const { return dims_; }
   bool traditional() const { return traditional_; }
   double position_scale() const { return position_scale_; }
-  // The inverse frequencies (dims/2) for a sequence of total_len positions.
-  std::vector<double> inv_freq(int64_t total_len) const;
+  // Appends the inverse frequencies (dims/2) for a sequence of total_len positions, as
+  // float32 (no allocation beyond `out`'s own growth: this runs for every sequence of
+  // every step).
+  void append_inv_freq(int64_t total_len, std::vector<float>& out) const;
   float mscale() const { return mscale_; }  // yarn / longrope attention factor on q and k
 
  private:

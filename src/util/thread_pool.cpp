@@ -9,6 +9,8 @@
 
 namespace mlxcpp {
 
+thread_local int ThreadPool::t_thread_index = 0;
+
 namespace {
 
 // Chunks per thread and loop: enough to even out uneven progress, few enough that each
@@ -48,7 +50,10 @@ std::pair<int64_t, int64_t> slice(int64_t n, int index, int count) {
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] {
+    t_thread_index = i;
+    worker_loop();
+  });
 }
 
 ThreadPool::~ThreadPool() {
@@ -61,7 +66,7 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for(int64_t n, FunctionRef<void(int64_t, int64_t)> fn) {
   if (n <= 0) return;
   if (workers_.empty() || n == 1) {
     fn(0, n);

@@ -10,10 +10,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "util/function_ref.h"
 
 namespace mlxcpp {
 
@@ -25,18 +26,22 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return int(workers_.size()) + 1; }
+  // Inside parallel_for's function: which of the size() threads runs it (the caller is 0),
+  // for per-thread scratch owned by the caller.
+  static int thread_index() { return t_thread_index; }
 
   // Calls fn(begin, end) on disjoint chunks covering [0, n), on all threads including the caller.
-  void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
+  void parallel_for(int64_t n, FunctionRef<void(int64_t, int64_t)> fn);
 
  private:
   void worker_loop();
   void run_chunks();
 
+  static thread_local int t_thread_index;
   std::vector<std::thread> workers_;
   std::mutex mutex_;  // guards sleeping: generation_ changes and stop_ are published under it
   std::condition_variable start_cv_;
-  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  const FunctionRef<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};

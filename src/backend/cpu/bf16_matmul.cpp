@@ -22,9 +22,16 @@ bool bf16_matmul_supported(std::span<const Product> products) {
 
 void bf16_matmul(std::span<const Product> products, const float* x, int64_t n, ThreadPool& pool) {
   const int64_t cols = products[0].w->cols;
-  std::vector<uint16_t> xb(size_t(n * cols));
+  // The caller's buffers, kept from call to call (no allocation once grown); the workers
+  // reach them through these references (a thread_local named inside the lambda would be
+  // each worker's own).
+  thread_local std::vector<uint16_t> kept_xb;
+  thread_local std::vector<Bf16Rows> kept_parts;
+  std::vector<uint16_t>& xb = kept_xb;
+  std::vector<Bf16Rows>& parts = kept_parts;
+  if (xb.size() < size_t(n * cols)) xb.resize(size_t(n * cols));
   avx512bf16::round_to_bf16(x, n * cols, xb.data());
-  std::vector<Bf16Rows> parts;
+  parts.clear();
   for (const Product& p : products) {
     const WeightMatrix& w = *p.w;
     parts.push_back({reinterpret_cast<const uint16_t*>(w.data), cols, n, xb.data(), w.bias,

@@ -91,6 +91,12 @@ class CpuBackend final : public Backend {
   std::vector<Row> rows_;
   std::vector<AttentionJob> jobs_;
   std::vector<float> x_, h_, tmp_, q_, k_, v_, fused_, attn_, gate_, up_, out_rows_;
+  // Each thread's attention scratch, sized by the caller before the jobs start (so that a
+  // step of a shape seen before allocates nothing, whichever thread takes which job).
+  struct JobScratch {
+    std::vector<float> rows_q, rows_out, scores, scratch;
+  };
+  std::vector<JobScratch> job_scratch_;
 };
 
 void CpuBackend::forward(std::span<const SequenceStep> batch) {
@@ -213,10 +219,22 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
   }
   const float scale = A.scale;
   float* attn = sized(attn_, n_ * H * D);
+  {
+    // The largest job's needs: its rows, and scores over every key tile up to its position.
+    const int64_t rows = kPositions * heads_per_job;
+    int64_t stride = 0;
+    for (const Row& r : rows_) stride = std::max(stride, (r.pos / T + 1) * T);
+    if (job_scratch_.size() < size_t(pool_.size())) job_scratch_.resize(size_t(pool_.size()));
+    for (JobScratch& js : job_scratch_) {
+      sized(js.rows_q, rows * D);
+      sized(js.rows_out, rows * D);
+      sized(js.scores, rows * stride);
+      sized(js.scratch, T * D);
+    }
+  }
   pool_.parallel_for(int64_t(jobs_.size()), [&](int64_t b, int64_t e) {
-    // Each thread's scratch, kept from call to call.
-    thread_local std::vector<float> rows_q, rows_out, scores, scratch;
-    if (scratch.size() < size_t(T * D)) scratch.resize(size_t(T * D));
+    JobScratch& js = job_scratch_[size_t(ThreadPool::thread_index())];
+    std::vector<float>&rows_q = js.rows_q, &rows_out = js.rows_out, &scores = js.scores, &scratch = js.scratch;
     for (int64_t j = b; j < e; ++j) {
       const AttentionJob& job = jobs_[size_t(j)];
       const KvSequence& seq = *batch[size_t(job.seq)].kv;
@@ -226,8 +244,6 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
       auto first_seen = [&](int64_t pos) {
         return A.kind == AttentionKind::SlidingWindow ? std::max<int64_t>(0, pos - A.window + 1) : 0;
       };
-      if (rows_q.size() < size_t(rows * D)) rows_q.resize(size_t(rows * D));
-      if (rows_out.size() < size_t(rows * D)) rows_out.resize(size_t(rows * D));
       std::fill_n(rows_out.begin(), rows * D, 0.0f);
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t d = 0; d < D; ++d) rows_q[size_t(r * D + d)] = q[q_offset(r) + d] * scale;
@@ -235,7 +251,6 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
       const int64_t p0 = rows_[size_t(job.row0)].pos, p1 = p0 + job.rows - 1;
       const int64_t lo = first_seen(p0), hi = p1, base = lo / T * T;
       const int64_t stride = (hi / T + 1) * T - base;
-      if (scores.size() < size_t(rows * stride)) scores.resize(size_t(rows * stride));
       for (int64_t tile = base / T; tile <= hi / T; ++tile) {
         const KvBlocks::Span keys = kv.key_tile(seq, layer, job.kv_head, tile, scratch.data());
         cpu::key_tile_scores(rows_q.data(), rows, D, keys.data, keys.bf16, &scores[size_t(tile * T - base)], stride);

@@ -34,8 +34,9 @@ struct Prepared {
 // (even, odd) elements of each 32-column block: permute x the same way once per call.
 bool nibble_order(const WeightMatrix& w) { return w.quant && w.quant->bits == 4 && w.quant->mode == QuantMode::Affine; }
 
-Prepared prepare(const WeightMatrix& w, const float* x, int64_t n) {
-  Prepared p;
+// Into the calling thread's buffers, kept from call to call.
+const Prepared& prepare(const WeightMatrix& w, const float* x, int64_t n) {
+  thread_local Prepared p;
   p.n = n;
   p.cols = w.cols;
   p.group = w.quant ? w.quant->group_size : kBlock;
@@ -92,11 +93,10 @@ inline void unpack_block(const WeightMatrix& w, int64_t r, int64_t c, float* q, 
 }
 
 MLXCPP_SIMD_CLONES
-void rows_kernel(const WeightMatrix& w, const Prepared& p, float* y, int64_t r0, int64_t r1) {
+void rows_kernel(const WeightMatrix& w, const Prepared& p, std::vector<float>& acc, float* y, int64_t r0, int64_t r1) {
   const bool affine = w.quant && w.quant->mode == QuantMode::Affine;
   const int64_t group = p.group, groups = w.cols / group;
   alignas(64) float q[128];  // one group of codes (group sizes are at most 128)
-  std::vector<float> acc(size_t(p.n));
   for (int64_t r = r0; r < r1; ++r) {
     std::fill(acc.begin(), acc.end(), 0.0f);
     for (int64_t g = 0; g < groups; ++g) {
@@ -207,8 +207,16 @@ void fast_matmul(const WeightMatrix& w, const float* x, int64_t n, float* y, Thr
     pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) { widened_rows_kernel(w, x, n, y, r0, r1); });
     return;
   }
-  const Prepared p = prepare(w, x, n);
-  pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) { rows_kernel(w, p, y, r0, r1); });
+  const Prepared& p = prepare(w, x, n);
+  // Each thread's accumulators, sized here by the caller (see cpu::matmul).
+  thread_local std::vector<std::vector<float>> kept;
+  std::vector<std::vector<float>>& acc = kept;
+  if (acc.size() < size_t(pool.size())) acc.resize(size_t(pool.size()));
+  for (auto& a : acc)
+    if (a.size() < size_t(n)) a.resize(size_t(n));
+  pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
+    rows_kernel(w, p, acc[size_t(ThreadPool::thread_index())], y, r0, r1);
+  });
 }
 
 }  // namespace mlxcpp::cpu

@@ -30,8 +30,11 @@ struct QInput {
   std::vector<float> scale, gsum;  // [n][cols/group]: d and Σ of the coded x
 };
 
-QInput quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, bool run_order, ThreadPool& pool) {
-  QInput in;
+// Into the calling thread's buffer, kept from call to call (no allocation once it has
+// grown to the largest input).
+const QInput& quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, bool run_order, ThreadPool& pool) {
+  thread_local QInput kept;
+  QInput& in = kept;  // the workers below reach the caller's through this reference
   const int64_t groups = cols / group;
   in.q.resize(size_t(n * cols));
   in.scale.resize(size_t(n * groups));
@@ -78,9 +81,13 @@ const char* int8_kernel_name() {
 void int8_matmul(std::span<const Product> products, const float* x, int64_t n, ThreadPool& pool) {
   const WeightMatrix& first = *products[0].w;
   const int bits = first.quant->bits;
-  const QInput in = quantize_input(x, n, first.cols, first.quant->group_size, bits == 4, pool);
+  const QInput& in = quantize_input(x, n, first.cols, first.quant->group_size, bits == 4, pool);
   auto* run = kernel() == Kernel::Avx512 ? (bits == 4 ? vnni::rows4 : vnni::rows8) : (bits == 4 ? avx2::rows4 : avx2::rows8);
-  std::vector<Int8Rows> parts;
+  // The caller's list, kept from call to call; the workers reach it through this reference
+  // (a thread_local named inside the lambda would be each worker's own).
+  thread_local std::vector<Int8Rows> kept;
+  std::vector<Int8Rows>& parts = kept;
+  parts.clear();
   for (const Product& p : products) {
     const WeightMatrix& w = *p.w;
     parts.push_back({w.data, size_t(w.cols) * size_t(bits) / 8, w.cols, w.quant->group_size, n, in.q.data(),

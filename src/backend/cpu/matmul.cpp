@@ -1,5 +1,6 @@
 #include "backend/cpu/matmul.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "backend/cpu/bf16_matmul.h"
@@ -37,8 +38,16 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPo
     cpu::fast_matmul(w, x, n, y, pool);
     return;
   }
+  // Each thread's dequantized row, sized here by the caller (kept from call to call), so
+  // that no call allocates once the widest matrix has been seen, whichever thread takes
+  // which rows.
+  thread_local std::vector<std::vector<float>> kept;
+  std::vector<std::vector<float>>& rows = kept;
+  if (rows.size() < size_t(pool.size())) rows.resize(size_t(pool.size()));
+  for (auto& r : rows)
+    if (r.size() < size_t(w.cols)) r.resize(size_t(w.cols));
   pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
-    std::vector<float> row(static_cast<size_t>(w.cols));
+    std::vector<float>& row = rows[size_t(ThreadPool::thread_index())];
     for (int64_t r = r0; r < r1; ++r) {
       w.dequantize_row(r, row.data());
       for (int64_t i = 0; i < n; ++i) {

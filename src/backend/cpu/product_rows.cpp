@@ -9,8 +9,12 @@
 namespace mlxcpp::cpu {
 
 void parallel_product_rows(std::span<const Product> products, int64_t tile_rows, ThreadPool& pool,
-                           const std::function<void(size_t, int64_t, int64_t)>& fn) {
-  std::vector<int64_t> begin{0};  // products[m] covers rows [begin[m], begin[m + 1])
+                           FunctionRef<void(size_t, int64_t, int64_t)> fn) {
+  // products[m] covers rows [begin[m], begin[m + 1]): the caller's, kept from call to call,
+  // reached by the workers through the reference.
+  thread_local std::vector<int64_t> kept;
+  std::vector<int64_t>& begin = kept;
+  begin.assign(1, 0);
   for (const Product& p : products) begin.push_back(begin.back() + p.w->rows);
   const int64_t total = begin.back();
   pool.parallel_for((total + tile_rows - 1) / tile_rows, [&](int64_t b0, int64_t b1) {

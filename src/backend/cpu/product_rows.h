@@ -5,8 +5,9 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <span>
+
+#include "util/function_ref.h"
 
 namespace mlxcpp {
 
@@ -17,7 +18,7 @@ namespace cpu {
 
 // fn(m, r0, r1): rows [r0, r1) of products[m].
 void parallel_product_rows(std::span<const Product> products, int64_t tile_rows, ThreadPool& pool,
-                           const std::function<void(size_t, int64_t, int64_t)>& fn);
+                           FunctionRef<void(size_t, int64_t, int64_t)> fn);
 
 }  // namespace cpu
 }  // namespace mlxcpp

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -83,15 +84,15 @@ void register_bench(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("bench", "Prefill and decode speed (tokens/s, mean ± sd), like llama-bench");
   cmd->add_option("-m,--model", o->model, "Model directory or repo id (default: bundled)");
-  cmd->add_option("-p,--n-prompt", o->prompt, "Prompt tokens for the prefill test")->capture_default_str();
-  cmd->add_option("-n,--n-gen", o->gen, "Tokens for the decode test")->capture_default_str();
+  auto* prompt_opt = cmd->add_option("-p,--n-prompt", o->prompt, "Prompt tokens for the prefill test")->capture_default_str();
+  auto* gen_opt = cmd->add_option("-n,--n-gen", o->gen, "Tokens for the decode test")->capture_default_str();
   cmd->add_option("-r,--repetitions", o->reps, "Repetitions")->capture_default_str();
   cmd->add_option("-b,--batch", o->batch,
                   "B sequences prefilled and then decoding together after their -p prompts (aggregate tokens/s)");
   o->engine.add_to(cmd);
   o->sampling.add_to(cmd);  // the decode test draws as generate would (default: greedy)
   cmd->add_flag("--json", o->json, "Print one JSON object");
-  cmd->callback([o] {
+  cmd->callback([o, prompt_opt, gen_opt] {
     if (o->prompt < 1 || o->gen < 1 || o->reps < 1) fail("bench: -p, -n and -r must be positive");
     if (o->batch < 0) fail("bench: --batch must be positive");
     const auto dir = locate_model_or_bundled(o->model);
@@ -103,7 +104,16 @@ void register_bench(CLI::App& app) {
     auto model = flags.load(dir);
     const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load0).count();
     const int64_t vocab = model->config().vocab_size;
-    if (o->prompt + o->gen > model->config().context_length())
+    const int64_t context = model->config().context_length();
+    // Defaults that do not fit a short-context model shrink to it (the same 4:1 split);
+    // sizes that were given are the user's, and an error when they do not fit.
+    if (o->prompt + o->gen > context && prompt_opt->count() == 0 && gen_opt->count() == 0) {
+      o->gen = int(std::max<int64_t>(1, context / 5));
+      o->prompt = int(std::max<int64_t>(1, context - o->gen));
+      std::fprintf(stderr, "bench: the model's context is %lld tokens: -p %d -n %d (give -p and -n to choose)\n",
+                   (long long)context, o->prompt, o->gen);
+    }
+    if (o->prompt + o->gen > context)
       fail("bench: -p {} + -n {} exceeds the model's context of {}", o->prompt, o->gen, model->config().context_length());
     std::mt19937 rng(0);
     std::vector<double> pp, tg;

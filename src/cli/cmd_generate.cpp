@@ -121,13 +121,20 @@ void register_perplexity(CLI::App& app) {
   auto* cmd = app.add_subcommand("perplexity", "Perplexity of a text file (judges a quantization)");
   cmd->add_option("-m,--model", o->model, "Model directory or repo id (default: bundled)");
   cmd->add_option("-f,--file", o->file, "Text file")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--ctx", o->ctx, "Window length in tokens")->capture_default_str();
+  auto* ctx = cmd->add_option("--ctx", o->ctx, "Window length in tokens (default: 512, or the model's context if shorter)");
   o->engine.add_to(cmd);
   cmd->add_flag("--json", o->json, "Print {\"perplexity\", \"mean_nll\", \"scored_tokens\"}");
-  cmd->callback([o] {
+  cmd->callback([o, ctx] {
     const auto dir = locate_model_or_bundled(o->model);
     const auto tok = Tokenizer::load(dir);
     auto model = o->engine.load(dir);
+    // The default window, not a given one, shrinks to a model of a shorter context.
+    const int64_t context = model->config().context_length();
+    if (ctx->count() == 0 && o->ctx > context) {
+      std::fprintf(stderr, "perplexity: the model's context is %lld tokens: windows of %lld (--ctx to choose)\n",
+                   (long long)context, (long long)context);
+      o->ctx = context;
+    }
     std::ifstream in(o->file, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();

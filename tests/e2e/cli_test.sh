@@ -62,6 +62,11 @@ check convert-bf16 0 "\(0 quantized\)" -- "$bin" convert "$root/tests/data/model
 check perplexity-bf16-f32 0 '"perplexity":782\.5' -- "$bin" perplexity -m "$tmp/b16" -f "$root/tests/data/models/eval/debian-fortunes.txt" --ctx 128 --json --precision f32
 check perplexity-bf16-fast 0 '"perplexity":(77[5-9]|78[0-9]|790)\.' -- "$bin" perplexity -m "$tmp/b16" -f "$root/tests/data/models/eval/debian-fortunes.txt" --ctx 128 --json
 check bench 0 'tg8 ' -- "$bin" bench -p 8 -n 8 -r 2
+# The defaults (-p 512 -n 128, --ctx 512) shrink to the bundled model's context of 256, saying so;
+# sizes given explicitly that do not fit are still an error.
+check bench-defaults-fit-the-model 0 'context is 256 tokens: -p 205 -n 51' -- "$bin" bench -r 1
+check bench-given-sizes-too-long 1 'exceeds the model.s context of 256' -- "$bin" bench -p 300 -n 8 -r 1
+check perplexity-default-window 0 'windows of 256' -- "$bin" perplexity -f "$root/tests/data/models/eval/debian-fortunes.txt" --json
 a="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 42 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"
 b="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 42 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"
 c="$("$bin" generate -p "You will" --raw --temp 0.9 --seed 43 --max-tokens 20 --json 2>/dev/null | grep -o '"ids":\[[0-9,]*\]')"

@@ -102,7 +102,10 @@ void register_generate(CLI::App& app) {
                           {"peak_memory_bytes", r.peak_memory_bytes}};
       std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
+      // The text's end, flushed before the statistics go to stderr: where both streams reach
+      // one terminal or file, the statistics start a line of their own.
       std::printf("\n");
+      std::fflush(stdout);
       std::fprintf(stderr, "prompt: %lld tokens, %.1f tokens/s | generation: %lld tokens, %.1f tokens/s | finish: %s\n",
                    (long long)r.prompt_tokens, r.prompt_tps, (long long)r.generation_tokens, r.generation_tps,
                    r.finish_reason.c_str());

@@ -61,6 +61,8 @@ check perplexity-fast 0 '"perplexity":(93[3-9]|94[0-7])\.' -- "$bin" perplexity 
 check convert-bf16 0 "\(0 quantized\)" -- "$bin" convert "$root/tests/data/models/fortune-tiny" -o "$tmp/b16" --dtype bf16
 check perplexity-bf16-f32 0 '"perplexity":782\.5' -- "$bin" perplexity -m "$tmp/b16" -f "$root/tests/data/models/eval/debian-fortunes.txt" --ctx 128 --json --precision f32
 check perplexity-bf16-fast 0 '"perplexity":(77[5-9]|78[0-9]|790)\.' -- "$bin" perplexity -m "$tmp/b16" -f "$root/tests/data/models/eval/debian-fortunes.txt" --ctx 128 --json
+# stdout and stderr into one pipe: the statistics start their own line after the text.
+check generate-stats-own-line 0 '^prompt: [0-9]+ tokens' -- bash -c "\"\$0\" generate -p 'The best way to' --raw --max-tokens 8 2>&1 | tail -1" "$bin"
 check bench 0 'tg8 ' -- "$bin" bench -p 8 -n 8 -r 2
 # The defaults (-p 512 -n 128, --ctx 512) shrink to the bundled model's context of 256, saying so;
 # sizes given explicitly that do not fit are still an error.

@@ -53,7 +53,7 @@ void register_serve(CLI::App& app) {
     request.on_note = [](const std::string& t) { std::fprintf(stderr, "mlxcpp: %s\n", t.c_str()); };
     const ModelLocation loc = find_or_pull_model(request);
     RegistryOptions ro;
-    ro.host.engine = o->engine.options();
+    ro.host.engine = o->engine.options_for(loc.dir);
     ro.host.max_active = o->max_concurrency;
     ro.allow_paths = o->allow_paths;
     const std::string id = !loc.repo_id.empty() ? loc.repo_id : model_id_for_dir(loc.dir);

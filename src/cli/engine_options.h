@@ -9,6 +9,7 @@
 #include <string>
 
 #include "backend/device_info.h"
+#include "format/model_config.h"
 #include "runtime/engine.h"
 #include "runtime/tuning.h"
 
@@ -21,6 +22,7 @@ struct EngineFlags {
   int kv_bits = 0, kv_group_size = 64;
   int64_t quantized_kv_start = 5000;
   int64_t kv_pool_tokens = 0;
+  CLI::Option* kv_group_option = nullptr;
 
   void add_to(CLI::App* cmd) {
     cmd->add_option("--threads", threads, "CPU worker threads (default: all cores)");
@@ -33,7 +35,9 @@ struct EngineFlags {
     // mlx-lm's names and defaults (generate.py): off unless --kv-bits is given.
     cmd->add_option("--kv-bits", kv_bits, "quantize the KV cache to 2/3/4/5/6/8 bits (CPU; default: off)")
         ->check(CLI::IsMember({2, 3, 4, 5, 6, 8}));
-    cmd->add_option("--kv-group-size", kv_group_size, "group size of the KV cache quantization")->capture_default_str();
+    kv_group_option = cmd->add_option("--kv-group-size", kv_group_size,
+                                      "group size of the KV cache quantization (default: 64, or 32 where 64 does "
+                                      "not divide the model's head dimension)");
     cmd->add_option("--quantized-kv-start", quantized_kv_start, "positions kept unquantized before the KV cache is quantized")
         ->capture_default_str();
     cmd->add_option("--kv-pool-tokens", kv_pool_tokens,
@@ -50,9 +54,24 @@ struct EngineFlags {
     return o;
   }
 
+  // The options for the model in `dir`: mlx-lm's default KV group (64), where it does not
+  // divide the model's head dimension and no group was given, becomes 32, said on stderr.
+  mlxcpp::EngineOptions options_for(const std::filesystem::path& dir) const {
+    mlxcpp::EngineOptions o = options();
+    if (kv_bits && (!kv_group_option || kv_group_option->count() == 0)) {
+      const int64_t head_dim = load_model_config(dir).head_dim;
+      if (head_dim % o.kv_quantization.group != 0 && head_dim % 32 == 0) {
+        std::fprintf(stderr, "--kv-bits: groups of 32 values (64 does not divide this model's head dimension of %lld)\n",
+                     (long long)head_dim);
+        o.kv_quantization.group = 32;
+      }
+    }
+    return o;
+  }
+
   // Loads the model; says on stderr where it runs when that is a GPU.
   std::unique_ptr<Engine> load(const std::filesystem::path& dir) const {
-    auto model = Engine::load(dir, options());
+    auto model = Engine::load(dir, options_for(dir));
     if (model->device() == Device::Cuda) std::fprintf(stderr, "running on %s\n", model->device_description().c_str());
     return model;
   }

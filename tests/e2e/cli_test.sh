@@ -39,7 +39,6 @@ check generate-bad-device 2 "device" -- "$bin" generate -p "x" --device tpu
 # after the prompt, start 0); the bundled model's heads of 32 need --kv-group-size 32.
 check generate-kv8-f32 0 "^ say that the man who, who knows it; that is" -- "$bin" generate -p "The best way to" --raw --max-tokens 12 --precision f32 --kv-bits 8 --kv-group-size 32 --quantized-kv-start 0
 check generate-kv4 0 '"finish_reason":"length".*"generation_tokens":12' -- "$bin" generate -p "The best way to" --raw --max-tokens 12 --kv-bits 4 --kv-group-size 32 --quantized-kv-start 0 --json
-check generate-kv-group 1 "kv_group_size 64 does not divide the head dimension 32" -- "$bin" generate -p "x" --raw --max-tokens 1 --kv-bits 4
 check generate-kv-bad-bits 2 "kv-bits" -- "$bin" generate -p "x" --kv-bits 7
 if ! { command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; }; then
   # No GPU here: asking for one is an error that says why (the default, auto, runs on the CPU).
@@ -63,6 +62,10 @@ check perplexity-bf16-f32 0 '"perplexity":782\.5' -- "$bin" perplexity -m "$tmp/
 check perplexity-bf16-fast 0 '"perplexity":(77[5-9]|78[0-9]|790)\.' -- "$bin" perplexity -m "$tmp/b16" -f "$root/tests/data/models/eval/debian-fortunes.txt" --ctx 128 --json
 # stdout and stderr into one pipe: the statistics start their own line after the text.
 check generate-stats-own-line 0 '^prompt: [0-9]+ tokens' -- bash -c "\"\$0\" generate -p 'The best way to' --raw --max-tokens 8 2>&1 | tail -1" "$bin"
+# --kv-bits on the bundled model (head dimension 32): groups of 32, said; a group given that
+# does not divide it is still an error naming it.
+check kv-bits-default-group 0 'groups of 32 values' -- "$bin" generate -p "The best way to" --raw --max-tokens 8 --kv-bits 4 --quantized-kv-start 2
+check kv-bits-given-group 1 'kv_group_size 64 does not divide the head dimension 32' -- "$bin" generate -p "x" --raw --max-tokens 2 --kv-bits 4 --kv-group-size 64
 check bench 0 'tg8 ' -- "$bin" bench -p 8 -n 8 -r 2
 # The defaults (-p 512 -n 128, --ctx 512) shrink to the bundled model's context of 256, saying so;
 # sizes given explicitly that do not fit are still an error.

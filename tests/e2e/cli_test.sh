@@ -66,6 +66,9 @@ check generate-stats-own-line 0 '^prompt: [0-9]+ tokens' -- bash -c "\"\$0\" gen
 # does not divide it is still an error naming it.
 check kv-bits-default-group 0 'groups of 32 values' -- "$bin" generate -p "The best way to" --raw --max-tokens 8 --kv-bits 4 --quantized-kv-start 2
 check kv-bits-given-group 1 'kv_group_size 64 does not divide the head dimension 32' -- "$bin" generate -p "x" --raw --max-tokens 2 --kv-bits 4 --kv-group-size 64
+# A mistyped command is named with the nearest ones (exit 2); `help COMMAND` is its help.
+check unknown-command 2 "'generat' is not a command; did you mean: generate" -- "$bin" generat
+check help-command 0 'Usage: generate' -- "$bin" help generate
 check bench 0 'tg8 ' -- "$bin" bench -p 8 -n 8 -r 2
 # The defaults (-p 512 -n 128, --ctx 512) shrink to the bundled model's context of 256, saying so;
 # sizes given explicitly that do not fit are still an error.

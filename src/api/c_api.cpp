@@ -82,10 +82,11 @@ mlxcpp_status mlxcpp_model_load(const char* model, const mlxcpp_load_params* par
     require(p.device >= 0 && p.device <= 2, "mlxcpp_model_load: device must be 0 (auto), 1 (CPU) or 2 (CUDA)");
     const mlxcpp::Device device = mlxcpp::resolve_device(p.device == 0 ? "auto" : p.device == 1 ? "cpu" : "cuda");
     // The C API is a front end: it reads the tuning environment as the CLI does.
-    static const bool tuned = (mlxcpp::apply_tuning(mlxcpp::tuning_from_environment()), true);
+    const mlxcpp::Tuning tuning = mlxcpp::tuning_from_environment();
+    static const bool tuned = (mlxcpp::apply_tuning(tuning), true);  // process-wide: once
     (void)tuned;
     mlxcpp::EngineOptions options;
-    mlxcpp::apply_tuning(mlxcpp::tuning_from_environment(), options);
+    mlxcpp::apply_tuning(tuning, options);
     options.threads = p.threads;
     options.precision = p.precision == 1 ? mlxcpp::Precision::F32 : mlxcpp::Precision::Fast;
     options.device = device;

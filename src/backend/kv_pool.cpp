@@ -81,11 +81,8 @@ void KvSequence::reserve(int64_t n) {
   const bool copy_first = first_written < blocks_.size() && pool_->references(blocks_[first_written]) > 1;
   std::vector<int32_t> fresh = pool_->allocate(int32_t(std::max<int64_t>(need, 0) + (copy_first ? 1 : 0)));
   if (copy_first) {
-    const int32_t copy = fresh.back();
+    replace_with_copy(first_written, fresh.back());
     fresh.pop_back();
-    pool_->store().copy_block(blocks_[first_written], copy);
-    pool_->release(blocks_[first_written]);
-    blocks_[first_written] = copy;
   }
   blocks_.insert(blocks_.end(), fresh.begin(), fresh.end());
 }
@@ -114,13 +111,14 @@ KvSequence KvSequence::fork(int64_t n) const {
 }
 
 int32_t KvSequence::make_private(size_t i) {
-  if (pool_->references(blocks_[i]) > 1) {
-    const int32_t copy = pool_->allocate(1).front();
-    pool_->store().copy_block(blocks_[i], copy);
-    pool_->release(blocks_[i]);
-    blocks_[i] = copy;
-  }
+  if (pool_->references(blocks_[i]) > 1) replace_with_copy(i, pool_->allocate(1).front());
   return blocks_[i];
+}
+
+void KvSequence::replace_with_copy(size_t i, int32_t copy) {
+  pool_->store().copy_block(blocks_[i], copy);
+  pool_->release(blocks_[i]);
+  blocks_[i] = copy;
 }
 
 }  // namespace mlxcpp

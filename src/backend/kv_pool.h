@@ -107,6 +107,10 @@ class KvSequence {
   void set_quantized(bool q) { quantized_ = q; }
 
  private:
+  // Copy on write: block i's contents into `copy` (a block this sequence holds), which
+  // takes its place; the shared one loses this sequence's reference.
+  void replace_with_copy(size_t i, int32_t copy);
+
   std::shared_ptr<KvPool> pool_;
   std::vector<int32_t> blocks_;
   int64_t length_ = 0;

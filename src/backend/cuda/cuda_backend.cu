@@ -43,8 +43,7 @@ int32_t decode_chunk(int64_t pos) {
 class CudaKvBlocks final : public KvBlockStore {
  public:
   CudaKvBlocks(const KvLayout& l, bool f32, int32_t blocks)
-      : layout_(l), f32_(f32), blocks_(blocks),
-        block_elems_(l.layers * 2 * l.kv_heads * kKvBlock * l.head_dim) {
+      : layout_(l), f32_(f32), blocks_(blocks), block_elems_(elements_per_block(l)) {
     const uint64_t need = block_bytes() * uint64_t(blocks);
     size_t free_b = 0, total_b = 0;
     MLXCPP_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
@@ -57,7 +56,9 @@ class CudaKvBlocks final : public KvBlockStore {
     if (pool_) cudaFree(pool_);
   }
   int32_t blocks() const override { return blocks_; }
-  uint64_t block_bytes() const override { return uint64_t(block_elems_) * (f32_ ? 4 : 2); }
+  uint64_t block_bytes() const override { return bytes_per_block(layout_, f32_); }
+  static int64_t elements_per_block(const KvLayout& l) { return l.layers * 2 * l.kv_heads * kKvBlock * l.head_dim; }
+  static uint64_t bytes_per_block(const KvLayout& l, bool f32) { return uint64_t(elements_per_block(l)) * (f32 ? 4 : 2); }
   void copy_block(int32_t from, int32_t to) override {
     MLXCPP_CUDA_CHECK(cudaMemcpy(static_cast<uint8_t*>(pool_) + block_bytes() * uint64_t(to),
                                  static_cast<uint8_t*>(pool_) + block_bytes() * uint64_t(from), block_bytes(),
@@ -156,7 +157,7 @@ class CudaBackend final : public Backend {
   }
 
   std::unique_ptr<KvBlockStore> make_kv_store(const KvLayout& layout, int32_t blocks) override {
-    const uint64_t block_bytes = uint64_t(layout.layers * 2 * layout.kv_heads * kKvBlock * layout.head_dim) * (f32_ ? 4 : 2);
+    const uint64_t block_bytes = CudaKvBlocks::bytes_per_block(layout, f32_);
     if (blocks <= 0) {
       // Room for 64 sequences of 4k positions (or 4 of the whole context, if more), within
       // 90 % of the memory the GPU has free.

@@ -24,7 +24,8 @@ void register_serve(CLI::App& app) {
   struct Opts {
     std::string model, port_file;
     ServerOptions server;
-    int max_concurrency = 8;
+    int max_concurrency = 0;  // 0: 64 on a GPU, 8 on the CPU
+    int64_t step_tokens = 512;
     EngineFlags engine;
     bool allow_paths = false;
   };
@@ -34,8 +35,12 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--host", o->server.host, "Address to bind (127.0.0.1: this machine only)")->capture_default_str();
   cmd->add_option("--port", o->server.port, "Port (0: any free port)")->capture_default_str();
   cmd->add_option("--api-key", o->server.api_key, "Require 'Authorization: Bearer KEY' (also $MLXCPP_API_KEY)");
-  cmd->add_option("--max-concurrency", o->max_concurrency, "Requests generated at once; more wait in a FIFO queue")
-      ->check(CLI::Range(1, 1024))->capture_default_str();
+  cmd->add_option("--max-concurrency", o->max_concurrency,
+                  "Requests generated at once, batched; more wait in a FIFO queue (default: 64 on a GPU, 8 on the CPU)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--step-tokens", o->step_tokens,
+                  "Tokens per batched step: every running stream's next token, then prompt chunks (bounds a step's latency)")
+      ->check(CLI::Range(int64_t(1), int64_t(8192)))->capture_default_str();
   cmd->add_option("--ctx", o->server.ctx, "Context cap per request in tokens (default: the model's)");
   cmd->add_option("--max-tokens-cap", o->server.limits.max_tokens_cap, "Largest max_tokens a request may ask for")->capture_default_str();
   cmd->add_option("--timeout", o->server.request_timeout_s, "Seconds a request may take")->capture_default_str();
@@ -54,7 +59,9 @@ void register_serve(CLI::App& app) {
     const ModelLocation loc = find_or_pull_model(request);
     RegistryOptions ro;
     ro.host.engine = o->engine.options_for(loc.dir);
+    if (o->max_concurrency == 0) o->max_concurrency = ro.host.engine.device == Device::Cuda ? 64 : 8;
     ro.host.max_active = o->max_concurrency;
+    ro.host.step_tokens = o->step_tokens;
     ro.allow_paths = o->allow_paths;
     const std::string id = !loc.repo_id.empty() ? loc.repo_id : model_id_for_dir(loc.dir);
     auto registry = std::make_shared<ModelRegistry>(id, loc.dir, ro);

@@ -74,7 +74,14 @@ void Engine::forward(std::span<EngineStep> steps) {
     for (const EngineStep& o : steps)
       if (&o != &s && o.kv == s.kv) fail("forward: one sequence twice in a batch");
   }
-  for (EngineStep& s : steps) s.kv->reserve(int64_t(s.tokens.size()));
+  size_t reserved = 0;
+  try {
+    for (; reserved < steps.size(); ++reserved) steps[reserved].kv->reserve(int64_t(steps[reserved].tokens.size()));
+  } catch (const KvPoolFull&) {
+    // The blocks reserved for the others go back: a scheduler retries with fewer.
+    for (size_t i = 0; i < reserved; ++i) steps[i].kv->truncate(steps[i].kv->length());
+    throw;
+  }
   if (rope_freqs_.size() < steps.size()) rope_freqs_.resize(steps.size());
   if (draw_logits_.size() < steps.size()) draw_logits_.resize(steps.size());
   batch_.clear();

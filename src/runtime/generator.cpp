@@ -75,6 +75,7 @@ GenerationStream::GenerationStream(Engine& model, const Tokenizer& tok, Generati
   }
   cache_.truncate(int64_t(keep));
   prefill_pos_ = keep;
+  prefill_target_ = req_.prompt.size();
   result_.prompt_tokens = int64_t(req_.prompt.size());
   result_.cached_prompt_tokens = int64_t(keep);
   result_.finish_reason = "length";
@@ -82,42 +83,78 @@ GenerationStream::GenerationStream(Engine& model, const Tokenizer& tok, Generati
 }
 
 bool GenerationStream::step() {
+  EngineStep s;
+  if (!plan(s)) return false;
+  model_.forward(std::span<EngineStep>(&s, 1));
+  complete(s);
+  return state_ != State::Done;
+}
+
+bool GenerationStream::plan(EngineStep& out, int64_t max_tokens) {
   if (state_ == State::Done) return false;
   if (req_.cancel && req_.cancel->load(std::memory_order_relaxed)) {
     finish("cancelled");
     return false;
   }
+  out = EngineStep{};
+  out.kv = &cache_;
+  bool draws = true;
   if (state_ == State::Prefill) {
-    const size_t n = std::min(size_t(req_.prefill_chunk), req_.prompt.size() - prefill_pos_);
-    advance(std::span<const int32_t>(req_.prompt).subspan(prefill_pos_, n), prefill_pos_ + n == req_.prompt.size());
-    prefill_pos_ += n;
-    if (prefill_pos_ == req_.prompt.size()) {
-      t_first_ = Clock::now();
-      state_ = State::Decode;
-      if (req_.max_tokens == 0) finish("length");
-    }
-    return state_ != State::Done;
+    const size_t n = std::min<size_t>(size_t(std::max<int64_t>(1, std::min<int64_t>(max_tokens, req_.prefill_chunk))),
+                                      prefill_target_ - prefill_pos_);
+    out.tokens = std::span<const int32_t>(history_).subspan(prefill_pos_, n);
+    // Only the prompt's last chunk draws; a recompute ends where next_ is already known.
+    draws = !recomputing_ && prefill_pos_ + n == prefill_target_;
+  } else {
+    out.tokens = std::span<const int32_t>(&next_, 1);
   }
-  decode_one();
-  return state_ != State::Done;
+  if (!draws) return true;  // a chunk whose logits nobody reads
+  // Planned once per token: a step planned again (its batch did not fit) draws the same.
+  if (!draw_planned_) draw_ = sampler_.next_draw(history_, model_.config().vocab_size);
+  draw_planned_ = true;
+  if (req_.top_logprobs < 0) {
+    out.output = StepOutput::Token;
+    out.draw = &draw_;
+  } else {
+    out.output = StepOutput::Logits;
+    out.logits = &logits_;
+  }
+  return true;
 }
 
-void GenerationStream::advance(std::span<const int32_t> tokens, bool last) {
-  if (!last) {  // a prompt chunk whose logits nobody reads
-    EngineStep step{tokens, &cache_};
-    model_.forward(std::span<EngineStep>(&step, 1));
+void GenerationStream::complete(const EngineStep& done) {
+  if (done.output != StepOutput::None) draw_planned_ = false;
+  if (done.output == StepOutput::Token) next_ = done.token;
+  else if (done.output == StepOutput::Logits) next_ = draw_token(logits_, draw_, &logprobs_scratch_);
+  if (state_ == State::Prefill) {
+    prefill_pos_ += done.tokens.size();
+    if (prefill_pos_ < prefill_target_) return;
+    state_ = State::Decode;
+    if (recomputing_) {  // back where the preemption left it: next_ is still to be fed
+      recomputing_ = false;
+      return;
+    }
+    t_first_ = Clock::now();
+    if (req_.max_tokens == 0) return finish("length");
+  }
+  accept_token();
+}
+
+void GenerationStream::preempt() {
+  if (state_ == State::Done) return;
+  cache_.clear();
+  prefill_pos_ = 0;
+  if (state_ == State::Prefill && !recomputing_) {  // the prompt again, from the start
+    result_.cached_prompt_tokens = 0;
     return;
   }
-  const TokenDraw draw = sampler_.next_draw(history_, model_.config().vocab_size);
-  if (req_.top_logprobs < 0) {
-    next_ = model_.forward_draw(tokens, cache_, draw);
-  } else {
-    model_.forward(tokens, cache_, logits_);
-    next_ = draw_token(logits_, draw, &logprobs_scratch_);
-  }
+  // In Decode, history_'s last token is next_: drawn and accepted, not yet fed.
+  if (state_ == State::Decode) prefill_target_ = history_.size() - 1;
+  recomputing_ = true;
+  state_ = State::Prefill;
 }
 
-void GenerationStream::decode_one() {
+void GenerationStream::accept_token() {
   const bool want_logprobs = req_.top_logprobs >= 0;
   const int32_t next = next_;
   if (want_logprobs) {
@@ -154,8 +191,8 @@ void GenerationStream::decode_one() {
   const size_t certain = stream_.emitted();
   const size_t hold = stop_prefix_overlap(text.substr(0, certain), req_.stop);
   if (certain - hold > emitted_.size()) emit(text.substr(emitted_.size(), certain - hold - emitted_.size()));
+  // The token would be fed at position cache_.length(): stop when that reaches the limit.
   if (result_.generation_tokens >= req_.max_tokens || cache_.length() >= capacity_) return finish("length");
-  advance(std::span<const int32_t>(&next, 1), true);
 }
 
 void GenerationStream::emit(const std::string& text) {

@@ -2,8 +2,10 @@
 // matched on text, max_tokens, context end, cancellation) and incremental text output
 // that never emits a partial UTF-8 character or the beginning of a stop string.
 //
-// GenerationStream advances one step at a time (one prefill chunk or one token), so a
-// server can interleave many requests on one model fairly; generate() runs one to the end.
+// GenerationStream advances one step at a time (one prefill chunk or one token): step()
+// runs it alone, or a scheduler takes each stream's next step (plan), runs many in one
+// batched forward pass and hands each its result (complete); generate() runs one to the
+// end. A stream can give up its KV cache between steps (preempt) and recomputes it later.
 // A finished stream hands back its KV cache with the tokens it holds, and a later request
 // whose prompt shares that prefix skips recomputing it (the prompt cache).
 #pragma once
@@ -11,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <climits>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -77,12 +80,26 @@ class GenerationStream {
   // The KV cache and the tokens in it, for a later request (leaves this stream without one).
   CachedPrefix take_cache();
 
+  // Batched use. plan() fills `out` with the stream's next step (at most `max_tokens`
+  // tokens of a prompt or recompute chunk; a decode step is always 1) and returns true, or
+  // returns false once the stream is finished (cancelled). The step's spans and draw stay
+  // valid until complete(). After the engine ran it, complete(out) takes its result; if the
+  // forward pass failed (KvPoolFull), the stream is unchanged and plans the same step again.
+  bool plan(EngineStep& out, int64_t max_tokens = INT64_MAX);
+  void complete(const EngineStep& done);
+  // Whether the next step is a single decoded token (else a prompt or recompute chunk).
+  bool decoding() const { return state_ == State::Decode; }
+  // Releases the KV cache; the stream recomputes it (prompt and the tokens generated so
+  // far, without emitting anything twice) before it goes on.
+  void preempt();
+  const KvSequence& cache() const { return cache_; }
+
  private:
+  // Prefill: the prompt (or, after preempt, everything the cache held) goes through the
+  // model in chunks up to prefill_target_; Decode: the drawn token next_ is fed back.
   enum class State { Prefill, Decode, Done };
-  void decode_one();
-  // Runs tokens through the model; when `last` (the prompt's last chunk, or a generated
-  // token), the sampler's draw too, leaving the token in next_ (and its logprobs).
-  void advance(std::span<const int32_t> tokens, bool last);
+  // Takes the freshly drawn next_: logprobs, EOS, stop strings, emitted text, limits.
+  void accept_token();
   void finish(const std::string& reason);
   void emit(const std::string& text);
 
@@ -97,11 +114,14 @@ class GenerationStream {
   // Without logprobs the draw runs where the logits are (on a GPU: nothing but the token
   // comes back); with them the logits come to logits_ and the draw runs here.
   std::vector<float> logits_;
+  TokenDraw draw_;
+  bool draw_planned_ = false;
   int32_t next_ = -1;
   std::vector<float> logprobs_scratch_;
   std::string emitted_;
   int64_t capacity_ = 0;
-  size_t prefill_pos_ = 0;
+  size_t prefill_pos_ = 0, prefill_target_ = 0;
+  bool recomputing_ = false;  // the prefill is a recompute after preempt (no new draw)
   State state_ = State::Prefill;
   GenerationResult result_;
   std::chrono::steady_clock::time_point t0_, t_first_;

@@ -253,8 +253,9 @@ struct HttpServer::Impl {
       server.Options(R"(.*)", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
     }
     server.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-      const auto [q, a] = registry->queued_and_active();
-      send_json(res, 200, nlohmann::json{{"status", "ok"}, {"model", registry->default_id()}, {"queued", q}, {"active", a}});
+      const HostStats s = registry->stats();
+      send_json(res, 200,
+                nlohmann::json{{"status", "ok"}, {"model", registry->default_id()}, {"queued", s.waiting}, {"active", s.running}});
     });
     server.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
       if (!authorized(req)) return error(res, "/metrics", ApiError(401, "authentication_error", "", "missing or invalid API key"));
@@ -284,7 +285,7 @@ struct HttpServer::Impl {
 HttpServer::HttpServer(ServerOptions options, std::shared_ptr<ModelRegistry> registry) : impl_(std::make_unique<Impl>()) {
   impl_->opt = std::move(options);
   impl_->registry = std::move(registry);
-  impl_->metrics.set_gauges([r = impl_->registry] { return r->queued_and_active(); });
+  impl_->metrics.set_gauges([r = impl_->registry] { return r->stats(); });
   impl_->routes();
 }
 

@@ -50,11 +50,26 @@ std::string Metrics::render() const {
   out += "# HELP mlxcpp_time_to_first_token_seconds Time from request to the first generated text.\n"
          "# TYPE mlxcpp_time_to_first_token_seconds summary\n";
   out += fmt::format("mlxcpp_time_to_first_token_seconds_sum {}\nmlxcpp_time_to_first_token_seconds_count {}\n", ttft_sum_, ttft_count_);
-  const auto [queued, active] = gauges_ ? gauges_() : std::pair<size_t, size_t>{0, 0};
-  out += "# HELP mlxcpp_queue_depth Requests waiting for a generation slot.\n# TYPE mlxcpp_queue_depth gauge\n";
-  out += fmt::format("mlxcpp_queue_depth {}\n", queued);
-  out += "# HELP mlxcpp_active_streams Requests being generated.\n# TYPE mlxcpp_active_streams gauge\n";
-  out += fmt::format("mlxcpp_active_streams {}\n", active);
+  const HostStats h = gauges_ ? gauges_() : HostStats{};
+  const auto gauge = [&](const char* name, const char* help, auto value) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, value);
+  };
+  const auto counter = [&](const char* name, const char* help, auto value) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
+  };
+  gauge("mlxcpp_queue_depth", "Requests waiting for a generation slot.", h.waiting);
+  gauge("mlxcpp_active_streams", "Requests being generated (running sequences).", h.running);
+  gauge("mlxcpp_kv_blocks_used", "KV cache pool blocks in use (sequences and cached prefixes).", h.kv_blocks_used);
+  gauge("mlxcpp_kv_blocks_free", "KV cache pool blocks free.", h.kv_blocks_free);
+  counter("mlxcpp_batch_steps_total", "Batched forward passes run by the schedulers.", h.steps);
+  counter("mlxcpp_batch_sequences_total", "Sequences over all batched steps (divided by the steps: the mean batch size).",
+          h.step_sequences);
+  counter("mlxcpp_batch_tokens_total", "Tokens over all batched steps.", h.step_tokens);
+  counter("mlxcpp_preemptions_total", "Running streams that gave up their KV cache for room (recomputed later).",
+          h.preemptions);
+  counter("mlxcpp_prefix_cache_prompt_tokens_total", "Prompt tokens of admitted requests.", h.prompt_tokens);
+  counter("mlxcpp_prefix_cache_reused_tokens_total", "Of those, tokens whose KV came from the prefix cache.",
+          h.reused_prompt_tokens);
   return out;
 }
 

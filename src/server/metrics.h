@@ -1,12 +1,14 @@
 // Prometheus text-format metrics of the HTTP server: requests by endpoint and status,
 // prompt and generated tokens, request latency and time to first token (summaries as
-// sum/count), and the queue depth and active streams of the loaded models.
+// sum/count), and the scheduler's figures for the loaded models (HostStats).
 #pragma once
 
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
+
+#include "server/model_host.h"
 
 namespace mlxcpp {
 
@@ -18,7 +20,7 @@ class Metrics {
   void observe_latency(double seconds);
   void observe_first_token(double seconds);
   // Gauges are read when the metrics are rendered.
-  void set_gauges(std::function<std::pair<size_t, size_t>()> queued_and_active) { gauges_ = std::move(queued_and_active); }
+  void set_gauges(std::function<HostStats()> scheduler) { gauges_ = std::move(scheduler); }
   std::string render() const;
 
  private:
@@ -27,7 +29,7 @@ class Metrics {
   int64_t prompt_tokens_ = 0, generated_tokens_ = 0, cancelled_ = 0;
   double latency_sum_ = 0, ttft_sum_ = 0;
   int64_t latency_count_ = 0, ttft_count_ = 0;
-  std::function<std::pair<size_t, size_t>()> gauges_;
+  std::function<HostStats()> gauges_;
 };
 
 }  // namespace mlxcpp

@@ -1,6 +1,11 @@
-// One loaded model serving many requests: a scheduler thread advances every active
-// GenerationStream one step in turn (round-robin), so concurrent requests all make progress
-// and none starves; requests beyond max_active wait in a FIFO queue. Finished streams leave
+// One loaded model serving many requests with continuous batching: a scheduler thread
+// runs steps of one batched forward pass each, holding every running stream's next decode
+// token and, in what is left of the step's token budget, chunks of the prompts of streams
+// being admitted (oldest first). A decode step's latency is thus bounded by the budget's
+// worth of prefill. Requests beyond max_active wait in a FIFO queue. When the KV pool has
+// no blocks for a step, the scheduler frees them in this order: cached prefixes, then the
+// step's prompt chunks (they wait), then the newest running stream (preempted: it gives up
+// its cache and recomputes it later; its client sees only a delay). Finished streams leave
 // their KV caches in a small prompt cache, so the next turn of a conversation recomputes
 // only what is new.
 #pragma once
@@ -16,6 +21,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "runtime/engine.h"
 #include "runtime/generator.h"
@@ -31,7 +38,17 @@ struct HostOptions {
     return o;
   }();
   int max_active = 8;                      // streams advanced together
+  int64_t step_tokens = 512;               // tokens per batched step (decode tokens first)
   size_t prompt_cache_entries = 4;         // KV caches kept for reuse
+};
+
+// What the scheduler has done, for /metrics.
+struct HostStats {
+  size_t running = 0, waiting = 0;
+  uint64_t steps = 0, step_sequences = 0, step_tokens = 0;  // batched steps, their sequences and tokens
+  uint64_t preemptions = 0;
+  uint64_t prompt_tokens = 0, reused_prompt_tokens = 0;  // of admitted requests; taken from cached KV
+  int32_t kv_blocks_used = 0, kv_blocks_free = 0;
 };
 
 // One request to a host. Callbacks run on the scheduler thread; keep them short.
@@ -61,6 +78,7 @@ class ModelHost {
   void submit(Job job);
   size_t queued() const;
   size_t active() const;
+  HostStats stats() const;
 
  private:
   struct Active {
@@ -68,6 +86,11 @@ class ModelHost {
     std::unique_ptr<GenerationStream> stream;
   };
   void run();
+  // One batched step over the running streams; finished ones are handed back and removed.
+  void step(std::list<Active>& active);
+  // Runs the planned steps, making room in the KV pool as the header says; removes from
+  // `planned` what could not run. Returns false when nothing ran.
+  bool forward_with_room(std::list<Active>& active, std::vector<std::pair<Active*, EngineStep>>& planned);
   std::optional<CachedPrefix> take_cached_prefix(const std::vector<int32_t>& prompt);
   void keep_cache(CachedPrefix prefix);
 
@@ -83,6 +106,7 @@ class ModelHost {
   std::condition_variable wake_;
   std::deque<Job> queue_;
   std::atomic<size_t> active_count_{0};
+  HostStats stats_;  // guarded by mu_
   std::list<CachedPrefix> prompt_cache_;  // most recent first; touched only by the scheduler
   bool stopping_ = false;
   std::thread scheduler_;

@@ -83,11 +83,17 @@ nlohmann::json ModelRegistry::list() const {
   return {{"object", "list"}, {"data", data}};
 }
 
-std::pair<size_t, size_t> ModelRegistry::queued_and_active() const {
+HostStats ModelRegistry::stats() const {
   std::lock_guard lock(mu_);
-  size_t q = default_host_->queued(), a = default_host_->active();
-  for (const auto& h : loaded_) q += h->queued(), a += h->active();
-  return {q, a};
+  HostStats sum = default_host_->stats();
+  for (const auto& h : loaded_) {
+    const HostStats s = h->stats();
+    sum.running += s.running, sum.waiting += s.waiting, sum.steps += s.steps, sum.step_sequences += s.step_sequences;
+    sum.step_tokens += s.step_tokens, sum.preemptions += s.preemptions, sum.prompt_tokens += s.prompt_tokens;
+    sum.reused_prompt_tokens += s.reused_prompt_tokens, sum.kv_blocks_used += s.kv_blocks_used;
+    sum.kv_blocks_free += s.kv_blocks_free;
+  }
+  return sum;
 }
 
 }  // namespace mlxcpp

@@ -31,7 +31,8 @@ class ModelRegistry {
   const std::string& default_id() const { return default_id_; }
   // The default model plus every model in the cache: OpenAI's /v1/models objects.
   nlohmann::json list() const;
-  std::pair<size_t, size_t> queued_and_active() const;
+  // The scheduler figures of every loaded model, summed.
+  HostStats stats() const;
 
  private:
   std::string default_id_;

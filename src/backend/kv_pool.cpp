@@ -110,6 +110,15 @@ KvSequence KvSequence::fork(int64_t n) const {
   return out;
 }
 
+void KvSequence::adopt_blocks(const std::vector<int32_t>& blocks, bool quantized) {
+  if (!pool_) fail("KV sequence without a pool");
+  if (!blocks_.empty()) fail("adopt_blocks: the sequence is not empty");
+  for (const int32_t b : blocks) pool_->retain(b);
+  blocks_ = blocks;
+  length_ = int64_t(blocks.size()) * kKvBlock;
+  quantized_ = quantized;
+}
+
 int32_t KvSequence::make_private(size_t i) {
   if (pool_->references(blocks_[i]) > 1) replace_with_copy(i, pool_->allocate(1).front());
   return blocks_[i];

@@ -98,6 +98,9 @@ class KvSequence {
   void clear() { truncate(0); }
   // A new sequence that shares this one's first n positions.
   KvSequence fork(int64_t n) const;
+  // This (empty) sequence takes a reference to each of `blocks`, full ones, as its first
+  // positions (a cached prefix held elsewhere, e.g. by the prefix cache).
+  void adopt_blocks(const std::vector<int32_t>& blocks, bool quantized);
   // Block i made private to this sequence (copied first when shared), before it is changed
   // in place; returns its id.
   int32_t make_private(size_t i);

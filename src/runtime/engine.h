@@ -54,6 +54,7 @@ class Engine {
   int threads() const { return threads_; }
   uint64_t weight_bytes() const;
   const KvPool& kv_pool() const { return *pool_; }
+  KvPool& kv_pool() { return *pool_; }
   // KV bytes one position of a sequence takes in the pool.
   uint64_t kv_bytes_per_position() const { return pool_->block_bytes() / uint64_t(kKvBlock); }
 

@@ -10,6 +10,7 @@ ModelHost::ModelHost(std::string name, const std::filesystem::path& dir, const H
     : name_(std::move(name)), dir_(dir), options_(options) {
   tok_ = Tokenizer::load(dir);
   model_ = Engine::load(dir, options.engine);
+  if (options.prefix_cache) prefix_cache_ = std::make_unique<PrefixCache>(model_->kv_pool());
   if (const std::string* src = tok_->chat_template()) {
     template_source_ = *src;
     template_.emplace(ChatTemplate::for_tokenizer(*tok_, dir.string()));
@@ -24,6 +25,7 @@ ModelHost::~ModelHost() {
   }
   wake_.notify_all();
   scheduler_.join();
+  prefix_cache_.reset();  // its blocks go back before the engine's pool goes
 }
 
 void ModelHost::submit(Job job) {
@@ -42,23 +44,12 @@ size_t ModelHost::queued() const {
 size_t ModelHost::active() const { return active_count_; }
 
 std::optional<CachedPrefix> ModelHost::take_cached_prefix(const std::vector<int32_t>& prompt) {
-  auto best = prompt_cache_.end();
-  size_t best_len = 0;
-  for (auto it = prompt_cache_.begin(); it != prompt_cache_.end(); ++it) {
-    size_t n = 0;
-    while (n < it->tokens.size() && n < prompt.size() && it->tokens[n] == prompt[n]) ++n;
-    if (n > best_len) best = it, best_len = n;
-  }
-  if (best == prompt_cache_.end()) return std::nullopt;
-  CachedPrefix out = std::move(*best);
-  prompt_cache_.erase(best);
-  return out;
-}
-
-void ModelHost::keep_cache(CachedPrefix prefix) {
-  if (options_.prompt_cache_entries == 0 || prefix.tokens.empty()) return;
-  prompt_cache_.push_front(std::move(prefix));
-  while (prompt_cache_.size() > options_.prompt_cache_entries) prompt_cache_.pop_back();
+  if (!prefix_cache_) return std::nullopt;
+  CachedPrefix c{model_->new_sequence(), {}};
+  const int64_t n = prefix_cache_->match(prompt, c.kv);
+  if (n == 0) return std::nullopt;
+  c.tokens.assign(prompt.begin(), prompt.begin() + n);
+  return c;
 }
 
 HostStats ModelHost::stats() const {
@@ -126,6 +117,7 @@ void ModelHost::step(std::list<Active>& active) {
       EngineStep s;
       if (!a.stream->plan(s, decoding ? 1 : budget)) continue;  // finished (cancelled): leaves below
       const int64_t need = kv_blocks_for(s.kv->length() + int64_t(s.tokens.size())) - int64_t(s.kv->blocks().size());
+      if (need > free_blocks && prefix_cache_) free_blocks += prefix_cache_->evict(need - free_blocks);
       if (!decoding && decodes > 0 && need > free_blocks) continue;
       free_blocks -= std::max<int64_t>(0, need);
       decodes += decoding ? 1 : 0;
@@ -141,7 +133,11 @@ void ModelHost::step(std::list<Active>& active) {
     }
     for (auto& [a, s] : planned) {
       try {
+        const bool was_prefill = !a->stream->decoding();
         a->stream->complete(s);
+        // A prompt just computed is shared at once with requests that start the same way.
+        if (prefix_cache_ && was_prefill && a->stream->decoding())
+          prefix_cache_->insert(a->job.request.prompt, a->stream->cache());
       } catch (const std::exception& e) {
         if (a->job.on_error) a->job.on_error(e.what());
         a->job.cancel->store(true);
@@ -153,9 +149,13 @@ void ModelHost::step(std::list<Active>& active) {
     const bool gone = !it->stream;  // failed to start, or failed
     const bool done = it->stream && it->stream->finished();
     if (done) {
+      // The blocks leave the stream before the client hears of the end: kept in the prefix
+      // cache, or (cancelled) back in the pool at once.
+      {
+        const CachedPrefix c = it->stream->take_cache();
+        if (prefix_cache_ && it->stream->result().finish_reason != "cancelled") prefix_cache_->insert(c.tokens, c.kv);
+      }
       if (it->job.on_done) it->job.on_done(it->stream->result());
-      // A cancelled stream's blocks go back to the pool at once.
-      if (it->stream->result().finish_reason != "cancelled") keep_cache(it->stream->take_cache());
     }
     it = gone || done ? active.erase(it) : std::next(it);
   }
@@ -180,12 +180,9 @@ bool ModelHost::forward_with_room(std::list<Active>& active, std::vector<std::pa
       planned.clear();
       return false;
     }
-    // Room, in order: cached prefixes; the step's prompt chunks (newest first: they wait);
+    // Room, in order: cached prefixes nothing else holds; the step's prompt chunks (newest first: they wait);
     // the newest running stream of the step (preempted).
-    if (!prompt_cache_.empty()) {
-      prompt_cache_.pop_back();
-      continue;
-    }
+    if (prefix_cache_ && prefix_cache_->evict(kv_blocks_for(options_.step_tokens)) > 0) continue;
     if (planned.size() > 1) {
       auto last_prefill = std::find_if(planned.rbegin(), planned.rend(), [](const auto& p) { return !p.first->stream->decoding(); });
       if (last_prefill != planned.rend()) {

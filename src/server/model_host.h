@@ -5,9 +5,10 @@
 // worth of prefill. Requests beyond max_active wait in a FIFO queue. When the KV pool has
 // no blocks for a step, the scheduler frees them in this order: cached prefixes, then the
 // step's prompt chunks (they wait), then the newest running stream (preempted: it gives up
-// its cache and recomputes it later; its client sees only a delay). Finished streams leave
-// their KV caches in a small prompt cache, so the next turn of a conversation recomputes
-// only what is new.
+// its cache and recomputes it later; its client sees only a delay). Prompts, once
+// computed, and finished streams leave their KV blocks in the prefix cache
+// (runtime/prefix_cache.h), so a request sharing a prefix with any earlier one (the next
+// turn of a conversation, the same system prompt) recomputes only what is new.
 #pragma once
 
 #include <atomic>
@@ -26,6 +27,7 @@
 
 #include "runtime/engine.h"
 #include "runtime/generator.h"
+#include "runtime/prefix_cache.h"
 #include "template/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -39,7 +41,7 @@ struct HostOptions {
   }();
   int max_active = 8;                      // streams advanced together
   int64_t step_tokens = 512;               // tokens per batched step (decode tokens first)
-  size_t prompt_cache_entries = 4;         // KV caches kept for reuse
+  bool prefix_cache = true;                // KV blocks of earlier requests reused across requests
 };
 
 // What the scheduler has done, for /metrics.
@@ -92,7 +94,6 @@ class ModelHost {
   // `planned` what could not run. Returns false when nothing ran.
   bool forward_with_room(std::list<Active>& active, std::vector<std::pair<Active*, EngineStep>>& planned);
   std::optional<CachedPrefix> take_cached_prefix(const std::vector<int32_t>& prompt);
-  void keep_cache(CachedPrefix prefix);
 
   std::string name_;
   std::filesystem::path dir_;
@@ -107,7 +108,7 @@ class ModelHost {
   std::deque<Job> queue_;
   std::atomic<size_t> active_count_{0};
   HostStats stats_;  // guarded by mu_
-  std::list<CachedPrefix> prompt_cache_;  // most recent first; touched only by the scheduler
+  std::unique_ptr<PrefixCache> prefix_cache_;  // touched only by the scheduler
   bool stopping_ = false;
   std::thread scheduler_;
 };

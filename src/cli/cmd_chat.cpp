@@ -10,7 +10,9 @@
 
 #include "cli/commands.h"
 #include "cli/engine_options.h"
+#include "cli/length_options.h"
 #include "cli/sampling_options.h"
+#include "cli/validators.h"
 #include "runtime/engine.h"
 #include "runtime/generator.h"
 #include "template/chat_template.h"
@@ -23,6 +25,7 @@ void register_chat(CLI::App& app) {
   struct Opts {
     std::string model, system;
     int max_tokens = 512;
+    int64_t max_kv_size = 0;
     EngineFlags engine;
     SamplingOptions sampling;
   };
@@ -30,8 +33,9 @@ void register_chat(CLI::App& app) {
   o->sampling.params.temperature = 0.7f;
   auto* cmd = app.add_subcommand("chat", "Interactive multi-turn chat that reuses the KV cache between turns");
   cmd->add_option("-m,--model", o->model, "Model directory or repo id (default: the catalogue default if cached, else bundled)");
-  cmd->add_option("--system", o->system, "System prompt");
-  cmd->add_option("--max-tokens", o->max_tokens, "Most tokens per answer")->capture_default_str();
+  cmd->add_option("--system,--system-prompt", o->system, "System prompt");
+  cmd->add_option("-n,--max-tokens", o->max_tokens, "Most tokens per answer")->check(at_least(0))->capture_default_str();
+  add_max_kv_size(cmd, o->max_kv_size);
   o->sampling.add_to(cmd);
   o->engine.add_to(cmd);
   cmd->callback([o] {
@@ -64,7 +68,7 @@ void register_chat(CLI::App& app) {
       messages.push_back({{"role", "user"}, {"content", line}});
       GenerationRequest req;
       req.prompt = tok->encode(tmpl.render(messages, nullptr, true, extra), false);
-      req.max_tokens = o->max_tokens;
+      req.max_tokens = capped_max_tokens(o->max_tokens, o->max_kv_size, req.prompt.size());
       req.sampling = o->sampling.with_seed(o->sampling.seed ? std::optional(*o->sampling.seed + uint64_t(turn)) : std::nullopt);
       if (int64_t(req.prompt.size()) >= model->config().context_length())
         fail("the conversation has {} tokens, more than the model's context of {}; /reset to start over",

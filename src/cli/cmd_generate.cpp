@@ -7,7 +7,9 @@
 
 #include "cli/commands.h"
 #include "cli/engine_options.h"
+#include "cli/length_options.h"
 #include "cli/sampling_options.h"
+#include "cli/validators.h"
 #include "hub/hf_cache.h"
 #include "runtime/engine.h"
 #include "runtime/generator.h"
@@ -39,6 +41,7 @@ void register_generate(CLI::App& app) {
   struct Opts {
     std::string model, prompt, system;
     int max_tokens = 256;
+    int64_t max_kv_size = 0;
     EngineFlags engine;
     SamplingOptions sampling;
     std::vector<std::string> stop;
@@ -48,13 +51,18 @@ void register_generate(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "Generate text from a prompt, streaming it to stdout");
   cmd->add_option("-m,--model", o->model, "Model directory or repo id (default: the catalogue default if cached, else bundled)");
   cmd->add_option("-p,--prompt", o->prompt, "Prompt ('-' reads stdin; \\n and \\t are unescaped)")->required();
-  cmd->add_option("--max-tokens", o->max_tokens, "Maximum tokens to generate")->capture_default_str();
+  // -n (llama.cpp), --system-prompt, --ignore-chat-template and --max-kv-size (mlx-lm) are
+  // the names people bring from the peers.
+  cmd->add_option("-n,--max-tokens", o->max_tokens, "Maximum tokens to generate")
+      ->check(at_least(0))
+      ->capture_default_str();
+  add_max_kv_size(cmd, o->max_kv_size);
   o->sampling.add_to(cmd);
   cmd->add_option("--stop", o->stop, "Stop string (repeatable), matched on the text");
   auto* chat = cmd->add_flag("--chat", o->chat, "Apply the model's chat template");
-  auto* raw = cmd->add_flag("--raw", o->raw, "Use the prompt as is, with the tokenizer's special tokens");
+  auto* raw = cmd->add_flag("--raw,--ignore-chat-template", o->raw, "Use the prompt as is, with the tokenizer's special tokens");
   chat->excludes(raw);
-  cmd->add_option("--system", o->system, "System prompt (with --chat)");
+  cmd->add_option("--system,--system-prompt", o->system, "System prompt (with --chat)");
   cmd->add_flag("--json", o->json, "Print one JSON object at the end instead of streaming");
   o->engine.add_to(cmd);
   cmd->callback([o] {
@@ -82,7 +90,7 @@ void register_generate(CLI::App& app) {
     } else {
       req.prompt = tok->encode(prompt, true);
     }
-    req.max_tokens = o->max_tokens;
+    req.max_tokens = capped_max_tokens(o->max_tokens, o->max_kv_size, req.prompt.size());
     req.sampling = o->sampling.with_seed(o->sampling.seed);
     req.stop = o->stop;
     auto stream = [&](const std::string& s) {

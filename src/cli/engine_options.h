@@ -12,6 +12,7 @@
 #include "format/model_config.h"
 #include "runtime/engine.h"
 #include "runtime/tuning.h"
+#include "cli/validators.h"
 
 namespace mlxcpp::cli {
 
@@ -25,7 +26,7 @@ struct EngineFlags {
   CLI::Option* kv_group_option = nullptr;
 
   void add_to(CLI::App* cmd) {
-    cmd->add_option("--threads", threads, "CPU worker threads (default: all cores)");
+    cmd->add_option("--threads", threads, "CPU worker threads (default: all cores)")->check(at_least(0));
     cmd->add_option("--precision", precision, "f32 (exact reference path) or fast")
         ->check(CLI::IsMember({"f32", "fast"}))
         ->capture_default_str();
@@ -41,7 +42,8 @@ struct EngineFlags {
     cmd->add_option("--quantized-kv-start", quantized_kv_start, "positions kept unquantized before the KV cache is quantized")
         ->capture_default_str();
     cmd->add_option("--kv-pool-tokens", kv_pool_tokens,
-                    "positions the paged KV cache holds, all sequences together (default: from the memory there is)");
+                    "positions the paged KV cache holds, all sequences together (default: from the memory there is)")
+        ->check(at_least(0));
   }
   KvQuantization kv_quantization() const { return {kv_bits, kv_group_size, quantized_kv_start}; }
   Precision precision_value() const { return precision == "f32" ? Precision::F32 : Precision::Fast; }

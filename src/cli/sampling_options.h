@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "runtime/sampler.h"
+#include "cli/validators.h"
 
 namespace mlxcpp::cli {
 
@@ -15,12 +16,14 @@ struct SamplingOptions {
 
   void add_to(CLI::App* cmd) {
     SamplingParams& p = params;
-    cmd->add_option("--temp", p.temperature, "Temperature (0 = greedy)")->capture_default_str();
-    cmd->add_option("--top-p", p.top_p, "Nucleus sampling mass")->capture_default_str();
-    cmd->add_option("--top-k", p.top_k, "Keep the k most likely tokens (0 = off)")->capture_default_str();
-    cmd->add_option("--min-p", p.min_p, "Drop tokens below min_p x the top probability")->capture_default_str();
-    cmd->add_option("--repetition-penalty", p.repetition_penalty, "CTRL-style penalty (0 or 1 = off)");
+    // Out-of-range values are usage errors (exit 2) that name the flag, not the API field.
+    cmd->add_option("--temp", p.temperature, "Temperature (0 = greedy)")->check(at_least(0))->capture_default_str();
+    cmd->add_option("--top-p", p.top_p, "Nucleus sampling mass")->check(between(0, 1))->capture_default_str();
+    cmd->add_option("--top-k", p.top_k, "Keep the k most likely tokens (0 = off)")->check(at_least(0))->capture_default_str();
+    cmd->add_option("--min-p", p.min_p, "Drop tokens below min_p x the top probability")->check(between(0, 1))->capture_default_str();
+    cmd->add_option("--repetition-penalty", p.repetition_penalty, "CTRL-style penalty (0 or 1 = off)")->check(at_least(0));
     cmd->add_option("--repetition-context-size", p.repetition_context_size, "Tokens the repetition penalty looks back")
+        ->check(at_least(0))
         ->capture_default_str();
     cmd->add_option("--presence-penalty", p.presence_penalty, "Subtract once per distinct recent token");
     cmd->add_option("--frequency-penalty", p.frequency_penalty, "Subtract once per recent occurrence");

@@ -40,11 +40,18 @@ check generate-bad-device 2 "device" -- "$bin" generate -p "x" --device tpu
 check generate-kv8-f32 0 "^ say that the man who, who knows it; that is" -- "$bin" generate -p "The best way to" --raw --max-tokens 12 --precision f32 --kv-bits 8 --kv-group-size 32 --quantized-kv-start 0
 check generate-kv4 0 '"finish_reason":"length".*"generation_tokens":12' -- "$bin" generate -p "The best way to" --raw --max-tokens 12 --kv-bits 4 --kv-group-size 32 --quantized-kv-start 0 --json
 check generate-kv-bad-bits 2 "kv-bits" -- "$bin" generate -p "x" --kv-bits 7
+# Usage errors name the flag and exit 2; the peers' flag names work.
+check generate-bad-temp 2 "^--temp: must be >= 0, got -1$" -- "$bin" generate -p "x" --temp -1
+check generate-bad-threads 2 "^--threads: must be >= 0, got -2$" -- "$bin" generate -p "x" --threads -2
+check generate-bad-top-p 2 "^--top-p: must be between 0 and 1, got 2$" -- "$bin" generate -p "x" --top-p 2
+check generate-dash-n 0 '"generation_tokens":3' -- "$bin" generate -p "The best way to" --ignore-chat-template -n 3 --json
+check generate-system-prompt 0 '"generation_tokens":2' -- "$bin" generate -p "Hi" --system-prompt "Be brief" -n 2 --json
+check generate-max-kv-size 0 '"finish_reason":"length".*"generation_tokens":4' -- "$bin" generate -p "The best way to" --raw --max-kv-size 9 --json
+check generate-max-kv-size-short 1 "max-kv-size 4: the prompt alone has 5 tokens" -- "$bin" generate -p "The best way to" --raw --max-kv-size 4
 if ! { command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; }; then
   # No GPU here: asking for one is an error that says why (the default, auto, runs on the CPU).
   check generate-no-gpu 1 "device cuda: " -- "$bin" generate -p "x" --raw --max-tokens 1 --device cuda
 fi
-check generate-bad-temp 1 "temperature must be >= 0" -- "$bin" generate -p "x" --raw --temp -1
 check generate-chat 0 '"prompt_tokens":1[0-9]' -- "$bin" generate -p "Hello" --chat --max-tokens 3 --json
 printf '[{"role":"user","content":"Hi"}]' > "$tmp/msgs.json"
 check template 0 "^<\|im_start\|>user$" -- "$bin" template --messages "$tmp/msgs.json" --add-generation-prompt

@@ -37,7 +37,7 @@ CatalogueEntry parse_entry(const nlohmann::json& j, const std::string& where) {
       if (!e.shape.known()) fail("{}: shape needs positive layers, kv_heads and head_dim", w);
     }
   } catch (const nlohmann::json::exception& ex) {
-    fail("{}: {}", w, ex.what());
+    fail("{}: {}", w, json_error_text(ex));
   }
   for (const auto& c : e.categories)
     if (std::find(Catalogue::categories().begin(), Catalogue::categories().end(), c) == Catalogue::categories().end())

@@ -16,7 +16,13 @@ constexpr uint64_t kKvBytesPerValue = 4;  // float32 K and V
 
 }  // namespace
 
-std::string format_gb(uint64_t bytes) { return fmt::format("{:.2f} GB", double(bytes) / 1e9); }
+std::string format_size(uint64_t bytes) {
+  const double b = double(bytes);
+  if (b >= 1e9) return fmt::format("{:.2f} GB", b / 1e9);
+  if (b >= 1e6) return fmt::format("{:.1f} MB", b / 1e6);
+  if (b >= 1e3) return fmt::format("{:.1f} KB", b / 1e3);
+  return fmt::format("{} bytes", bytes);
+}
 
 MemoryNeed estimate_memory(uint64_t weight_bytes, const ModelShape& shape, int64_t context) {
   MemoryNeed n;
@@ -25,7 +31,7 @@ MemoryNeed estimate_memory(uint64_t weight_bytes, const ModelShape& shape, int64
   if (shape.known()) {
     n.kv_cache = 2 * uint64_t(shape.layers) * uint64_t(shape.kv_heads) * uint64_t(shape.head_dim) * uint64_t(context) *
                  kKvBytesPerValue;
-    kv_text = fmt::format("KV cache {} (2 × {} layers × {} KV heads × {} dims × {} tokens × 4 B)", format_gb(n.kv_cache),
+    kv_text = fmt::format("KV cache {} (2 × {} layers × {} KV heads × {} dims × {} tokens × 4 B)", format_size(n.kv_cache),
                           shape.layers, shape.kv_heads, shape.head_dim, context);
   } else {
     kv_text = "KV cache unknown (model shape not in the catalogue; counted as 0)";
@@ -35,8 +41,8 @@ MemoryNeed estimate_memory(uint64_t weight_bytes, const ModelShape& shape, int64
   const uint64_t hidden = uint64_t(std::max<int64_t>(shape.hidden, 4096));
   const uint64_t vocab = uint64_t(std::max<int64_t>(shape.vocab, 32000));
   n.runtime = kRuntimeBase + uint64_t(kPrefillChunk) * hidden * 24 * 4 + 2 * vocab * 4;
-  n.arithmetic = fmt::format("weights {} + {} + runtime {} = {}", format_gb(n.weights), kv_text, format_gb(n.runtime),
-                             format_gb(n.total()));
+  n.arithmetic = fmt::format("weights {} + {} + runtime {} = {}", format_size(n.weights), kv_text, format_size(n.runtime),
+                             format_size(n.total()));
   return n;
 }
 
@@ -76,16 +82,16 @@ FitCheck check_fit(const MemoryNeed& need, const MemoryBudget& b) {
   const uint64_t total = need.total();
   if (b.vram_bytes > 0 && total <= b.usable_vram()) {
     f.fits = true, f.device = "cuda";
-    f.message = fmt::format("{} ≤ {} = {:.0f} % of {} VRAM ({})", need.arithmetic, format_gb(b.usable_vram()),
-                            kVramHeadroom * 100, format_gb(b.vram_bytes), b.vram_source);
+    f.message = fmt::format("{} ≤ {} = {:.0f} % of {} VRAM ({})", need.arithmetic, format_size(b.usable_vram()),
+                            kVramHeadroom * 100, format_size(b.vram_bytes), b.vram_source);
   } else if (total <= b.usable_ram()) {
     f.fits = true, f.device = "cpu";
-    f.message = fmt::format("{} ≤ {} = {:.0f} % of {} RAM ({})", need.arithmetic, format_gb(b.usable_ram()),
-                            kRamHeadroom * 100, format_gb(b.ram_bytes), b.ram_source);
+    f.message = fmt::format("{} ≤ {} = {:.0f} % of {} RAM ({})", need.arithmetic, format_size(b.usable_ram()),
+                            kRamHeadroom * 100, format_size(b.ram_bytes), b.ram_source);
   } else {
-    f.message = fmt::format("{} > {} usable RAM ({:.0f} % of {}, {}){}", need.arithmetic, format_gb(b.usable_ram()),
-                            kRamHeadroom * 100, format_gb(b.ram_bytes), b.ram_source,
-                            b.vram_bytes ? fmt::format(" and > {} usable VRAM", format_gb(b.usable_vram())) : "");
+    f.message = fmt::format("{} > {} usable RAM ({:.0f} % of {}, {}){}", need.arithmetic, format_size(b.usable_ram()),
+                            kRamHeadroom * 100, format_size(b.ram_bytes), b.ram_source,
+                            b.vram_bytes ? fmt::format(" and > {} usable VRAM", format_size(b.usable_vram())) : "");
   }
   return f;
 }
@@ -94,7 +100,7 @@ std::string category_for_task(const std::string& task) {
   if (task == "fast") return "small-fast";
   const auto& cats = Catalogue::categories();
   if (std::find(cats.begin(), cats.end(), task) != cats.end()) return task;
-  fail("unknown task '{}': use code, general, fast, quality, reasoning or multilingual", task);
+  fail("unknown task '{}': use code, general, small-fast (or fast), quality, reasoning or multilingual", task);
 }
 
 double quantization_quality(const std::string& q) {
@@ -162,8 +168,8 @@ Recommendation recommend(const Catalogue& catalogue, const RecommendRequest& req
   if (fitting.empty()) {
     rec.explanation = fmt::format("Nothing in category '{}' fits {} usable RAM{} at context {}. The smallest need is "
                                   "listed under rejected; lower --context or free memory.",
-                                  category, format_gb(budget.usable_ram()),
-                                  budget.vram_bytes ? " / " + format_gb(budget.usable_vram()) + " usable VRAM" : "",
+                                  category, format_size(budget.usable_ram()),
+                                  budget.vram_bytes ? " / " + format_size(budget.usable_vram()) + " usable VRAM" : "",
                                   request.context);
     std::sort(rec.rejected.begin(), rec.rejected.end(),
               [](const Candidate& a, const Candidate& b) { return a.need.total() < b.need.total(); });

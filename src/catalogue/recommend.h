@@ -80,6 +80,6 @@ double quantization_quality(const std::string& quantization);
 
 Recommendation recommend(const Catalogue& catalogue, const RecommendRequest& request, const MemoryBudget& budget);
 
-std::string format_gb(uint64_t bytes);  // "4.50 GB" (10^9 bytes, as download sizes are quoted)
+std::string format_size(uint64_t bytes);  // "4.50 GB", "12.3 MB", "4.1 KB" (powers of 10, as download sizes are quoted)
 
 }  // namespace mlxcpp

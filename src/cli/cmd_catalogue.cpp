@@ -24,7 +24,10 @@ void register_list(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("list", "The model catalogue, grouped by category");
-  cmd->add_option("--category", o->category, "Only this category")->check(CLI::IsMember(Catalogue::categories()));
+  // One vocabulary with recommend: the catalogue's names, and "fast" for small-fast.
+  std::vector<std::string> names = Catalogue::categories();
+  names.push_back("fast");
+  cmd->add_option("--category", o->category, "Only this category (small-fast: also \"fast\")")->check(CLI::IsMember(names));
   cmd->add_flag("--fits", o->fits, "Only models that fit this machine's memory (see `recommend` for the arithmetic)");
   cmd->add_option("--context", o->context, "Context length assumed by --fits")->capture_default_str();
   cmd->add_option("--ram-gb", o->ram_gb, "With --fits: a RAM budget in GB instead of this machine's")->check(CLI::NonNegativeNumber);
@@ -32,7 +35,7 @@ void register_list(CLI::App& app) {
   cmd->add_flag("--json", o->json, "JSON: {\"models\": {category: [{id, size, best_for, size_gb, ...}]}}");
   cmd->callback([o] {
     const Catalogue cat = Catalogue::load_default();
-    ListingOptions listing{o->category, std::nullopt, o->context};
+    ListingOptions listing{o->category.empty() ? "" : category_for_task(o->category), std::nullopt, o->context};
     if (o->fits) listing.fits = MemoryBudget::from(detect_hardware(), o->ram_gb, o->vram_gb);
     const nlohmann::ordered_json grouped = catalogue_listing(cat, listing);
     if (o->json) {
@@ -80,8 +83,8 @@ void register_recommend(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("recommend", "The best catalogue model and quantization that fit this machine (or a budget)");
-  cmd->add_option("--task", o->task, "code, general, fast, quality, reasoning, multilingual")
-      ->check(CLI::IsMember({"code", "general", "fast", "quality", "reasoning", "multilingual"}))
+  cmd->add_option("--task", o->task, "code, general, small-fast (or fast), quality, reasoning, multilingual")
+      ->check(CLI::IsMember({"code", "general", "small-fast", "fast", "quality", "reasoning", "multilingual"}))
       ->capture_default_str();
   cmd->add_option("--context", o->context, "Context length the model must hold (sizes the KV cache)")
       ->check(CLI::PositiveNumber)

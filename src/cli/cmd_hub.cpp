@@ -41,8 +41,10 @@ void register_search(CLI::App& app) {
     }
     if (!out.note.empty()) std::fprintf(stderr, "mlxcpp: %s\n", out.note.c_str());
     if (out.source == "cache") std::fprintf(stderr, "mlxcpp: cached answer, %.0f s old\n", out.age_s);
-    for (const auto& m : out.models)
-      std::printf("%-60s %10lld downloads  %s\n", m.id.c_str(), static_cast<long long>(m.downloads), m.last_modified.substr(0, 10).c_str());
+    for (const auto& m : out.models) {
+      if (out.source == "local") std::printf("%-60s  (downloads unknown offline)\n", m.id.c_str());
+      else std::printf("%-60s %10lld downloads  %s\n", m.id.c_str(), static_cast<long long>(m.downloads), m.last_modified.substr(0, 10).c_str());
+    }
     if (out.models.empty()) std::fprintf(stderr, "mlxcpp: no model matches '%s'\n", o->query.c_str());
   });
 }

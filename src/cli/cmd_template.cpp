@@ -15,7 +15,7 @@ nlohmann::ordered_json read_ordered(const std::string& path) {
   try {
     return nlohmann::ordered_json::parse(read_text_file(path));
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: invalid JSON: {}", path, e.what());
+    fail("{}: invalid JSON: {}", path, json_error_text(e));
   }
 }
 

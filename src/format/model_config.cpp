@@ -143,6 +143,16 @@ int64_t ModelConfig::kv_bytes_per_token(int bytes_per_element) const {
   return 2 * num_hidden_layers * num_key_value_heads * head_dim * bytes_per_element;
 }
 
+namespace {
+
+// An end-of-sequence id the model can never produce would let generation run to the limit.
+void check_token_ids(const std::vector<int64_t>& ids, int64_t vocab, const std::string& where) {
+  for (const int64_t id : ids)
+    if (id < 0 || id >= vocab) fail("{}: token id {} is outside the vocabulary of {}", where, id, vocab);
+}
+
+}  // namespace
+
 ModelConfig parse_model_config(const json& j, const std::string& label) {
   if (!j.is_object()) fail("{}: config is not a JSON object", label);
   const Fields f(j, label);
@@ -192,6 +202,8 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
     c.rope_theta = Fields(*rope_params, label + ": rope_parameters").number("rope_theta");
   else if (c.arch == Architecture::Qwen3) c.rope_theta = f.number("rope_theta");  // required: throws
   else c.rope_theta = default_theta;
+  // A base that cannot be right (zero or negative) would rotate by NaN or not at all.
+  if (!(c.rope_theta > 0)) fail("{}: field 'rope_theta' must be positive, got {}", label, c.rope_theta);
   c.rope_traditional = f.boolean("rope_traditional", false);
   if (f.has("rope_scaling")) {
     c.rope_scaling = parse_rope_scaling(j.at("rope_scaling"), label + ": rope_scaling");
@@ -253,6 +265,7 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
                        ? std::optional<int64_t>(j.at("bos_token_id").get<int64_t>())
                        : std::nullopt;
   if (f.has("eos_token_id")) c.eos_token_ids = read_token_ids(j.at("eos_token_id"), label + ": eos_token_id");
+  check_token_ids(c.eos_token_ids, c.vocab_size, label + ": eos_token_id");
   c.quantization = parse_quantization_config(j, label);
   return c;
 }
@@ -267,6 +280,7 @@ ModelConfig load_model_config(const std::filesystem::path& dir) {
     // mlx-lm: a truthy generation_config eos_token_id overrides config.json's.
     if (g.is_object() && g.contains("eos_token_id")) {
       auto ids = read_token_ids(g.at("eos_token_id"), gen.string() + ": eos_token_id");
+      check_token_ids(ids, c.vocab_size, gen.string() + ": eos_token_id");
       if (!ids.empty()) c.eos_token_ids = std::move(ids);
     }
   }

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "util/error.h"
+#include "util/files.h"
 
 namespace mlxcpp {
 namespace {
@@ -32,7 +33,7 @@ json parse_header_json(const char* text, size_t len, const std::string& label) {
   try {
     return json::parse(text, text + len, callback);
   } catch (const json::exception& e) {
-    fail("{}: safetensors header is not valid JSON: {}", label, e.what());
+    fail("{}: safetensors header is not valid JSON: {}", label, json_error_text(e));
   }
 }
 

@@ -6,6 +6,7 @@
 #include "hub/hf_cache.h"
 #include "hub/http_client.h"
 #include "hub/hub_error.h"
+#include "util/files.h"
 
 namespace mlxcpp {
 namespace {
@@ -69,7 +70,7 @@ HubModel HubModel::from_json(const nlohmann::json& j) {
       for (const auto& t : j["tags"])
         if (t.is_string()) m.tags.push_back(t.get<std::string>());
   } catch (const nlohmann::json::exception& ex) {
-    fail("malformed model entry from the Hub: {}", ex.what());
+    fail("malformed model entry from the Hub: {}", json_error_text(ex));
   }
   return m;
 }
@@ -151,7 +152,7 @@ std::vector<RepoFile> parse_tree_page(const nlohmann::json& page, const std::str
         f.etag = f.blob_id;
       }
     } catch (const nlohmann::json::exception& ex) {
-      fail("{}: malformed file entry in the Hub's file list: {}", repo_id, ex.what());
+      fail("{}: malformed file entry in the Hub's file list: {}", repo_id, json_error_text(ex));
     }
     check_relative_path(f.path, repo_id);
     const bool hex = std::all_of(f.etag.begin(), f.etag.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });

@@ -49,7 +49,13 @@ SearchOutcome from_cached(const nlohmann::json& j, const std::string& note) {
 
 nlohmann::json SearchOutcome::to_json() const {
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& m : models) list.push_back(m.to_json());
+  for (const auto& m : models) {
+    nlohmann::json j = m.to_json();
+    // Matches among the ids known here carry no Hub counts: unknown, not zero.
+    if (source == "local")
+      for (const char* field : {"downloads", "likes"}) j[field] = nullptr;
+    list.push_back(j);
+  }
   return {{"models", list}, {"source", source}, {"age_s", age_s}, {"note", note}};
 }
 

@@ -156,6 +156,7 @@ class Downloader {
   }
 
   size_t files_downloaded() const { return files_downloaded_; }
+  size_t files_linked() const { return files_linked_; }
   uint64_t bytes_downloaded() const { return bytes_downloaded_; }
 
  private:
@@ -175,10 +176,16 @@ class Downloader {
     emit(PullEvent::FileStart, f.path, 0, f.size);
     {
       BlobLock lock(s_.cache_dir / ".locks" / repo_dir_.filename() / (f.etag + ".lock"));
-      if (!fs::exists(blob)) fetch_blob(f, blob);
+      // A blob already in the cache (another revision's, or another process's) is linked,
+      // not counted as downloaded: downloaded_files and downloaded_bytes agree.
+      if (!fs::exists(blob)) {
+        fetch_blob(f, blob);
+        ++files_downloaded_;
+      } else {
+        ++files_linked_;
+      }
       link_pointer(pointer, blob, f.path);
     }
-    ++files_downloaded_;
     emit(PullEvent::FileDone, f.path, f.size, f.size);
   }
 
@@ -302,7 +309,7 @@ class Downloader {
   fs::path repo_dir_;
   std::mutex event_mu_;
   std::atomic<uint64_t> total_done_{0}, bytes_downloaded_{0};
-  std::atomic<size_t> files_downloaded_{0};
+  std::atomic<size_t> files_downloaded_{0}, files_linked_{0};
   uint64_t total_size_ = 0;
 };
 
@@ -363,6 +370,7 @@ nlohmann::json PullResult::to_json() const {
   auto j = plan.to_json();
   j["snapshot"] = snapshot.string();
   j["downloaded_files"] = downloaded_files;
+  j["linked_files"] = linked_files;
   j["downloaded_bytes"] = downloaded_bytes;
   return j;
 }
@@ -418,6 +426,7 @@ PullResult execute_pull(const HubSettings& s, const PullPlan& plan, const std::f
   Downloader d(s, plan, on_event);
   if (!plan.missing.empty()) d.run();
   result.downloaded_files = d.files_downloaded();
+  result.linked_files = d.files_linked();
   result.downloaded_bytes = d.bytes_downloaded();
   // Last: a ref names a snapshot only once every selected file is in place (40 hex, no newline).
   if (plan.revision != plan.commit) {

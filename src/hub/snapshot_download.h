@@ -48,6 +48,7 @@ struct PullResult {
   PullPlan plan;
   std::filesystem::path snapshot;
   size_t downloaded_files = 0;
+  size_t linked_files = 0;  // satisfied from blobs already in the cache
   uint64_t downloaded_bytes = 0;
   nlohmann::json to_json() const;
 };

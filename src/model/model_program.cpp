@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "util/error.h"
+
 namespace mlxcpp {
 
 std::unique_ptr<LoadedModel> LoadedModel::load(const std::filesystem::path& dir, Residency residency,
@@ -37,11 +39,10 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
   const Rope& rope = ropes_.front();
   p.ropes.push_back({rope.dims(), rope.traditional(), rope.position_scale(), rope.mscale()});
   p.embed = bind_weight_matrix(w, c, owned_, "model.embed_tokens", c.vocab_size, h);
-  // Tied when the config says so or when the file simply has no lm_head (mlx-lm drops it).
-  if (!c.tie_word_embeddings && w.contains("lm_head.weight"))
-    p.lm_head = bind_weight_matrix(w, c, owned_, "lm_head", c.vocab_size, h);
-  else
-    p.lm_head = p.embed;
+  // Untied embeddings need their own output matrix (mlx-lm's strict load refuses the same).
+  if (!c.tie_word_embeddings && !w.contains("lm_head.weight"))
+    fail("config.json: tie_word_embeddings is false but the weights have no lm_head.weight");
+  p.lm_head = c.tie_word_embeddings ? p.embed : bind_weight_matrix(w, c, owned_, "lm_head", c.vocab_size, h);
   p.final_norm = owned_.add(load_vector(w, "model.norm.weight", h));
   auto norm = [&](const std::string& name, int64_t size) { return owned_.add(load_vector(w, name, size)); };
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {

@@ -54,11 +54,11 @@ FitCheck check_download_fits(const PullPlan& plan, int64_t context) {
   const uint64_t disk_need = plan.bytes_missing + plan.bytes_missing / 100;
   if (hw.cache_free_bytes > 0 && disk_need > hw.cache_free_bytes) {
     fit.fits = false;
-    fit.message = fmt::format("download needs {} but {} has {} free; {}", format_gb(disk_need), hw.cache_dir,
-                              format_gb(hw.cache_free_bytes), fit.message);
+    fit.message = fmt::format("download needs {} but {} has {} free; {}", format_size(disk_need), hw.cache_dir,
+                              format_size(hw.cache_free_bytes), fit.message);
   } else {
-    fit.message = fmt::format("disk: {} to download, {} free at {}; memory at context {}: {}", format_gb(plan.bytes_missing),
-                              format_gb(hw.cache_free_bytes), hw.cache_dir, context, fit.message);
+    fit.message = fmt::format("disk: {} to download, {} free at {}; memory at context {}: {}", format_size(plan.bytes_missing),
+                              format_size(hw.cache_free_bytes), hw.cache_dir, context, fit.message);
   }
   return fit;
 }
@@ -109,7 +109,7 @@ ModelLocation find_or_pull_model(const ModelRequest& request) {
     if (!fit.fits && !request.force)
       fail("{} would not fit this machine, so it was not downloaded: {}. Pass --force to download anyway, or "
            "see `mlxcpp recommend`", spec, fit.message);
-    note(request, fmt::format("downloading {} ({} in {} files): {}", spec, format_gb(plan.bytes_missing),
+    note(request, fmt::format("downloading {} ({} in {} files): {}", spec, format_size(plan.bytes_missing),
                               plan.missing.size(), fit.message));
   }
   const PullResult result = execute_pull(settings, plan, request.on_progress);

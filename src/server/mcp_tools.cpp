@@ -290,7 +290,8 @@ ToolResult McpTools::compat(const json& args, const ProgressFn& progress, const 
     return ok({{"available", true}, {"engine", "mlxcpp"}, {"version", "0.1.0"},
                {"platform", fmt::format("{}-{}", u.sysname, u.machine)}, {"default_model", cat.default_model()},
                {"default_model_cached", cached}, {"generation_model", id}, {"cuda_built", built_with_cuda()},
-               {"cuda_inference", cuda_inference_available()}});
+               // Whether generation runs on a GPU here: a CUDA build that sees one.
+               {"cuda_inference", resolve_device("auto") == Device::Cuda}});
   }
   if (action == "hardware") {
     const HardwareInfo hw = detect_hardware();

@@ -54,12 +54,12 @@ std::shared_ptr<const Tokenizer> Tokenizer::load(const fs::path& dir) {
     try {
       j = json::parse(read_file_maybe_gzipped(path));
     } catch (const json::exception& e) {
-      fail("{}: invalid JSON: {}", path.string(), e.what());
+      fail("{}: invalid JSON: {}", path.string(), json_error_text(e));
     }
     try {
       t = std::make_shared<Tokenizer>(j, path.string());
     } catch (const json::exception& e) {  // a field of the wrong JSON type somewhere
-      fail("{}: malformed tokenizer: {}", path.string(), e.what());
+      fail("{}: malformed tokenizer: {}", path.string(), json_error_text(e));
     }
   }
   t->read_config(dir);

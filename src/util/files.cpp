@@ -22,12 +22,21 @@ std::string read_text_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
+std::string json_error_text(const std::exception& e) {
+  std::string_view m = e.what();
+  if (m.starts_with("[json.exception.")) {
+    const size_t end = m.find("] ");
+    if (end != std::string_view::npos) m.remove_prefix(end + 2);
+  }
+  return std::string(m);
+}
+
 nlohmann::json read_json_file(const std::filesystem::path& path) {
   const std::string text = read_text_file(path);
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: invalid JSON: {}", path.string(), e.what());
+    fail("{}: invalid JSON: {}", path.string(), json_error_text(e));
   }
 }
 

@@ -2,6 +2,7 @@
 // file in the same directory, fsync, rename), so no reader ever sees a half-written file.
 #pragma once
 
+#include <exception>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -14,6 +15,9 @@ std::string read_text_file(const std::filesystem::path& path);
 
 // Parses a JSON file; errors name the file and the parser's position.
 nlohmann::json read_json_file(const std::filesystem::path& path);
+// A JSON library exception's message for a user: "parse error at line 2, column 1: …",
+// without the library's "[json.exception.parse_error.101] " tag.
+std::string json_error_text(const std::exception& e);
 
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
 

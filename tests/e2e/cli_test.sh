@@ -48,6 +48,12 @@ check generate-dash-n 0 '"generation_tokens":3' -- "$bin" generate -p "The best 
 check generate-system-prompt 0 '"generation_tokens":2' -- "$bin" generate -p "Hi" --system-prompt "Be brief" -n 2 --json
 check generate-max-kv-size 0 '"finish_reason":"length".*"generation_tokens":4' -- "$bin" generate -p "The best way to" --raw --max-kv-size 9 --json
 check generate-max-kv-size-short 1 "max-kv-size 4: the prompt alone has 5 tokens" -- "$bin" generate -p "The best way to" --raw --max-kv-size 4
+printf '[{"role":' > "$tmp/bad.json"
+check template-bad-json 1 "bad.json: invalid JSON: parse error at line 1" -- "$bin" template --messages "$tmp/bad.json"
+check template-bad-json-no-tag 0 "^no library tag$" -- bash -c "'$bin' template --messages '$tmp/bad.json' 2>&1 | grep -q 'json.exception' || echo 'no library tag'"
+check convert-q-mode-implies-q 0 "quantized" -- "$bin" convert "$root/tests/data/models/fortune-tiny" -o "$tmp/cmx" --q-mode mxfp4
+check list-fast-alias 0 "small-fast" -- "$bin" list --category fast
+check recommend-small-fast 0 "mlx-community/" -- "$bin" recommend --task small-fast --ram-gb 16 --vram-gb 0
 if ! { command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; }; then
   # No GPU here: asking for one is an error that says why (the default, auto, runs on the CPU).
   check generate-no-gpu 1 "device cuda: " -- "$bin" generate -p "x" --raw --max-tokens 1 --device cuda

@@ -36,7 +36,8 @@ export HF_HUB_OFFLINE=1
 check offline-pull 0 "$snap_re" -- "$bin" pull mlx-community/fortune-tiny-4bit
 check offline-generate 0 "^ say that" -- "$bin" generate -m mlx-community/fortune-tiny-4bit -p "The best way to" --raw --max-tokens 4
 check offline-search 0 '"source": "cache"' -- env MLXCPP_SEARCH_TTL=0 "$bin" search fortune --json
-check offline-search-local 0 "mlx-community/Phi-3.5-mini-instruct-4bit" -- "$bin" search Phi-3.5
+check offline-search-local 0 "mlx-community/Phi-3.5-mini-instruct-4bit +\(downloads unknown offline\)" -- "$bin" search Phi-3.5
+check offline-search-local-json 0 '"downloads": null' -- "$bin" search Phi-3.5 --json
 check offline-resolve 0 "mlx-community/Phi-3.5-mini-instruct-4bit" -- "$bin" resolve mlx-community/Phi-3.5-mini-instruct-4bit
 check offline-not-cached 1 "HF_HUB_OFFLINE is set" -- "$bin" pull mlx-community/Qwen2.5-0.5B-Instruct-4bit
 [ "$fails" -eq 0 ] && echo "all hub e2e checks passed" || { echo "$fails hub e2e checks failed"; exit 1; }

@@ -3,10 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "runtime/engine.h"
 #include "test_support.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace mlxcpp {
 namespace {
@@ -75,6 +80,37 @@ TEST(ModelConfig, MissingAndMistypedFieldsAreNamed) {
   j = base("llama");
   j["rope_scaling"] = {{"type", "wild"}};
   EXPECT_NE(error_of(j).find("unsupported rope type 'wild'"), std::string::npos);
+}
+
+// Values that cannot be right are refused, naming the field, where they would otherwise
+// generate empty text (rope_theta -1) or run to the length limit (an EOS id no token has).
+TEST(ModelConfig, ImpossibleValuesAreRefusedNamingTheField) {
+  json j = base("llama");
+  j["rope_theta"] = -1.0;
+  EXPECT_NE(error_of(j).find("'rope_theta' must be positive, got -1"), std::string::npos) << error_of(j);
+  j = base("llama");
+  j["eos_token_id"] = {2, 1000};
+  EXPECT_NE(error_of(j).find("eos_token_id: token id 1000 is outside the vocabulary of 1000"), std::string::npos)
+      << error_of(j);
+}
+
+// tie_word_embeddings false with no lm_head.weight in the files: refused (mlx-lm's strict
+// load refuses it too), not quietly tied.
+TEST(ModelConfig, UntiedEmbeddingsWithoutAnLmHeadAreRefused) {
+  const auto dir = std::filesystem::temp_directory_path() / ("mlxcpp-untied-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::copy(test::bundled_model(), dir);
+  json cfg = read_json_file(dir / "config.json");
+  cfg["tie_word_embeddings"] = false;
+  write_file_atomic(dir / "config.json", cfg.dump());
+  std::string e;
+  try {
+    Engine::load(dir);
+  } catch (const Error& ex) {
+    e = ex.what();
+  }
+  std::filesystem::remove_all(dir);
+  EXPECT_NE(e.find("tie_word_embeddings is false but the weights have no lm_head.weight"), std::string::npos) << e;
 }
 
 TEST(ModelConfig, ArchitectureDefaultsFollowMlxLm) {

@@ -95,5 +95,13 @@ TEST(Recommend, ModelOutsideTheCatalogueCountsWeightsAndRuntime) {
   EXPECT_GT(n.total(), uint64_t(3e9));
 }
 
+// Sizes read in the unit that suits them: no "0.00 GB" for a small download.
+TEST(Recommend, SizesAreShownInAUnitThatSuitsThem) {
+  EXPECT_EQ(format_size(4'500'000'000), "4.50 GB");
+  EXPECT_EQ(format_size(12'345'678), "12.3 MB");
+  EXPECT_EQ(format_size(4'100), "4.1 KB");
+  EXPECT_EQ(format_size(512), "512 bytes");
+}
+
 }  // namespace
 }  // namespace mlxcpp

@@ -18,7 +18,7 @@ const bin = opt("--bin", new URL("../build/mlxcpp", import.meta.url).pathname);
 const extra = args.includes("--") ? args.slice(args.indexOf("--") + 1) : [];
 
 const dir = mkdtempSync(join(tmpdir(), "mlxcpp-load-"));
-const server = spawn(bin, ["serve", "--port", "0", "--port-file", join(dir, "port"), "--max-concurrency", "16", ...extra],
+const server = spawn(bin, ["serve", "--port", "0", "--port-file", join(dir, "port"), ...extra],
   { stdio: ["ignore", "ignore", "inherit"] });
 for (let i = 0; i < 400 && !existsSync(join(dir, "port")); i++) await new Promise((r) => setTimeout(r, 25));
 const url = `http://127.0.0.1:${readFileSync(join(dir, "port"), "utf8").trim()}/v1/chat/completions`;

@@ -18,7 +18,7 @@ p.add_argument("--runs", type=int, default=3)
 p.add_argument("--model", default="")
 a = p.parse_args()
 
-rng = random.Random(7)
+rng = random.Random(time.time_ns())  # a prefix no earlier run left in the cache
 words = "luck fortune travel river mountain friend letter morning garden window silver quiet harbour lantern".split()
 def text(n):
     return " ".join(rng.choice(words) for _ in range(n))

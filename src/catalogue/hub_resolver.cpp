@@ -34,7 +34,10 @@ Resolution resolve_model_online(const Catalogue& catalogue, const std::string& n
   HubSettings settings = hub_settings;
   settings.max_retries = 0;
   settings.metadata_timeout_s = std::min(settings.metadata_timeout_s, 5.0);
-  Resolution r = resolve_model_name(catalogue, name);
+  // The models in the local cache are candidates too: a bare name of one is that model,
+  // and a mistyped one is suggested even with the Hub away.
+  const std::vector<std::string> cached = cached_model_ids(settings.cache_dir);
+  Resolution r = resolve_model_name(catalogue, name, 5, cached);
   if (r.status == Resolution::Found) return r;
   if (settings.offline) {
     r.message += " (HF_HUB_OFFLINE is set: the catalogue only)";
@@ -66,7 +69,7 @@ Resolution resolve_model_online(const Catalogue& catalogue, const std::string& n
     q.search = hub_search_text(name);
     q.author = name.find('/') != std::string::npos ? name.substr(0, name.find('/')) : "mlx-community";
     q.limit = 100;
-    std::vector<std::string> ids;
+    std::vector<std::string> ids = cached;
     for (const auto& m : search_models_cached(settings, q, {}).models) ids.push_back(m.id);
     Resolution with_hub = resolve_model_name(catalogue, name, 5, ids);
     if (with_hub.status == Resolution::Found) return with_hub;

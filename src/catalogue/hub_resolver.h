@@ -7,6 +7,9 @@
 
 namespace mlxcpp {
 
+// resolve_model_name with the models in the local cache as candidates too, then (unless
+// offline) one quick Hub attempt: whether a repo id exists there, and a search for
+// suggestions. Never the download retry ladder.
 Resolution resolve_model_online(const Catalogue& catalogue, const std::string& name, const HubSettings& settings);
 
 // The search text the Hub is asked for a name: its first two identity parts

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <set>
 
 namespace mlxcpp {
@@ -73,6 +74,51 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return prev[b.size()];
 }
 
+// Ollama's names ("llama3.2", "llama3.2:1b", "phi3.5", "qwen2.5-coder:7b", "gemma2:2b-q8_0"):
+// the family with its punctuation dropped, then an optional tag whose leading "<n>b" is
+// the size and whose q8 / fp16 asks for that quantization. Without a size: the family's
+// largest model up to 10B parameters, which is Ollama's default tag for every family in
+// the catalogue. Returns the catalogue id, or "".
+std::string ollama_style_id(const Catalogue& cat, const std::string& name) {
+  const auto squash = [](const std::string& t) {
+    std::string out;
+    for (const char c : lower(t))
+      if (c != '-' && c != '_' && c != ' ') out += c;
+    return out;
+  };
+  const size_t colon = name.find(':');
+  const std::string family = squash(name.substr(0, colon)), tag = colon == std::string::npos ? "" : lower(name.substr(colon + 1));
+  if (family.empty() || name.find('/') != std::string::npos) return "";
+  double size = 0;
+  if (!tag.empty()) {
+    size_t used = 0;
+    try {
+      size = std::stod(tag, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used >= tag.size() || tag[used] != 'b') size = 0;
+  }
+  const std::string quant = tag.find("q8") != std::string::npos                                               ? "8bit"
+                            : tag.find("fp16") != std::string::npos || tag.find("bf16") != std::string::npos ? "bf16"
+                                                                                                             : "4bit";
+  std::vector<const CatalogueEntry*> family_entries;
+  for (const auto& e : cat.entries())
+    if (squash(e.family) == family && e.supported) family_entries.push_back(&e);
+  if (family_entries.empty()) return "";
+  double want = size;
+  if (want == 0)
+    for (const auto* e : family_entries)
+      if (e->parameters_b <= 10) want = std::max(want, e->parameters_b);
+  const CatalogueEntry* best = nullptr;
+  const auto rank = [&](const CatalogueEntry* e) { return e->quantization == quant ? 0 : e->quantization == "4bit" ? 1 : 2; };
+  for (const auto* e : family_entries) {
+    if (want == 0 || std::abs(e->parameters_b - want) > 0.35 * want) continue;  // tags are nominal: gemma2:2b is 2.6B
+    if (!best || rank(e) < rank(best)) best = e;
+  }
+  return best ? best->id : "";
+}
+
 }  // namespace
 
 nlohmann::json Resolution::to_json() const {
@@ -93,6 +139,12 @@ Resolution resolve_model_name(const Catalogue& cat, const std::string& name, siz
     r.status = Resolution::Found;
     r.id = name;
     r.message = name + " is in the catalogue";
+    return r;
+  }
+  if (const std::string id = ollama_style_id(cat, name); !id.empty()) {
+    r.status = Resolution::Found;
+    r.id = id;
+    r.message = fmt::format("{} is {} (an Ollama-style name: the family, and the size of its tag)", name, id);
     return r;
   }
   const auto q = tokens(name);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "catalogue/catalogue.h"
+#include "catalogue/hub_resolver.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "hub/hf_cache.h"
@@ -69,8 +70,11 @@ void register_pull(CLI::App& app) {
   cmd->callback([o] {
     const HubSettings settings = HubSettings::from_environment();
     if (!looks_like_repo_id(o->id)) {
-      const Resolution r = resolve_model_name(Catalogue::load_default(), o->id);
-      fail("'{}' is not a repo id{}", o->id, suggestions_text(r));
+      // A bare or Ollama-style name that names one model is that model.
+      const Resolution r = resolve_model_online(Catalogue::load_default(), o->id, settings);
+      if (r.status != Resolution::Found) fail("'{}' is not a repo id{}", o->id, suggestions_text(r));
+      std::fprintf(stderr, "mlxcpp: %s\n", r.message.c_str());
+      o->id = r.id;
     }
     const RepoRef ref = parse_repo_ref(o->id);
     PullOptions opts;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include "catalogue/hub_resolver.h"
 #include "hardware/hardware.h"
 #include "hub/hf_cache.h"
@@ -76,23 +78,48 @@ ModelLocation find_or_pull_model(const ModelRequest& request) {
       return {bundled_model_dir(), "", "bundled"};
     }
   }
-  if (fs::is_directory(spec)) return {fs::path(spec), "", "directory"};
-  if (!looks_like_repo_id(spec)) {
-    if (fs::exists(spec)) fail("{}: is a file; a model is a directory (or a repo id 'org/name')", spec);
-    not_found(spec, fmt::format("{}: no such model directory, and not a repo id of the form 'org/name[@revision]'", spec));
+  // Any existing path is a path.
+  if (fs::exists(spec)) {
+    if (fs::is_directory(spec)) return {fs::path(spec), "", "directory"};
+    std::string ext = fs::path(spec).extension().string();
+    for (auto& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (ext == ".gguf")
+      fail("{}: GGUF is llama.cpp's format; mlxcpp runs MLX-format models — convert the original checkpoint with "
+           "`mlxcpp convert`",
+           spec);
+    fail("{}: is a file; a model is a directory (or a repo id 'org/name')", spec);
   }
-  const RepoRef ref = parse_repo_ref(spec);
   const HubSettings settings = HubSettings::from_environment();
+  const Catalogue catalogue = Catalogue::load_default();
+  std::string id_spec = spec;
+  if (!looks_like_repo_id(spec)) {
+    // A bare name that is exactly one cached or catalogue id under mlx-community (any
+    // case), or an Ollama-style name ("llama3.2:1b"), is that id.
+    const Resolution r = resolve_model_name(catalogue, spec, 5, cached_model_ids(settings.cache_dir));
+    if (r.status != Resolution::Found)
+      not_found(spec, fmt::format("{}: no such model directory, and not a repo id of the form 'org/name[@revision]'", spec));
+    note(request, r.message);
+    id_spec = r.id;
+  }
+  const RepoRef ref = parse_repo_ref(id_spec);
   if (find_snapshot(settings.cache_dir, ref)) {
     try {
-      return {locate_model(spec), ref.repo_id, "cache"};
+      return {locate_model(id_spec), ref.repo_id, "cache"};
     } catch (const Error& e) {
       if (!request.allow_download) throw;
       note(request, std::string(e.what()) + "; finishing the download");
     }
   }
   if (!request.allow_download)
-    not_found(spec, fmt::format("model '{}' is not in the Hugging Face cache at {}", spec, settings.cache_dir.string()));
+    not_found(id_spec, fmt::format("model '{}' is not in the Hugging Face cache at {}", id_spec, settings.cache_dir.string()));
+  // Neither cached nor in the catalogue: the resolver first, with one quick Hub attempt,
+  // so that a mistyped id fails at once with suggestions instead of after the download's
+  // retry ladder.
+  if (!catalogue.find(ref.repo_id) && !settings.offline) {
+    const Resolution r = resolve_model_online(catalogue, id_spec, settings);
+    if (r.status != Resolution::Found)
+      throw ModelNotFound(fmt::format("model '{}' was not found: {}{}", id_spec, r.message, suggestions_text(r)), r);
+  }
   PullOptions options;
   options.repo_id = ref.repo_id;
   options.revision = ref.revision;
@@ -101,15 +128,15 @@ ModelLocation find_or_pull_model(const ModelRequest& request) {
   try {
     plan = plan_pull(settings, options);
   } catch (const HubError& e) {
-    if (e.kind() == HubError::Kind::RepoNotFound) not_found(spec, e.what());
+    if (e.kind() == HubError::Kind::RepoNotFound) not_found(id_spec, e.what());
     throw;
   }
   if (!plan.from_cache_only) {
     const FitCheck fit = check_download_fits(plan, request.context);
     if (!fit.fits && !request.force)
       fail("{} would not fit this machine, so it was not downloaded: {}. Pass --force to download anyway, or "
-           "see `mlxcpp recommend`", spec, fit.message);
-    note(request, fmt::format("downloading {} ({} in {} files): {}", spec, format_size(plan.bytes_missing),
+           "see `mlxcpp recommend`", id_spec, fit.message);
+    note(request, fmt::format("downloading {} ({} in {} files): {}", id_spec, format_size(plan.bytes_missing),
                               plan.missing.size(), fit.message));
   }
   const PullResult result = execute_pull(settings, plan, request.on_progress);

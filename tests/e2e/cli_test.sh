@@ -49,6 +49,10 @@ check generate-system-prompt 0 '"generation_tokens":2' -- "$bin" generate -p "Hi
 check generate-max-kv-size 0 '"finish_reason":"length".*"generation_tokens":4' -- "$bin" generate -p "The best way to" --raw --max-kv-size 9 --json
 check generate-max-kv-size-short 1 "max-kv-size 4: the prompt alone has 5 tokens" -- "$bin" generate -p "The best way to" --raw --max-kv-size 4
 printf '[{"role":' > "$tmp/bad.json"
+touch "$tmp/model.gguf"
+check generate-gguf 1 "GGUF is llama.cpp's format; mlxcpp runs MLX-format models" -- "$bin" generate -m "$tmp/model.gguf" -p hi
+check resolve-ollama 0 "^llama3.2:1b is mlx-community/Llama-3.2-1B-Instruct-4bit" -- "$bin" resolve llama3.2:1b
+check resolve-ollama-default 0 "^qwen2.5-coder is mlx-community/Qwen2.5-Coder-7B-Instruct-4bit" -- "$bin" resolve qwen2.5-coder
 check template-bad-json 1 "bad.json: invalid JSON: parse error at line 1" -- "$bin" template --messages "$tmp/bad.json"
 check template-bad-json-no-tag 0 "^no library tag$" -- bash -c "'$bin' template --messages '$tmp/bad.json' 2>&1 | grep -q 'json.exception' || echo 'no library tag'"
 check convert-q-mode-implies-q 0 "quantized" -- "$bin" convert "$root/tests/data/models/fortune-tiny" -o "$tmp/cmx" --q-mode mxfp4

@@ -24,14 +24,19 @@ check pull-again 0 '"downloaded_files": 0' -- "$bin" pull mlx-community/fortune-
 check pull-lines 0 "^done model.safetensors" -- "$bin" pull mlx-community/fortune-tiny-copy-4bit
 check pull-gated-no-token 1 "gated repository.*HF_TOKEN" -- env -u HF_TOKEN HF_HUB_CACHE="$tmp/hub2" "$bin" pull mlx-community/fortune-tiny-copy-4bit
 check pull-missing 1 "repository not found.*did you mean" -- "$bin" pull mlx-community/Phi-3.5-mini-4k-instruct-mlx
-check pull-short-name 1 "^  mlx-community/Phi-3.5-mini-instruct-4bit" -- "$bin" pull phi-3.5
+check pull-short-name 1 "^  mlx-community/Phi-3.5-mini-instruct-4bit" -- "$bin" pull phi-3.5-mini
+check pull-bare-name 0 "fortune-tiny-4bit is mlx-community/fortune-tiny-4bit" -- "$bin" pull fortune-tiny-4bit
 check generate-pulled 0 "^ say that the man who, who knows it" -- \
   "$bin" generate -m mlx-community/fortune-tiny-4bit -p "The best way to" --raw --max-tokens 12
 check generate-unknown 1 "did you mean" -- "$bin" generate -m mlx-community/Llama-3.1-8B-Instruct-mlx -p hi --raw
 check generate-too-big 1 "would not fit this machine.*--force" -- \
   env MLXCPP_CATALOGUE="$root/tests/data/recommend/huge_model_catalogue.json" "$bin" generate -m mlx-community/fortune-tiny-huge -p hi
-# Offline: cached things work, nothing else is attempted.
+check generate-bare-name 0 "fortune-tiny-4bit is mlx-community/fortune-tiny-4bit" -- "$bin" generate -m fortune-tiny-4bit -p "The best way to" --raw --max-tokens 2
+# The Hub away (not offline): a mistyped id fails at once with suggestions, cached ids among them.
 kill $hub_pid; wait $hub_pid 2>/dev/null
+check hub-down-mistyped 1 "did you mean:" -- timeout 5 "$bin" generate -m mlx-community/fortune-tiny-4bt -p hi
+check hub-down-suggests-cached 1 "^  mlx-community/fortune-tiny-4bit " -- timeout 5 "$bin" generate -m mlx-community/fortune-tiny-4bt -p hi
+# Offline: cached things work, nothing else is attempted.
 export HF_HUB_OFFLINE=1
 check offline-pull 0 "$snap_re" -- "$bin" pull mlx-community/fortune-tiny-4bit
 check offline-generate 0 "^ say that" -- "$bin" generate -m mlx-community/fortune-tiny-4bit -p "The best way to" --raw --max-tokens 4

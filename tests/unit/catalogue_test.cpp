@@ -63,15 +63,32 @@ void expect_first(const std::string& name, const std::string& want) {
   EXPECT_EQ(r.exit_code(), 3);
 }
 
+// Ollama's names are the family (punctuation dropped) and the size in the tag; without a
+// tag, the family's largest model up to 10B parameters (Ollama's default tag for each).
+TEST(Resolver, OllamaStyleNamesAreTheFamilyAndTheSize) {
+  const auto found = [](const std::string& name) {
+    const Resolution r = resolve_model_name(Catalogue::builtin(), name);
+    return r.status == Resolution::Found ? r.id : "(not found: " + r.message + ")";
+  };
+  EXPECT_EQ(found("llama3.2"), "mlx-community/Llama-3.2-3B-Instruct-4bit");
+  EXPECT_EQ(found("llama3.2:1b"), "mlx-community/Llama-3.2-1B-Instruct-4bit");
+  EXPECT_EQ(found("phi3.5"), "mlx-community/Phi-3.5-mini-instruct-4bit");
+  EXPECT_EQ(found("phi-3.5"), "mlx-community/Phi-3.5-mini-instruct-4bit");
+  EXPECT_EQ(found("qwen2.5-coder:7b"), "mlx-community/Qwen2.5-Coder-7B-Instruct-4bit");
+  EXPECT_EQ(found("qwen2.5:0.5b"), "mlx-community/Qwen2.5-0.5B-Instruct-4bit");
+  EXPECT_EQ(found("gemma2:2b"), "mlx-community/gemma-2-2b-it-4bit");
+  EXPECT_EQ(found("llama3.1:8b-instruct-q8_0"), "mlx-community/Meta-Llama-3.1-8B-Instruct-8bit");
+  EXPECT_EQ(found("tinyllama"), "mlx-community/TinyLlama-1.1B-Chat-v1.0-mlx");
+  EXPECT_NE(resolve_model_name(Catalogue::builtin(), "llama3.1:70b").status, Resolution::Found);  // no such size here
+}
+
 TEST(Resolver, PutsTheRightIdFirst) {
   expect_first("mlx-community/Llama-3.1-8B-Instruct-mlx", "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit");
   expect_first("mlx-community/Phi-3.5-mini-4k-instruct-mlx", "mlx-community/Phi-3.5-mini-instruct-4bit");
   expect_first("mlx-community/Mistral-7B-Instruct-v0.2-mlx", "mlx-community/Mistral-7B-Instruct-v0.2");
   expect_first("mlx-community/Phi-3-mini-128k-instruct-mlx", "mlx-community/Phi-3-mini-128k-instruct-4bit");
-  expect_first("phi-3.5", "mlx-community/Phi-3.5-mini-instruct-4bit");
   expect_first("llama 3.1 8b 4bit", "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit");
   expect_first("llama 3.1 8b 8bit", "mlx-community/Meta-Llama-3.1-8B-Instruct-8bit");
-  expect_first("tinyllama", "mlx-community/TinyLlama-1.1B-Chat-v1.0-mlx");
   expect_first("codellama python", "mlx-community/CodeLlama-7b-Python-mlx");
 }
 

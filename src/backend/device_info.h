@@ -16,6 +16,7 @@ struct GpuInfo {
   uint64_t total_bytes = 0;
   uint64_t free_bytes = 0;
   int compute_major = 0, compute_minor = 0;
+  double memory_bandwidth = 0;  // peak bytes/s from NVML (memory clock × bus width); 0: unknown
 };
 
 // Where a model runs.

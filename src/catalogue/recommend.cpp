@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "hardware/bandwidth.h"
 #include "util/error.h"
 
 namespace mlxcpp {
@@ -67,14 +68,25 @@ MemoryBudget MemoryBudget::from(const HardwareInfo& hw, std::optional<double> ra
                                        [](const GpuInfo& a, const GpuInfo& c) { return a.free_bytes < c.free_bytes; });
     b.vram_bytes = best->free_bytes;
     b.vram_source = fmt::format("free memory of GPU {} ({})", best->index, best->name);
+    if (best->memory_bandwidth > 0)
+      b.vram_bandwidth = best->memory_bandwidth, b.vram_bandwidth_source = fmt::format("GPU {} peak (NVML)", best->index);
   }
+  return b;
+}
+
+MemoryBudget MemoryBudget::measured(const HardwareInfo& hw, std::optional<double> ram_gb, std::optional<double> vram_gb) {
+  MemoryBudget b = from(hw, ram_gb, vram_gb);
+  const int threads = std::max(1, hw.logical_cores);
+  b.ram_bandwidth = measure_read_bandwidth(threads);
+  b.ram_bandwidth_source = fmt::format("measured, {} threads", threads);
   return b;
 }
 
 nlohmann::json MemoryBudget::to_json() const {
   return {{"ram_bytes", ram_bytes}, {"ram_source", ram_source}, {"usable_ram_bytes", usable_ram()},
           {"vram_bytes", vram_bytes}, {"vram_source", vram_source}, {"usable_vram_bytes", usable_vram()},
-          {"ram_headroom", kRamHeadroom}, {"vram_headroom", kVramHeadroom}};
+          {"ram_headroom", kRamHeadroom}, {"vram_headroom", kVramHeadroom},
+          {"ram_bandwidth_bytes_per_s", ram_bandwidth}, {"vram_bandwidth_bytes_per_s", vram_bandwidth}};
 }
 
 FitCheck check_fit(const MemoryNeed& need, const MemoryBudget& b) {
@@ -126,6 +138,7 @@ nlohmann::json Candidate::to_json() const {
                       {"memory", {{"weights_bytes", need.weights}, {"kv_cache_bytes", need.kv_cache},
                                   {"runtime_bytes", need.runtime}, {"total_bytes", need.total()}}},
                       {"arithmetic", fit.message}};
+  if (tokens_per_s > 0) j["expected_tokens_per_s"] = tokens_per_s, j["bytes_per_token"] = bytes_per_token;
   if (!reason.empty()) j["reason"] = reason;
   return j;
 }
@@ -136,7 +149,8 @@ nlohmann::json Recommendation::to_json() const {
   for (const auto& r : rejected) rej.push_back(r.to_json());
   return {{"task", request.task}, {"context", request.context}, {"budget", budget.to_json()},
           {"choice", choice ? choice->to_json() : nlohmann::json(nullptr)}, {"alternatives", alts},
-          {"rejected", rej}, {"explanation", explanation}};
+          {"rejected", rej}, {"explanation", explanation},
+          {"other_category", other_category.empty() ? nlohmann::json(nullptr) : nlohmann::json(other_category)}};
 }
 
 Recommendation recommend(const Catalogue& catalogue, const RecommendRequest& request, const MemoryBudget& budget) {
@@ -145,9 +159,7 @@ Recommendation recommend(const Catalogue& catalogue, const RecommendRequest& req
   rec.budget = budget;
   if (request.context <= 0) fail("--context must be positive (got {})", request.context);
   const std::string category = category_for_task(request.task);
-  std::vector<Candidate> fitting;
-  for (const auto& e : catalogue.entries()) {
-    if (std::find(e.categories.begin(), e.categories.end(), category) == e.categories.end()) continue;
+  const auto consider = [&](const CatalogueEntry& e) {
     Candidate c;
     c.entry = &e;
     c.need = estimate_memory(e, request.context);
@@ -158,31 +170,73 @@ Recommendation recommend(const Catalogue& catalogue, const RecommendRequest& req
     else if (request.context > e.context_length)
       c.reason = fmt::format("context {} exceeds the model's {}", request.context, e.context_length);
     else if (!c.fit.fits) c.reason = "does not fit: " + c.fit.message;
+    if (c.reason.empty()) {
+      // A token reads the weights and the KV cache (bf16: half the float32 bound above).
+      c.bytes_per_token = c.need.weights + c.need.kv_cache / 2;
+      const double bw = c.fit.device == "cuda" ? budget.vram_bandwidth : budget.ram_bandwidth;
+      c.tokens_per_s = bw > 0 ? bw / double(c.bytes_per_token) : 0;
+    }
+    return c;
+  };
+  const auto in = [](const CatalogueEntry& e, const std::string& cat) {
+    return std::find(e.categories.begin(), e.categories.end(), cat) != e.categories.end();
+  };
+  std::vector<Candidate> fitting;
+  for (const auto& e : catalogue.entries()) {
+    if (!in(e, category)) continue;
+    Candidate c = consider(e);
     (c.reason.empty() ? fitting : rec.rejected).push_back(std::move(c));
   }
-  // Best quality first; among equals the smaller (faster) one.
-  std::stable_sort(fitting.begin(), fitting.end(), [](const Candidate& a, const Candidate& b) {
+  const std::string nothing = fmt::format("Nothing in category '{}' fits {} usable RAM{} at context {}", category,
+                                          format_size(budget.usable_ram()),
+                                          budget.vram_bytes ? " / " + format_size(budget.usable_vram()) + " usable VRAM" : "",
+                                          request.context);
+  if (fitting.empty()) {
+    // Then the best that fits from any category, marked as such.
+    for (const auto& e : catalogue.entries())
+      if (!in(e, category))
+        if (Candidate c = consider(e); c.reason.empty()) fitting.push_back(std::move(c));
+    if (!fitting.empty()) rec.other_category = "other";
+  }
+  const auto slow = [](const Candidate& c) { return c.tokens_per_s > 0 && c.tokens_per_s < kMinTokensPerSecond; };
+  // Fast enough first; then best quality; among equals the smaller (faster) one.
+  std::stable_sort(fitting.begin(), fitting.end(), [&](const Candidate& a, const Candidate& b) {
+    if (slow(a) != slow(b)) return !slow(a);
     if (a.score != b.score) return a.score > b.score;
     return a.need.total() < b.need.total();
   });
+  std::sort(rec.rejected.begin(), rec.rejected.end(),
+            [](const Candidate& a, const Candidate& b) { return a.need.total() < b.need.total(); });
   if (fitting.empty()) {
-    rec.explanation = fmt::format("Nothing in category '{}' fits {} usable RAM{} at context {}. The smallest need is "
-                                  "listed under rejected; lower --context or free memory.",
-                                  category, format_size(budget.usable_ram()),
-                                  budget.vram_bytes ? " / " + format_size(budget.usable_vram()) + " usable VRAM" : "",
-                                  request.context);
-    std::sort(rec.rejected.begin(), rec.rejected.end(),
-              [](const Candidate& a, const Candidate& b) { return a.need.total() < b.need.total(); });
+    rec.explanation = nothing + ", nor does any other catalogue model. The smallest need is listed under rejected; "
+                                "lower --context or free memory.";
     return rec;
   }
   rec.choice = fitting.front();
   rec.alternatives.assign(fitting.begin() + 1, fitting.end());
   const auto& c = *rec.choice;
-  rec.explanation = fmt::format(
-      "{} ({} B parameters, {}) is the highest-quality '{}' model that fits on {} at context {}: {}. Quality score "
-      "{:.2f} = parameters × {:.2f} for {}; larger or less-quantized models were rejected for memory or context.",
-      c.entry->id, c.entry->parameters_b, c.entry->quantization, category, c.fit.device, request.context, c.fit.message,
-      c.score, quantization_quality(c.entry->quantization), c.entry->quantization);
+  if (!rec.other_category.empty()) rec.other_category = c.entry->categories.front();
+  const std::string speed =
+      c.tokens_per_s > 0
+          ? fmt::format(" Expected decode speed here: about {:.0f} tokens/s ({} read per token / {}/s, {}){}.", c.tokens_per_s,
+                        format_size(c.bytes_per_token),
+                        format_size(uint64_t(c.fit.device == "cuda" ? budget.vram_bandwidth : budget.ram_bandwidth)),
+                        c.fit.device == "cuda" ? budget.vram_bandwidth_source : budget.ram_bandwidth_source,
+                        slow(c) ? fmt::format(", below the {:.0f} tokens/s floor: nothing faster fits", kMinTokensPerSecond)
+                                : "")
+          : "";
+  rec.explanation =
+      rec.other_category.empty()
+          ? fmt::format("{} ({} B parameters, {}) is the highest-quality '{}' model that fits on {} at context {}: {}. "
+                        "Quality score {:.2f} = parameters × {:.2f} for {}; larger or less-quantized models were rejected "
+                        "for memory or context.{}",
+                        c.entry->id, c.entry->parameters_b, c.entry->quantization, category, c.fit.device,
+                        request.context, c.fit.message, c.score, quantization_quality(c.entry->quantization),
+                        c.entry->quantization, speed)
+          : fmt::format("{}. The best model that fits from another category is {} ('{}' category; {} B parameters, {}) on "
+                        "{}: {}.{}",
+                        nothing, c.entry->id, rec.other_category, c.entry->parameters_b, c.entry->quantization,
+                        c.fit.device, c.fit.message, speed);
   return rec;
 }
 

@@ -5,6 +5,9 @@
 //             KV cache; the default fast path stores bfloat16, so this bounds it from above)
 // + runtime   (256 MiB + one 512-token prefill chunk of activations + two vocab-sized float rows)
 // and it fits a device when need ≤ headroom × memory (85 % of RAM, 92 % of VRAM).
+// Its expected decode speed there is the device's memory bandwidth over the bytes one token
+// reads (the weights, and the bf16 KV cache at the full context); a model slower than
+// kMinTokensPerSecond is only chosen when nothing faster fits, and the explanation says so.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +24,7 @@ namespace mlxcpp {
 inline constexpr double kRamHeadroom = 0.85;
 inline constexpr double kVramHeadroom = 0.92;
 inline constexpr int64_t kDefaultContext = 4096;
+inline constexpr double kMinTokensPerSecond = 5.0;
 
 struct MemoryNeed {
   uint64_t weights = 0, kv_cache = 0, runtime = 0;
@@ -36,8 +40,14 @@ MemoryNeed estimate_memory(uint64_t weight_bytes, const ModelShape& shape, int64
 
 struct MemoryBudget {
   uint64_t ram_bytes = 0, vram_bytes = 0;  // 0: none
+  // Read bandwidth in bytes/s (0: unknown): the GPU's peak from NVML; RAM's when the caller
+  // measured it (hardware/bandwidth.h).
+  double ram_bandwidth = 0, vram_bandwidth = 0;
+  std::string ram_bandwidth_source, vram_bandwidth_source;
   std::string ram_source, vram_source;    // "--ram-gb", "available RAM", "GPU 0 free memory"
   static MemoryBudget from(const HardwareInfo& hw, std::optional<double> ram_gb, std::optional<double> vram_gb);
+  // from(), and this machine's RAM read bandwidth measured (about 0.1 s) for the speed estimate.
+  static MemoryBudget measured(const HardwareInfo& hw, std::optional<double> ram_gb, std::optional<double> vram_gb);
   uint64_t usable_ram() const { return uint64_t(double(ram_bytes) * kRamHeadroom); }
   uint64_t usable_vram() const { return uint64_t(double(vram_bytes) * kVramHeadroom); }
   nlohmann::json to_json() const;
@@ -60,6 +70,8 @@ struct Candidate {
   MemoryNeed need;
   FitCheck fit;
   double score = 0;    // higher is better: parameters × the quantization's quality factor
+  uint64_t bytes_per_token = 0;
+  double tokens_per_s = 0;  // expected decode speed on its device; 0: bandwidth unknown
   std::string reason;  // why it was not chosen, for rejected ones
   nlohmann::json to_json() const;
 };
@@ -70,6 +82,7 @@ struct Recommendation {
   std::optional<Candidate> choice;
   std::vector<Candidate> alternatives;  // also fit, lower score
   std::vector<Candidate> rejected;      // of the task's category, with the reason
+  std::string other_category;           // when nothing in the task's category fits: the choice's
   std::string explanation;
   nlohmann::json to_json() const;
 };

@@ -10,6 +10,7 @@
 #include "catalogue/recommend.h"
 #include "hardware/hardware.h"
 #include "catalogue/resolver.h"
+#include "cli/validators.h"
 #include "cli/commands.h"
 #include "util/error.h"
 
@@ -78,7 +79,7 @@ void register_recommend(CLI::App& app) {
   struct Opts {
     std::string task = "general";
     int64_t context = kDefaultContext;
-    std::optional<double> ram_gb, vram_gb;
+    std::optional<double> ram_gb, vram_gb, bandwidth_gbs;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -92,9 +93,14 @@ void register_recommend(CLI::App& app) {
   cmd->add_option("--ram-gb", o->ram_gb, "RAM budget in GB (default: this machine's available RAM)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--vram-gb", o->vram_gb, "GPU memory budget in GB (default: free VRAM when the CUDA engine is available)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--bandwidth-gbs", o->bandwidth_gbs,
+                  "RAM read bandwidth in GB/s for the speed estimate (default: measured on this machine)")
+      ->check(at_least(0));
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o] {
-    const MemoryBudget budget = MemoryBudget::from(detect_hardware(), o->ram_gb, o->vram_gb);
+    MemoryBudget budget = o->bandwidth_gbs ? MemoryBudget::from(detect_hardware(), o->ram_gb, o->vram_gb)
+                                           : MemoryBudget::measured(detect_hardware(), o->ram_gb, o->vram_gb);
+    if (o->bandwidth_gbs) budget.ram_bandwidth = *o->bandwidth_gbs * 1e9, budget.ram_bandwidth_source = "--bandwidth-gbs";
     const Catalogue catalogue = Catalogue::load_default();  // outlives rec, which points into it
     const Recommendation rec = recommend(catalogue, {o->task, o->context}, budget);
     if (o->json) {
@@ -103,8 +109,9 @@ void register_recommend(CLI::App& app) {
       std::printf("%s\n\n%s\n", rec.choice->entry->id.c_str(), rec.explanation.c_str());
       if (!rec.alternatives.empty()) std::printf("\nAlso fits:\n");
       for (const auto& a : rec.alternatives)
-        std::printf("  %-50s %-5s %6.2f GB needed (score %.2f)\n", a.entry->id.c_str(), a.fit.device.c_str(),
-                    double(a.need.total()) / 1e9, a.score);
+        std::printf("  %-50s %-5s %6.2f GB needed (score %.2f)%s\n", a.entry->id.c_str(), a.fit.device.c_str(),
+                    double(a.need.total()) / 1e9, a.score,
+                    a.tokens_per_s > 0 ? fmt::format(", ~{:.0f} tokens/s", a.tokens_per_s).c_str() : "");
       if (!rec.rejected.empty()) std::printf("\nDoes not fit or qualify:\n");
       for (const auto& r : rec.rejected)
         std::printf("  %-50s %6.2f GB needed: %s\n", r.entry->id.c_str(), double(r.need.total()) / 1e9,

@@ -16,6 +16,9 @@ using HandleFn = int (*)(unsigned, nvmlDevice_t*);
 using NameFn = int (*)(nvmlDevice_t, char*, unsigned);
 using MemoryFn = int (*)(nvmlDevice_t, NvmlMemory*);
 using CapabilityFn = int (*)(nvmlDevice_t, int*, int*);
+using ClockFn = int (*)(nvmlDevice_t, int, unsigned*);
+using BusWidthFn = int (*)(nvmlDevice_t, unsigned*);
+constexpr int kNvmlClockMem = 2;  // NVML_CLOCK_MEM
 
 template <typename Fn>
 Fn symbol(void* lib, const char* name) {
@@ -38,6 +41,8 @@ std::vector<GpuInfo> probe_gpus_nvml(std::string* why) {
   auto name_fn = symbol<NameFn>(lib, "nvmlDeviceGetName");
   auto memory_fn = symbol<MemoryFn>(lib, "nvmlDeviceGetMemoryInfo");
   auto capability_fn = symbol<CapabilityFn>(lib, "nvmlDeviceGetCudaComputeCapability");
+  auto clock_fn = symbol<ClockFn>(lib, "nvmlDeviceGetMaxClockInfo");
+  auto bus_fn = symbol<BusWidthFn>(lib, "nvmlDeviceGetMemoryBusWidth");
   unsigned count = 0;
   if (!init || !count_fn || !handle_fn || !name_fn || !memory_fn || init() != 0) {
     if (why) *why = "NVML could not be initialised (driver/library mismatch?)";
@@ -55,6 +60,10 @@ std::vector<GpuInfo> probe_gpus_nvml(std::string* why) {
       NvmlMemory mem{};
       if (memory_fn(dev, &mem) == 0) g.total_bytes = mem.total, g.free_bytes = mem.free;
       if (capability_fn) capability_fn(dev, &g.compute_major, &g.compute_minor);
+      // Peak memory bandwidth: two transfers per memory clock over the bus.
+      unsigned mhz = 0, bits = 0;
+      if (clock_fn && bus_fn && clock_fn(dev, kNvmlClockMem, &mhz) == 0 && bus_fn(dev, &bits) == 0)
+        g.memory_bandwidth = double(mhz) * 1e6 * 2.0 * double(bits) / 8.0;
       out.push_back(g);
     }
   }

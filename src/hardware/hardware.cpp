@@ -127,7 +127,8 @@ nlohmann::json HardwareInfo::to_json() const {
   nlohmann::json gpus_j = nlohmann::json::array();
   for (const auto& g : gpus)
     gpus_j.push_back({{"index", g.index}, {"name", g.name}, {"total_bytes", g.total_bytes}, {"free_bytes", g.free_bytes},
-                      {"compute_capability", std::to_string(g.compute_major) + "." + std::to_string(g.compute_minor)}});
+                      {"compute_capability", std::to_string(g.compute_major) + "." + std::to_string(g.compute_minor)},
+                      {"memory_bandwidth_bytes_per_s", g.memory_bandwidth}});
   return {{"os", os},
           {"kernel", kernel},
           {"arch", arch},

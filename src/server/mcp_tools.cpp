@@ -159,7 +159,7 @@ ToolResult McpTools::call(const std::string& name, const json& args, const Progr
     if (args.contains("vram_gb")) vram = num_arg(args, "vram_gb", 0, 0, 1e6);
     const Catalogue cat = Catalogue::load_default();
     const RecommendRequest req{str_arg(args, "task", "general"), int64_t(num_arg(args, "context", double(kDefaultContext), 1, 1e8))};
-    return structured(recommend(cat, req, MemoryBudget::from(detect_hardware(), ram, vram)).to_json());
+    return structured(recommend(cat, req, MemoryBudget::measured(detect_hardware(), ram, vram)).to_json());
   }
   if (name == "hardware_info") return structured(detect_hardware().to_json());
   if (name == "pull_model") {
@@ -296,7 +296,7 @@ ToolResult McpTools::compat(const json& args, const ProgressFn& progress, const 
   if (action == "hardware") {
     const HardwareInfo hw = detect_hardware();
     json data = hw.to_json();
-    const Recommendation rec = recommend(cat, {"general", kDefaultContext}, MemoryBudget::from(hw, std::nullopt, std::nullopt));
+    const Recommendation rec = recommend(cat, {"general", kDefaultContext}, MemoryBudget::measured(hw, std::nullopt, std::nullopt));
     data["recommendation"] = rec.choice ? json{{"model", rec.choice->entry->id}, {"explanation", rec.explanation}}
                                         : json{{"model", nullptr}, {"explanation", rec.explanation}};
     return ok(data);

@@ -25,8 +25,9 @@ check detokenize-range 1 "outside the vocabulary" -- "$bin" detokenize 99999
 check list-fits 0 "Qwen2.5-Coder-7B-Instruct-4bit" -- "$bin" list --fits --ram-gb 8 --category code
 # --vram-gb 0: the same answer on a machine with a GPU (whose VRAM would otherwise count).
 check list-fits-excludes 1 "^$" -- bash -c "'$bin' list --fits --ram-gb 8 --vram-gb 0 --category code | grep CodeLlama"
-check recommend 0 "Meta-Llama-3.1-8B-Instruct-4bit.*weights 4.50 GB \\+ KV cache 1.07 GB" -- "$bin" recommend --ram-gb 8 --vram-gb 0
-check recommend-nothing 4 "Nothing in category 'code' fits" -- "$bin" recommend --task code --ram-gb 2 --vram-gb 0
+check recommend 0 "Meta-Llama-3.1-8B-Instruct-4bit.*weights 4.50 GB \\+ KV cache 1.07 GB.*about 10 tokens/s" -- "$bin" recommend --ram-gb 8 --vram-gb 0 --bandwidth-gbs 50
+check recommend-other-category 0 "Nothing in category 'code' fits.*from another category is mlx-community/Llama-3.2-1B" -- "$bin" recommend --task code --ram-gb 2 --vram-gb 0 --bandwidth-gbs 50
+check recommend-nothing 4 "nor does any other catalogue model" -- "$bin" recommend --task code --ram-gb 0.5 --vram-gb 0 --bandwidth-gbs 50
 check chat-reuses-cache 0 "prompt [0-9]+ tokens \([1-9][0-9]* reused from the cache\)" -- bash -c "printf 'Hello\nTell me more\n' | '$bin' chat --max-tokens 8 --temp 0"
 check chat-reset 0 "^same answer after /reset$" -- bash -c "out=\$(printf 'Hello\\n/reset\\nHello\\n' | '$bin' chat --max-tokens 8 --temp 0 2>/dev/null); [ \"\$(grep -c . <<<\"\$out\")\" -eq 2 ] && [ \"\$(head -1 <<<\"\$out\")\" = \"\$(tail -1 <<<\"\$out\")\" ] && echo 'same answer after /reset'"
 check generate 0 "^ say that the man who, who knows it" -- "$bin" generate -p "The best way to" --raw --max-tokens 12

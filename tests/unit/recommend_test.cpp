@@ -53,8 +53,12 @@ TEST(Recommend, CommittedTableOfBudgets) {
       if (m["context_length"].get<int64_t>() < ctx || !fits(need_gb(m, ctx), b)) continue;
       best_score = std::max(best_score, m["parameters_b"].get<double>() * quantization_quality(m["quantization"]));
     }
-    if (!rec.choice) {
-      EXPECT_LT(best_score, 0) << label << ": said nothing fits, but something does";
+    if (!rec.choice || !rec.other_category.empty()) {
+      EXPECT_LT(best_score, 0) << label << ": said nothing in the category fits, but something does";
+      if (rec.choice) {  // the best from another category, marked as such
+        EXPECT_TRUE(rec.choice->fit.fits) << label;
+        EXPECT_NE(rec.explanation.find("from another category"), std::string::npos) << label;
+      }
     } else {
       ++with_choice;
       const std::string id = rec.choice->entry->id;
@@ -70,7 +74,7 @@ TEST(Recommend, CommittedTableOfBudgets) {
     }
     if (c.contains("expect")) {
       ++expected;
-      if (c["expect"].is_null()) EXPECT_FALSE(rec.choice.has_value()) << label;
+      if (c["expect"].is_null()) EXPECT_TRUE(!rec.choice || !rec.other_category.empty()) << label;
       else EXPECT_EQ(rec.choice ? rec.choice->entry->id : "(none)", c["expect"].get<std::string>()) << label;
       if (c.contains("device") && rec.choice) EXPECT_EQ(rec.choice->fit.device, c["device"].get<std::string>()) << label;
     }
@@ -93,6 +97,44 @@ TEST(Recommend, ModelOutsideTheCatalogueCountsWeightsAndRuntime) {
   EXPECT_EQ(n.kv_cache, 0u);
   EXPECT_NE(n.arithmetic.find("KV cache unknown"), std::string::npos);
   EXPECT_GT(n.total(), uint64_t(3e9));
+}
+
+// Expected speed = bandwidth / bytes read per token; a model under the 5 tokens/s floor is
+// chosen only when nothing faster fits, and the explanation says so.
+TEST(Recommend, ExpectedSpeedAndTheFloor) {
+  const Catalogue catalogue = Catalogue::builtin();
+  HardwareInfo no_gpu;
+  MemoryBudget b = MemoryBudget::from(no_gpu, 16.0, std::nullopt);
+  b.ram_bandwidth = 50e9, b.ram_bandwidth_source = "test";
+  const Recommendation fast = recommend(catalogue, {"general", 4096}, b);
+  ASSERT_TRUE(fast.choice);
+  const Candidate& c = *fast.choice;
+  EXPECT_EQ(c.bytes_per_token, c.need.weights + c.need.kv_cache / 2);
+  EXPECT_NEAR(c.tokens_per_s, 50e9 / double(c.bytes_per_token), 1e-9);
+  EXPECT_NE(fast.explanation.find("tokens/s"), std::string::npos) << fast.explanation;
+  // At 30 GB/s the highest-scoring fit (gemma-2-9b, 6.6 GB a token) falls under the floor:
+  // a faster model is chosen instead.
+  b.ram_bandwidth = 30e9;
+  const Recommendation floor = recommend(catalogue, {"general", 4096}, b);
+  ASSERT_TRUE(floor.choice);
+  EXPECT_NE(floor.choice->entry->id, c.entry->id);
+  EXPECT_GE(floor.choice->tokens_per_s, kMinTokensPerSecond);
+  // When everything is under it, the best is still offered, with the floor named.
+  b.ram_bandwidth = 1e9;
+  const Recommendation slow = recommend(catalogue, {"general", 4096}, b);
+  ASSERT_TRUE(slow.choice);
+  EXPECT_NE(slow.explanation.find("below the 5 tokens/s floor"), std::string::npos) << slow.explanation;
+}
+
+// Nothing of the category fits: the best fit of any category is offered, marked as such.
+TEST(Recommend, NothingInTheCategoryFitsOffersAnotherMarked) {
+  HardwareInfo no_gpu;
+  const Recommendation r = recommend(Catalogue::builtin(), {"code", 4096}, MemoryBudget::from(no_gpu, 2.0, 0.0));
+  ASSERT_TRUE(r.choice);
+  EXPECT_FALSE(r.other_category.empty());
+  EXPECT_NE(r.explanation.find("Nothing in category 'code' fits"), std::string::npos) << r.explanation;
+  EXPECT_NE(r.explanation.find("from another category"), std::string::npos) << r.explanation;
+  EXPECT_EQ(r.to_json()["other_category"], r.other_category);
 }
 
 // Sizes read in the unit that suits them: no "0.00 GB" for a small download.

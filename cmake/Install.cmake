@@ -9,6 +9,8 @@ install(TARGETS mlxcpp_shared EXPORT mlxcppTargets
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/mlxcpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/models/fortune-tiny-mlx-4bit-g64 DESTINATION ${CMAKE_INSTALL_DATADIR}/mlxcpp/models)
+# The tokenizers `synth --like PRESET` copies (found next to the installed binary).
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/data/tokenizers DESTINATION ${CMAKE_INSTALL_DATADIR}/mlxcpp)
 
 set(MLXCPP_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/mlxcpp)
 install(EXPORT mlxcppTargets NAMESPACE mlxcpp:: DESTINATION ${MLXCPP_CMAKE_DIR})

@@ -9,6 +9,7 @@
 #include "convert/presets.h"
 #include "format/model_config.h"
 #include "model/weight_layout.h"
+#include "util/install_paths.h"
 #include "util/error.h"
 #include "util/files.h"
 #include "util/gzip_file.h"
@@ -47,6 +48,8 @@ void copy_tokenizer(const fs::path& dir, const fs::path& dst) {
 
 fs::path data_dir() {
   if (const char* d = std::getenv("MLXCPP_DATA_DIR")) return d;
+  if (const fs::path installed = installed_data_dir(); !installed.empty() && fs::is_directory(installed / "tokenizers"))
+    return installed;
   return fs::path(MLXCPP_SOURCE_DIR) / "data";
 }
 

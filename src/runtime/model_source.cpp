@@ -8,6 +8,7 @@
 #include "hardware/hardware.h"
 #include "hub/hf_cache.h"
 #include "hub/hub_error.h"
+#include "util/install_paths.h"
 
 namespace mlxcpp {
 namespace fs = std::filesystem;
@@ -33,10 +34,14 @@ const std::vector<std::string>& model_file_patterns() {
 
 fs::path bundled_model_dir() {
   if (const char* env = std::getenv("MLXCPP_BUNDLED_MODEL")) return env;
-  // A build next to its source tree, else an installed copy.
-  const fs::path in_tree = fs::path(MLXCPP_SOURCE_DIR) / "models" / "fortune-tiny-mlx-4bit-g64";
+  // An installed copy's own data (wherever it was installed), else a build next to its
+  // source tree, else the configured install prefix.
+  const fs::path name = fs::path("models") / "fortune-tiny-mlx-4bit-g64";
+  if (const fs::path installed = installed_data_dir(); !installed.empty() && fs::is_directory(installed / name))
+    return installed / name;
+  const fs::path in_tree = fs::path(MLXCPP_SOURCE_DIR) / name;
   if (fs::is_directory(in_tree)) return in_tree;
-  return fs::path(MLXCPP_INSTALL_DATADIR) / "models" / "fortune-tiny-mlx-4bit-g64";
+  return fs::path(MLXCPP_INSTALL_DATADIR) / name;
 }
 
 std::string suggestions_text(const Resolution& r) {

@@ -47,6 +47,7 @@ Tokenizer::~Tokenizer() = default;
 std::shared_ptr<const Tokenizer> Tokenizer::load(const fs::path& dir) {
   fs::path path = dir / "tokenizer.json";
   if (!fs::exists(path) && fs::exists(dir / "tokenizer.json.gz")) path = dir / "tokenizer.json.gz";
+  if (!fs::is_directory(dir)) fail("{}: no such model directory", dir.string());
   if (!fs::exists(path)) fail("{}: no tokenizer.json", dir.string());
   std::shared_ptr<Tokenizer> t;
   {

@@ -7,9 +7,16 @@ tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 test -x "$tmp/prefix/bin/mlxcpp"
 test -f "$tmp/prefix/share/mlxcpp/models/fortune-tiny-mlx-4bit-g64/model.safetensors"
-export LD_LIBRARY_PATH="$tmp/prefix/lib:${LD_LIBRARY_PATH:-}"
-export MLXCPP_BUNDLED_MODEL="$tmp/prefix/share/mlxcpp/models/fortune-tiny-mlx-4bit-g64"
 want=" say that the man who, who knows it; that is"
+# 0. The installed binary finds its own data wherever the prefix is (no environment, no
+#    build tree: run from a copy of the prefix moved elsewhere).
+mv "$tmp/prefix" "$tmp/moved" && cp -a "$tmp/moved" "$tmp/prefix"
+out="$(cd / && "$tmp/moved/bin/mlxcpp" generate -p "The best way to" --raw --max-tokens 12 2>&1)"
+grep -qF -- "using the bundled model $tmp/moved/share/mlxcpp/models/fortune-tiny-mlx-4bit-g64" <<<"$out" || { echo "FAIL installed data: $out"; exit 1; }
+grep -qF -- "$want" <<<"$out" || { echo "FAIL installed generate: $out"; exit 1; }
+"$tmp/moved/bin/mlxcpp" synth --like llama-3.2-1b --layers 1 -q -o "$tmp/synth" >/dev/null 2>&1 || { echo "FAIL installed synth"; exit 1; }
+rm -rf "$tmp/moved"
+echo "ok   installed binary: its own bundled model and tokenizers from a moved prefix"
 # 1. find_package
 cmake -S "$src/examples" -B "$tmp/ex" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$tmp/ex" -j2 >/dev/null

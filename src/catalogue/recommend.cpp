@@ -77,7 +77,7 @@ MemoryBudget MemoryBudget::from(const HardwareInfo& hw, std::optional<double> ra
 MemoryBudget MemoryBudget::measured(const HardwareInfo& hw, std::optional<double> ram_gb, std::optional<double> vram_gb) {
   MemoryBudget b = from(hw, ram_gb, vram_gb);
   const int threads = std::max(1, hw.logical_cores);
-  b.ram_bandwidth = measure_read_bandwidth(threads);
+  b.ram_bandwidth = measure_read_bandwidth(threads, size_t(256) << 20, 5);
   b.ram_bandwidth_source = fmt::format("measured, {} threads", threads);
   return b;
 }

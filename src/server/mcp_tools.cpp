@@ -103,10 +103,11 @@ json McpTools::list() {
       {{"name", "resolve_model"}, {"description", "Check a model name or id; suggests the right mlx-community id"},
        {"inputSchema", schema({{"name", {{"type", "string"}, {"description", "e.g. 'phi-3.5' or 'mlx-community/Llama-3.1-8B-Instruct-mlx'"}}}}, {"name"})}},
       {{"name", "recommend_model"}, {"description", "The best model and quantization that fit this machine (or a given budget), with the memory arithmetic"},
-       {"inputSchema", schema({{"task", {{"type", "string"}, {"enum", {"code", "general", "fast", "quality", "reasoning", "multilingual"}}}},
+       {"inputSchema", schema({{"task", {{"type", "string"}, {"enum", {"code", "general", "small-fast", "fast", "quality", "reasoning", "multilingual"}}}},
                                {"context", {{"type", "integer"}, {"minimum", 1}, {"default", kDefaultContext}}},
                                {"ram_gb", {{"type", "number"}, {"minimum", 0}}},
-                               {"vram_gb", {{"type", "number"}, {"minimum", 0}}}})}},
+                               {"vram_gb", {{"type", "number"}, {"minimum", 0}}},
+                               {"bandwidth_gbs", {{"type", "number"}, {"minimum", 0}, {"description", "RAM read bandwidth for the speed estimate (default: measured)"}}}})}},
       {{"name", "hardware_info"}, {"description", "CPU, SIMD features, RAM, NVIDIA GPUs and free disk of this machine"},
        {"inputSchema", schema(json::object())}},
       {{"name", "pull_model"}, {"description", "Download a model into the Hugging Face cache (checks fit first; sends progress)"},
@@ -159,7 +160,11 @@ ToolResult McpTools::call(const std::string& name, const json& args, const Progr
     if (args.contains("vram_gb")) vram = num_arg(args, "vram_gb", 0, 0, 1e6);
     const Catalogue cat = Catalogue::load_default();
     const RecommendRequest req{str_arg(args, "task", "general"), int64_t(num_arg(args, "context", double(kDefaultContext), 1, 1e8))};
-    return structured(recommend(cat, req, MemoryBudget::measured(detect_hardware(), ram, vram)).to_json());
+    MemoryBudget budget = args.contains("bandwidth_gbs") ? MemoryBudget::from(detect_hardware(), ram, vram)
+                                                         : MemoryBudget::measured(detect_hardware(), ram, vram);
+    if (args.contains("bandwidth_gbs"))
+      budget.ram_bandwidth = num_arg(args, "bandwidth_gbs", 0, 0, 1e6) * 1e9, budget.ram_bandwidth_source = "bandwidth_gbs";
+    return structured(recommend(cat, req, budget).to_json());
   }
   if (name == "hardware_info") return structured(detect_hardware().to_json());
   if (name == "pull_model") {

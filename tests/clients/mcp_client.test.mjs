@@ -62,7 +62,7 @@ test("list_models, resolve_model, recommend_model and hardware_info answer with 
   assert.deepEqual(Object.keys(list.structuredContent.models), ["code"]);
   const resolved = await call("resolve_model", { name: "mlx-community/Phi-3.5-mini-4k-instruct-mlx" });
   assert.equal(resolved.structuredContent.suggestions[0].id, "mlx-community/Phi-3.5-mini-instruct-4bit");
-  const rec = await call("recommend_model", { task: "general", ram_gb: 8 });
+  const rec = await call("recommend_model", { task: "general", ram_gb: 8, bandwidth_gbs: 50 });
   assert.equal(rec.structuredContent.choice.id, "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit");
   assert.match(rec.structuredContent.explanation, /KV cache/);
   const hw = await call("hardware_info", {});

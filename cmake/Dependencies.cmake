@@ -6,6 +6,8 @@ find_package(CLI11 REQUIRED)
 find_package(PkgConfig REQUIRED)
 # cpp-httplib: the HTTP server (and the tests' fake Hub); the Hub client itself uses libcurl.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# Optional: line editing and history in `mlxcpp chat` (libedit-dev).
+pkg_check_modules(LIBEDIT IMPORTED_TARGET libedit)
 if(MLXCPP_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

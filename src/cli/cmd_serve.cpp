@@ -33,7 +33,8 @@ void register_serve(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /v1/models)");
   cmd->add_option("-m,--model", o->model, "Default model (directory or repo id; default: the catalogue default if cached, else bundled)");
   cmd->add_option("--host", o->server.host, "Address to bind (127.0.0.1: this machine only)")->capture_default_str();
-  cmd->add_option("--port", o->server.port, "Port (0: any free port)")->capture_default_str();
+  cmd->add_option("--port", o->server.port, "Port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
+  cmd->add_flag("--quiet", o->server.quiet, "No access log (a line per request on stderr)");
   cmd->add_option("--api-key", o->server.api_key, "Require 'Authorization: Bearer KEY' (also $MLXCPP_API_KEY)");
   cmd->add_option("--max-concurrency", o->max_concurrency,
                   "Requests generated at once, batched; more wait in a FIFO queue (default: 64 on a GPU, 8 on the CPU)")
@@ -67,7 +68,7 @@ void register_serve(CLI::App& app) {
     auto registry = std::make_shared<ModelRegistry>(id, loc.dir, ro);
     o->server.http_threads = std::max(64, 2 * o->max_concurrency + 16);
     HttpServer server(o->server, registry);
-    if (!server.bind()) fail("cannot listen on {}:{} (in use, or not permitted)", o->server.host, o->server.port);
+    if (!server.bind()) fail("cannot listen on {}:{}: {}", o->server.host, o->server.port, bind_failure(o->server.host, o->server.port));
     g_server = &server;
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

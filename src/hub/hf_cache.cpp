@@ -148,6 +148,11 @@ fs::path locate_model(std::string_view spec) {
     if (fs::exists(local)) fail("{}: is a file; a model is a directory (or a repo id 'org/name')", spec);
     fail("{}: no such model directory, and not a repo id of the form 'org/name[@revision]'", spec);
   }
+  return locate_cached_model(spec);
+}
+
+fs::path locate_cached_model(std::string_view spec) {
+  if (!looks_like_repo_id(spec)) fail("'{}' is not a repo id of the form 'org/name[@revision]'", spec);
   const RepoRef ref = parse_repo_ref(spec);
   const fs::path cache = hub_cache_dir();
   if (auto snap = find_snapshot(cache, ref)) {

@@ -43,5 +43,8 @@ std::vector<std::string> cached_model_ids(const std::filesystem::path& cache);
 // A model given as a local directory or a repo id in the cache. Throws Error saying
 // where it looked when neither exists.
 std::filesystem::path locate_model(std::string_view spec);
+// The snapshot of a repo id in the Hugging Face cache, never a path: for names that come
+// from the network.
+std::filesystem::path locate_cached_model(std::string_view spec);
 
 }  // namespace mlxcpp

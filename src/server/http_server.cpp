@@ -2,7 +2,13 @@
 
 #include <httplib.h>
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <random>
 
 #include "server/event_channel.h"
@@ -76,6 +82,14 @@ struct HttpServer::Impl {
     send_json(res, e.status(), e.to_json());
   }
 
+  // One line per request on stderr (off with --quiet): method, path, status, tokens, time.
+  void log_access(const std::string& method, const std::string& path, int status, int64_t prompt_tokens,
+                  int64_t generated_tokens, double seconds) {
+    if (opt.quiet) return;
+    std::fprintf(stderr, "%s %s %d %lld+%lld tokens %.3f s\n", method.c_str(), path.c_str(), status,
+                 (long long)prompt_tokens, (long long)generated_tokens, seconds);
+  }
+
   // Parses, resolves the model, builds the prompt and submits; the answer is streamed or not.
   void handle_generation(const httplib::Request& http_req, httplib::Response& res, ApiRequest::Kind kind) {
     auto ex = std::make_shared<Exchange>();
@@ -97,8 +111,8 @@ struct HttpServer::Impl {
       const int64_t context = opt.ctx > 0 ? std::min(opt.ctx, ex->host->config().context_length()) : ex->host->config().context_length();
       if (int64_t(g.prompt.size()) >= context)
         throw ApiError(400, "invalid_request_error", "messages",
-                       fmt::format("the prompt has {} tokens but the context is {} tokens (context_length_exceeded)",
-                                   g.prompt.size(), context));
+                       fmt::format("the prompt has {} tokens but the context is {} tokens", g.prompt.size(), context),
+                       "context_length_exceeded");
       g.max_tokens = int(std::min<int64_t>(ex->req.max_tokens, context - int64_t(g.prompt.size())));
       g.sampling = ex->req.sampling;
       g.stop = ex->req.stop;
@@ -126,6 +140,8 @@ struct HttpServer::Impl {
   }
 
   void record(const Exchange& ex, const GenerationResult& r, int status) {
+    log_access("POST", ex.endpoint, status, r.prompt_tokens, r.generation_tokens,
+               std::chrono::duration<double>(Clock::now() - ex.start).count());
     metrics.count_request(ex.endpoint, status);
     metrics.add_tokens(r.prompt_tokens, r.generation_tokens);
     metrics.observe_latency(std::chrono::duration<double>(Clock::now() - ex.start).count());
@@ -245,13 +261,37 @@ struct HttpServer::Impl {
     server.set_payload_max_length(opt.body_limit);
     server.set_read_timeout(60, 0);
     server.set_write_timeout(60, 0);
+    // Tokens go out as they come (no Nagle delay behind a client's delayed ACK).
+    server.set_tcp_nodelay(true);
+    // SO_REUSEADDR only: httplib's SO_REUSEPORT would let a second server share the port.
+    server.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     server.new_task_queue = [n = opt.http_threads] { return new httplib::ThreadPool(size_t(n)); };
     if (!opt.cors_origin.empty()) {
       server.set_default_headers({{"Access-Control-Allow-Origin", opt.cors_origin},
-                                  {"Access-Control-Allow-Headers", "Authorization, Content-Type"},
                                   {"Access-Control-Allow-Methods", "GET, POST, OPTIONS"}});
-      server.Options(R"(.*)", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
+      // The preflight allows the headers the browser asks for (the openai client sends its
+      // own x-stainless-* headers), not a fixed pair.
+      server.Options(R"(.*)", [](const httplib::Request& req, httplib::Response& res) {
+        const std::string asked = req.get_header_value("Access-Control-Request-Headers");
+        res.set_header("Access-Control-Allow-Headers", asked.empty() ? "Authorization, Content-Type" : asked);
+        res.set_header("Access-Control-Max-Age", "600");
+        res.status = 204;
+      });
     }
+    // A known path with the wrong method: 405 with the method it takes.
+    for (const char* path : {"/v1/chat/completions", "/v1/completions"})
+      server.Get(path, [](const httplib::Request& req, httplib::Response& res) {
+        res.set_header("Allow", "POST");
+        send_json(res, 405, ApiError(405, "invalid_request_error", "", req.path + " takes POST").to_json());
+      });
+    for (const char* path : {"/v1/models", "/health", "/metrics"})
+      server.Post(path, [](const httplib::Request& req, httplib::Response& res) {
+        res.set_header("Allow", "GET");
+        send_json(res, 405, ApiError(405, "invalid_request_error", "", req.path + " takes GET").to_json());
+      });
     server.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
       const HostStats s = registry->stats();
       send_json(res, 200,
@@ -271,6 +311,11 @@ struct HttpServer::Impl {
     });
     server.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
       handle_generation(req, res, ApiRequest::Kind::Completion);
+    });
+    server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      // Generations log themselves with their tokens (record); everything else here.
+      if (res.status == 200 && (req.path == "/v1/chat/completions" || req.path == "/v1/completions")) return;
+      log_access(req.method, req.path, res.status, 0, 0, 0);
     });
     server.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;  // our own error answer
@@ -298,6 +343,24 @@ bool HttpServer::bind() {
 }
 
 int HttpServer::port() const { return impl_->port; }
+
+std::string bind_failure(const std::string& host, int port) {
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  if (const int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0)
+    return std::string("cannot resolve the address: ") + gai_strerror(rc);
+  std::string why = "unknown reason";
+  const int sock = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
+  if (sock >= 0) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    if (::bind(sock, res->ai_addr, res->ai_addrlen) != 0) why = std::strerror(errno);
+    close(sock);
+  }
+  freeaddrinfo(res);
+  return why;
+}
 void HttpServer::listen() { impl_->server.listen_after_bind(); }
 void HttpServer::stop() { impl_->server.stop(); }
 

@@ -22,8 +22,12 @@ struct ServerOptions {
   int64_t ctx = 0;             // per-request context cap (0: the model's)
   std::string cors_origin;     // empty: no CORS headers
   int http_threads = 64;       // connections served at once
+  bool quiet = false;          // no access log lines on stderr
   ApiLimits limits;
 };
+
+// Why binding host:port fails ("Address already in use", ...), found by trying it.
+std::string bind_failure(const std::string& host, int port);
 
 class HttpServer {
  public:

@@ -35,6 +35,17 @@ class Session {
     for (auto& w : workers_) w.thread.join();
   }
 
+  // The input ended: every request received is answered before the server exits, as any
+  // filter finishes its input (a pull_model still downloading completes and reports).
+  void finish() {
+    std::list<Worker> running;
+    {
+      std::lock_guard lock(mu_);
+      running.swap(workers_);
+    }
+    for (auto& w : running) w.thread.join();
+  }
+
   void handle_line(const std::string& line) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) return;
     const json msg = json::parse(line, nullptr, false);
@@ -163,6 +174,7 @@ int run_mcp_server(std::istream& in, std::ostream& out, const McpOptions& option
   Session session(out, options);
   std::string line;
   while (std::getline(in, line)) session.handle_line(line);
+  session.finish();
   return 0;
 }
 

@@ -195,7 +195,8 @@ ToolResult McpTools::generate(const json& args, const ProgressFn& progress, cons
   if (prompt.empty() == !has_messages) invalid("prompt", "give exactly one of 'prompt' or 'messages'");
   GenerationRequest g;
   g.max_tokens = int(num_arg(args, "max_tokens", 512, 1, 8192));
-  g.sampling.temperature = float(num_arg(args, "temperature", 0.7, 0, 2));
+  const double temperature = num_arg(args, "temperature", 0.7, 0, 2);  // echoed as given, not as the float
+  g.sampling.temperature = float(temperature);
   g.sampling.top_p = float(num_arg(args, "top_p", 1.0, 0, 1));
   if (args.contains("seed") && !args["seed"].is_null()) {
     if (!args["seed"].is_number_integer()) invalid("seed", "'seed' must be an integer");
@@ -260,7 +261,7 @@ ToolResult McpTools::generate(const json& args, const ProgressFn& progress, cons
     r.structured = {{"generated_text", res.text},
                     {"model", host->name()},
                     {"finish_reason", res.finish_reason},
-                    {"temperature", g.sampling.temperature},
+                    {"temperature", temperature},
                     {"max_tokens", g.max_tokens},
                     {"usage", {{"prompt_tokens", res.prompt_tokens}, {"completion_tokens", res.generation_tokens}}},
                     {"generation_tps", res.generation_tps}};

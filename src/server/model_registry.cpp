@@ -39,27 +39,34 @@ std::shared_ptr<ModelHost> ModelRegistry::get(const std::string& requested) {
       loaded_.insert(loaded_.begin(), host);
       return host;
     }
+  // A name from the network is a catalogue or cached id (or a name the resolver turns into
+  // one), never a path unless --allow-paths; a directory that is not allowed gets the
+  // answer of a missing id, so that the answer says nothing of what exists here.
+  if (requested.size() > 256) throw ApiError(400, "invalid_request_error", "model", "the model name is longer than 256 characters");
+  const auto missing = [&](const std::string& why) {
+    const Resolution r = resolve_model_online(Catalogue::load_default(), requested, HubSettings::from_environment());
+    return ApiError(404, "model_not_found", "model",
+                    fmt::format("model '{}' is not available on this server{}{}{}", requested, why,
+                                r.status == Resolution::Found ? "; it exists: run `mlxcpp pull " + r.id + "` first" : "",
+                                suggestions_text(r)));
+  };
   fs::path dir;
-  if (looks_like_repo_id(requested)) {
-    try {
-      dir = locate_model(requested);
-    } catch (const Error& e) {
-      const Resolution r = resolve_model_online(Catalogue::load_default(), requested, HubSettings::from_environment());
-      throw ApiError(404, "model_not_found", "model",
-                     fmt::format("model '{}' is not available on this server: {}{}{}", requested, e.what(),
-                                 r.status == Resolution::Found ? "; it exists: run `mlxcpp pull " + r.id + "` first" : "",
-                                 suggestions_text(r)));
-    }
-  } else if (fs::is_directory(requested)) {
-    if (!options_.allow_paths)
-      throw ApiError(404, "model_not_found", "model",
-                     fmt::format("model '{}': loading directories named by a request is off (start the server with "
-                                 "--allow-paths)", requested));
+  if (options_.allow_paths && fs::is_directory(requested)) {
     dir = requested;
   } else {
-    const Resolution r = resolve_model_name(Catalogue::load_default(), requested);
-    throw ApiError(404, "model_not_found", "model",
-                   fmt::format("model '{}' does not exist{}", requested, suggestions_text(r)));
+    std::string id = requested;
+    if (!looks_like_repo_id(requested)) {
+      const Resolution r =
+          resolve_model_name(Catalogue::load_default(), requested, 5, cached_model_ids(HubSettings::from_environment().cache_dir));
+      if (r.status != Resolution::Found) throw missing("");
+      id = r.id;
+    }
+    try {
+      dir = locate_cached_model(id);
+    } catch (const Error&) {
+      throw missing(id == requested ? " (it is not in this server's model cache)"
+                                    : fmt::format(" ({}, which is not in this server's model cache)", id));
+    }
   }
   auto host = std::make_shared<ModelHost>(requested, dir, options_.host);
   loaded_.insert(loaded_.begin(), host);

@@ -149,7 +149,7 @@ std::string content_text(const ojson& content, size_t index) {
 }  // namespace
 
 nlohmann::json ApiError::to_json() const {
-  return {{"error", {{"message", what()}, {"type", type_}, {"param", param_.empty() ? json(nullptr) : json(param_)}, {"code", nullptr}}}};
+  return {{"error", {{"message", what()}, {"type", type_}, {"param", param_.empty() ? json(nullptr) : json(param_)}, {"code", code_.empty() ? json(nullptr) : json(code_)}}}};
 }
 
 ApiRequest parse_chat_request(std::string_view body, const ApiLimits& limits) {

@@ -18,8 +18,9 @@ namespace mlxcpp {
 // A request the server refuses: HTTP status, OpenAI error type, the offending parameter.
 class ApiError : public Error {
  public:
-  ApiError(int status, std::string type, std::string param, const std::string& message)
-      : Error(message), status_(status), type_(std::move(type)), param_(std::move(param)) {}
+  // `code`: OpenAI's machine-readable error code where it has one (context_length_exceeded).
+  ApiError(int status, std::string type, std::string param, const std::string& message, std::string code = "")
+      : Error(message), status_(status), type_(std::move(type)), param_(std::move(param)), code_(std::move(code)) {}
   int status() const { return status_; }
   const std::string& type() const { return type_; }
   const std::string& param() const { return param_; }
@@ -27,7 +28,7 @@ class ApiError : public Error {
 
  private:
   int status_;
-  std::string type_, param_;
+  std::string type_, param_, code_;
 };
 
 struct ApiLimits {

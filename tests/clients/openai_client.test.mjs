@@ -183,3 +183,49 @@ test("malformed JSON, oversized bodies, wrong types, unknown models, missing aut
   const r = await client.completions.create({ prompt: "The best way to", max_tokens: 12 });
   assert.equal(r.choices[0].text, GREEDY);
 });
+
+test("the front: 405, context_length_exceeded, names that are paths, long names, access log", async () => {
+  const auth = { Authorization: "Bearer sk-test", "Content-Type": "application/json" };
+  const wrong = await fetch(`${server.url}/v1/chat/completions`, { headers: auth });
+  assert.equal(wrong.status, 405);
+  assert.equal(wrong.headers.get("allow"), "POST");
+  const long = await fetch(`${server.url}/v1/completions`, {
+    method: "POST", headers: auth, body: JSON.stringify({ prompt: "luck ".repeat(400), max_tokens: 4 }),
+  });
+  assert.equal(long.status, 400);
+  assert.equal((await long.json()).error.code, "context_length_exceeded");
+  // A directory (here /etc, which exists) and a missing id get the same 404: the answer
+  // says nothing of what exists on the server. A repo-id-shaped name is never a path.
+  const ask = (model) => fetch(`${server.url}/v1/completions`, {
+    method: "POST", headers: auth, body: JSON.stringify({ model, prompt: "x", max_tokens: 1 }),
+  });
+  for (const model of ["/etc", "no-such-dir-anywhere", "tests/data", "../../etc"]) {
+    const r = await ask(model);
+    assert.equal(r.status, 404, model);
+    assert.match((await r.json()).error.message, /is not available on this server/, model);
+  }
+  assert.equal((await ask("x".repeat(300))).status, 400);
+  assert.match(server.logs(), /POST \/v1\/completions 200 \d+\+\d+ tokens/);
+});
+
+test("CORS preflight allows the headers the browser asks for; a second server cannot take the port", async () => {
+  const cors = await startServer(["--cors", "https://app.example"]);
+  try {
+    const pre = await fetch(`${cors.url}/v1/chat/completions`, {
+      method: "OPTIONS",
+      headers: { Origin: "https://app.example", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization,content-type,x-stainless-os" },
+    });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get("access-control-allow-headers"), "authorization,content-type,x-stainless-os");
+    assert.equal(pre.headers.get("access-control-allow-origin"), "https://app.example");
+    const port = new URL(cors.url).port;
+    const { spawnSync } = await import("node:child_process");
+    const second = spawnSync(process.env.MLXCPP_BIN ?? new URL("../../build/mlxcpp", import.meta.url).pathname,
+                             ["serve", "--port", port], { encoding: "utf8", timeout: 60000 });
+    assert.equal(second.status, 1, second.stderr);
+    assert.match(second.stderr, /Address already in use/);
+  } finally {
+    await cors.stop();
+  }
+});

@@ -2,6 +2,8 @@
 // line on stdout) and the generate tool's cancellation, below the SDK client tests.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -53,6 +55,26 @@ TEST(McpServer, ErrorsFollowJsonRpc) {
   EXPECT_EQ(msgs[2]["error"]["code"], -32602);
   EXPECT_EQ(msgs[3]["error"]["code"], -32600);
   EXPECT_TRUE(msgs[4]["result"].empty());
+}
+
+// Requests sent and stdin closed at once: every one is answered before the server exits
+// (tool calls run on their own threads; the end of the input must not drop them).
+TEST(McpServer, AnswersEveryRequestBeforeExitingAtTheEndOfInput) {
+  ::setenv("MLXCPP_BUNDLED_MODEL", test::bundled_model().c_str(), 1);
+  ::setenv("HF_HUB_CACHE", "/nonexistent-mlxcpp-test-cache", 1);
+  std::vector<std::string> lines = {init("2025-06-18")};
+  for (int id = 2; id <= 5; ++id)
+    lines.push_back(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) +
+                    R"(,"method":"tools/call","params":{"name":"generate","arguments":{"prompt":"The best way to","max_tokens":8,"temperature":0.7,"seed":1}}})");
+  const auto msgs = exchange(lines);
+  std::set<int> answered;
+  for (const auto& m : msgs)
+    if (m.contains("id") && m.contains("result")) answered.insert(m["id"].get<int>());
+  EXPECT_EQ(answered, (std::set<int>{1, 2, 3, 4, 5}));
+  for (const auto& m : msgs)
+    if (m.contains("id") && m["id"] == 2) {
+      EXPECT_EQ(m["result"]["structuredContent"]["temperature"], 0.7);  // as given, not 0.699999988
+    }
 }
 
 TEST(McpTools, CancelledGenerateStopsEarly) {

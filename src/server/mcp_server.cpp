@@ -14,6 +14,7 @@
 
 #include "server/mcp_tools.h"
 #include "server/openai_protocol.h"
+#include "util/files.h"
 
 namespace mlxcpp {
 namespace {
@@ -48,6 +49,8 @@ class Session {
 
   void handle_line(const std::string& line) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) return;
+    if (json_nesting_exceeds(line, kMaxJsonDepth))
+      return send_error(nullptr, kParseError, fmt::format("parse error: nested more than {} levels", kMaxJsonDepth));
     const json msg = json::parse(line, nullptr, false);
     if (msg.is_discarded()) return send_error(nullptr, kParseError, "parse error: not JSON");
     if (msg.is_array()) return send_error(nullptr, kInvalidRequest, "batches are not supported");

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "tokenizer/tokenizer.h"
+#include "util/files.h"
 
 namespace mlxcpp {
 namespace {
@@ -18,6 +19,7 @@ using ojson = nlohmann::ordered_json;
 }
 
 ojson parse_body(std::string_view body) {
+  if (json_nesting_exceeds(body, kMaxJsonDepth)) bad("", fmt::format("the request body nests more than {} levels", kMaxJsonDepth));
   auto j = ojson::parse(body, nullptr, false);
   if (j.is_discarded()) bad("", "the request body is not valid JSON");
   if (!j.is_object()) bad("", "the request body must be a JSON object");

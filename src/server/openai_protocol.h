@@ -31,6 +31,9 @@ class ApiError : public Error {
   std::string type_, param_, code_;
 };
 
+// Request bodies (and MCP messages) nest at most this deep.
+inline constexpr int kMaxJsonDepth = 64;
+
 struct ApiLimits {
   int default_max_tokens = 512;   // mlx-lm's server default
   int max_tokens_cap = 8192;      // larger requests are refused

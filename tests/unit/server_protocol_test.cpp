@@ -87,6 +87,24 @@ TEST(OpenAiProtocol, BadRequestsAre400NamingTheField) {
   EXPECT_EQ(status_of(R"({"prompt": "a", "logprobs": 9})", false), 400);
 }
 
+// A body of nested brackets is refused by a scan before any parser allocates a value per
+// level (1 MB of '[' raised the server's RSS by 75 MB).
+TEST(OpenAiProtocol, DeepNestingIsRefusedBeforeParsing) {
+  const std::string deep = "{\"messages\": " + std::string(1 << 20, '[');
+  try {
+    parse_chat_request(deep, ApiLimits{});
+    FAIL() << "accepted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status(), 400);
+    EXPECT_NE(std::string(e.what()).find("nests more than 64 levels"), std::string::npos) << e.what();
+  }
+  // Brackets inside strings are text, not nesting.
+  const std::string quoted = R"({"messages": [{"role": "user", "content": ")" + std::string(1000, '[') + R"("}]})";
+  EXPECT_NO_THROW(parse_chat_request(quoted, ApiLimits{}));
+  EXPECT_FALSE(json_nesting_exceeds(R"(["a\"[[[[", [[1]]])", 3));
+  EXPECT_TRUE(json_nesting_exceeds("[[[[]]]]", 3));
+}
+
 TEST(OpenAiProtocol, AssistantToolCallArgumentsBecomeObjectsForTheTemplate) {
   const ApiRequest r = parse_chat_request(R"({"messages": [
       {"role": "user", "content": "weather?"},

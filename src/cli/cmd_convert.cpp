@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "cli/quant_options.h"
 #include "convert/convert.h"
 #include "hub/hf_cache.h"
@@ -27,6 +28,7 @@ void register_convert(CLI::App& app) {
     if (!o->dtype.empty()) opts.dtype = parse_float_dtype(o->dtype);
     opts.quant = o->quant.spec();
     opts.threads = o->threads;
+    opts.on_tensor = count_progress_printer("convert: tensors written");
     const auto t0 = std::chrono::steady_clock::now();
     const ConvertResult r = convert_model(find_model(o->src), o->dst, opts);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

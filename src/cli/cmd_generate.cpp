@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/engine_options.h"
 #include "cli/length_options.h"
+#include "cli/progress.h"
 #include "cli/sampling_options.h"
 #include "cli/validators.h"
 #include "hub/hf_cache.h"
@@ -149,7 +150,10 @@ void register_perplexity(CLI::App& app) {
     std::ifstream in(o->file, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
-    const PerplexityResult r = perplexity(*model, *tok, ss.str(), o->ctx);
+    const auto progress = count_progress_printer("perplexity: windows");
+    const PerplexityResult r = perplexity(*model, *tok, ss.str(), o->ctx, [&](int64_t done, int64_t total) {
+      if (progress) progress(size_t(done), size_t(total));
+    });
     if (o->json)
       std::printf("%s\n", nlohmann::json{{"perplexity", r.perplexity}, {"mean_nll", r.mean_nll}, {"scored_tokens", r.scored_tokens}}.dump().c_str());
     else

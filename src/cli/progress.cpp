@@ -35,4 +35,13 @@ std::function<void(const PullEvent&)> pull_progress_printer() {
   };
 }
 
+std::function<void(size_t, size_t)> count_progress_printer(const char* what) {
+  if (!::isatty(STDERR_FILENO)) return {};
+  return [what](size_t done, size_t total) {
+    std::fprintf(stderr, "\r%s: %zu/%zu", what, done, total);
+    if (done >= total) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  };
+}
+
 }  // namespace mlxcpp::cli

@@ -73,6 +73,7 @@ ConvertResult convert_model(const fs::path& src, const fs::path& dst, const Conv
   wo.dtype = *dtype;
   wo.quant = options.quant;
   wo.threads = options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  wo.on_tensor = options.on_tensor;
   build_directory_atomically(dst, [&](const fs::path& tmp) {
     const MlxWriteResult w = write_mlx_model(sources, config, wo, tmp);
     result.quantized = w.quantized_tensors;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -14,6 +15,7 @@ struct ConvertOptions {
   std::optional<DType> dtype;  // default: the config's torch_dtype / dtype, else as stored
   std::optional<QuantSpec> quant;
   int threads = 0;  // 0: hardware concurrency
+  std::function<void(size_t done, size_t total)> on_tensor;  // progress, as each tensor is written
 };
 
 struct ConvertResult {

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <mutex>
+
 #include "format/quant_config.h"
 #include "format/safetensors_writer.h"
 #include "quant/quantize_tensor.h"
@@ -91,6 +93,13 @@ MlxWriteResult write_mlx_model(const std::vector<FloatSource>& tensors, nlohmann
   result.shards = int(shards.size());
 
   nlohmann::json weight_map = nlohmann::json::object();
+  std::mutex progress_mu;
+  size_t written = 0;
+  const auto tensor_done = [&] {
+    if (!options.on_tensor) return;
+    std::lock_guard lock(progress_mu);
+    options.on_tensor(++written, units.size());
+  };
   for (size_t s = 0; s < shards.size(); ++s) {
     const std::string file = shards.size() == 1
                                  ? std::string("model.safetensors")
@@ -100,7 +109,7 @@ MlxWriteResult write_mlx_model(const std::vector<FloatSource>& tensors, nlohmann
     for (const Unit* u : shards[s]) {
       for (const auto& d : u->decls) weight_map[d.name] = file;
       const DType dtype = options.dtype;
-      writer.add_group(u->decls, [u, dtype](std::vector<std::span<uint8_t>> dst) {
+      writer.add_group(u->decls, [u, dtype, &tensor_done](std::vector<std::span<uint8_t>> dst) {
         const FloatSource& src = *u->src;
         const size_t rows = rows_of(src.shape), cols = cols_of(src.shape);
         const size_t chunk = std::max<size_t>(1, kChunkElements / std::max<size_t>(cols, 1));
@@ -120,6 +129,7 @@ MlxWriteResult write_mlx_model(const std::vector<FloatSource>& tensors, nlohmann
                           dst[1].data() + r * groups * dtype_size(sdt),
                           q.has_biases() ? dst[2].data() + r * groups * dtype_size(sdt) : nullptr);
         }
+        tensor_done();
       });
     }
     writer.write(dir / file, options.threads);

@@ -31,6 +31,8 @@ struct MlxWriteOptions {
   std::optional<QuantSpec> quant;
   int threads = 1;
   uint64_t max_shard_bytes = uint64_t(5) << 30;  // mlx-lm's MAX_FILE_SIZE_GB
+  // Called (from writer threads, one call at a time) as each tensor is written.
+  std::function<void(size_t done, size_t total)> on_tensor;
 };
 
 // mlx-lm quantizes Linear and Embedding weights whose input dimension divides by the

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "runtime/engine.h"
@@ -17,6 +18,8 @@ struct PerplexityResult {
   int64_t scored_tokens = 0, total_tokens = 0;
 };
 
-PerplexityResult perplexity(Engine& model, const Tokenizer& tokenizer, const std::string& text, int64_t ctx);
+// `on_window(done, total)`, when given, is called after each window (for a progress line).
+PerplexityResult perplexity(Engine& model, const Tokenizer& tokenizer, const std::string& text, int64_t ctx,
+                            const std::function<void(int64_t done, int64_t total)>& on_window = {});
 
 }  // namespace mlxcpp

@@ -168,8 +168,12 @@ ToolResult McpTools::call(const std::string& name, const json& args, const Progr
   }
   if (name == "hardware_info") return structured(detect_hardware().to_json());
   if (name == "pull_model") {
-    const std::string id = str_arg(args, "id");
-    if (!looks_like_repo_id(id)) invalid("id", fmt::format("'{}' is not a repo id 'org/name[@revision]'", id));
+    std::string id = str_arg(args, "id");
+    if (!looks_like_repo_id(id)) {  // a bare or Ollama-style name that names one model is that model
+      const Resolution r = resolve_model_online(Catalogue::load_default(), id, HubSettings::from_environment());
+      if (r.status != Resolution::Found) invalid("id", fmt::format("'{}' is not a repo id 'org/name[@revision]'{}", id, suggestions_text(r)));
+      id = r.id;
+    }
     ModelRequest req;
     req.spec = id;
     req.force = args.value("force", false);

@@ -132,6 +132,10 @@ test("pull_model downloads from the Hub with progress, then generate uses it", a
   const g = await call("generate", { model: "mlx-community/fortune-tiny-4bit", prompt: "Hi", max_tokens: 4, temperature: 0 });
   assert.equal(g.isError, false, g.content[0].text);
   assert.equal(g.structuredContent.model, "mlx-community/fortune-tiny-4bit");
+  // A bare name of a cached model is that model, for pull_model as for the CLI.
+  const bare = await call("pull_model", { id: "fortune-tiny-4bit" });
+  assert.equal(bare.isError, false, bare.content[0].text);
+  assert.equal(bare.structuredContent.id, "mlx-community/fortune-tiny-4bit");
 });
 
 test("invalid arguments are JSON-RPC errors", async () => {

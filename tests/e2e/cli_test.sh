@@ -50,6 +50,11 @@ check generate-system-prompt 0 '"generation_tokens":2' -- "$bin" generate -p "Hi
 check generate-max-kv-size 0 '"finish_reason":"length".*"generation_tokens":4' -- "$bin" generate -p "The best way to" --raw --max-kv-size 9 --json
 check generate-max-kv-size-short 1 "max-kv-size 4: the prompt alone has 5 tokens" -- "$bin" generate -p "The best way to" --raw --max-kv-size 4
 printf '[{"role":' > "$tmp/bad.json"
+# Progress on a terminal (script gives the command one), none in a pipe.
+check convert-progress-tty 0 "convert: tensors written: 38/38" -- script -qc "'$bin' convert '$root/tests/data/models/fortune-tiny' -o '$tmp/cprog' -q" /dev/null
+printf 'luck fortune travel river mountain friend letter morning garden window silver quiet harbour lantern %.0s' 1 2 3 > "$tmp/ppl.txt"
+check perplexity-progress-tty 0 "perplexity: windows: 1/" -- script -qc "'$bin' perplexity -f '$tmp/ppl.txt' --ctx 8" /dev/null
+check perplexity-no-progress-piped 0 "^no progress$" -- bash -c "'$bin' perplexity -f '$tmp/ppl.txt' --ctx 8 2>&1 | grep -q windows || echo 'no progress'"
 touch "$tmp/model.gguf"
 check generate-gguf 1 "GGUF is llama.cpp's format; mlxcpp runs MLX-format models" -- "$bin" generate -m "$tmp/model.gguf" -p hi
 check resolve-ollama 0 "^llama3.2:1b is mlx-community/Llama-3.2-1B-Instruct-4bit" -- "$bin" resolve llama3.2:1b

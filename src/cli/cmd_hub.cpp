@@ -1,4 +1,5 @@
 // `search` and `pull`: the Hub client (hub/) behind the resolver and the fit check.
+#include <algorithm>
 #include <cstdio>
 #include <fmt/format.h>
 
@@ -29,7 +30,11 @@ void register_search(CLI::App& app) {
   cmd->add_option("--limit", o->limit, "Most results")->check(CLI::Range(1, 10000))->capture_default_str();
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o] {
-    const HubSettings settings = HubSettings::from_environment();
+    // A search answers from its cache or the local ids when the Hub is away: one quick
+    // attempt, not the download's retry ladder.
+    HubSettings settings = HubSettings::from_environment();
+    settings.max_retries = 0;
+    settings.metadata_timeout_s = std::min(settings.metadata_timeout_s, 5.0);
     SearchQuery q;
     q.search = o->query, q.author = o->author, q.sort = o->sort, q.limit = o->limit;
     std::vector<std::string> local = cached_model_ids(settings.cache_dir);

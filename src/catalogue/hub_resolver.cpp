@@ -41,6 +41,7 @@ Resolution resolve_model_online(const Catalogue& catalogue, const std::string& n
   if (r.status == Resolution::Found) return r;
   if (settings.offline) {
     r.message += " (HF_HUB_OFFLINE is set: the catalogue only)";
+    r.hub = "HF_HUB_OFFLINE is set, so the Hub was not asked";
     return r;
   }
   std::string hub_note;
@@ -59,6 +60,7 @@ Resolution resolve_model_online(const Catalogue& catalogue, const std::string& n
       } catch (const HubError& e) {
         if (e.kind() == HubError::Kind::Gated) {
           r.message = std::string(e.what());
+          r.hub = r.message;
           return r;
         }
         if (e.kind() != HubError::Kind::RepoNotFound) throw;
@@ -74,9 +76,11 @@ Resolution resolve_model_online(const Catalogue& catalogue, const std::string& n
     Resolution with_hub = resolve_model_name(catalogue, name, 5, ids);
     if (with_hub.status == Resolution::Found) return with_hub;
     with_hub.message += hub_note;
+    if (!hub_note.empty()) with_hub.hub = "repository not found on the Hub";
     return with_hub;
   } catch (const HubError& e) {
     r.message += fmt::format(" (the Hub was not consulted: {})", e.what());
+    r.hub = fmt::format("the Hub could not be reached ({})", e.what());
     return r;
   }
 }

@@ -24,6 +24,7 @@ struct Resolution {
   std::string id;  // when Found
   std::vector<Suggestion> suggestions;
   std::string message;
+  std::string hub;  // what the Hub said of the name, when it was asked (resolve_model_online)
 
   int exit_code() const { return status == Found ? 0 : status == SuggestionsOnly ? 3 : 4; }
   nlohmann::json to_json() const;

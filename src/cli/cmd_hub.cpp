@@ -82,6 +82,13 @@ void register_pull(CLI::App& app) {
       o->id = r.id;
     }
     const RepoRef ref = parse_repo_ref(o->id);
+    // Neither cached nor in the catalogue: the resolver first (one quick Hub attempt), so a
+    // mistyped id with the Hub away fails at once with suggestions, not after the retries.
+    if (!settings.offline && !find_snapshot(settings.cache_dir, ref) && !Catalogue::load_default().find(ref.repo_id)) {
+      const Resolution r = resolve_model_online(Catalogue::load_default(), o->id, settings);
+      if (r.status != Resolution::Found)
+        fail("cannot get model '{}': {}{}", o->id, r.hub.empty() ? "not in the catalogue" : r.hub, suggestions_text(r));
+    }
     PullOptions opts;
     opts.repo_id = ref.repo_id, opts.revision = ref.revision, opts.exclude = o->exclude;
     opts.include = !o->include.empty() ? o->include

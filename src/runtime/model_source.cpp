@@ -123,7 +123,9 @@ ModelLocation find_or_pull_model(const ModelRequest& request) {
   if (!catalogue.find(ref.repo_id) && !settings.offline) {
     const Resolution r = resolve_model_online(catalogue, id_spec, settings);
     if (r.status != Resolution::Found)
-      throw ModelNotFound(fmt::format("model '{}' was not found: {}{}", id_spec, r.message, suggestions_text(r)), r);
+      throw ModelNotFound(fmt::format("cannot get model '{}': {}{}", id_spec, r.hub.empty() ? "not in the catalogue" : r.hub,
+                                      suggestions_text(r)),
+                          r);
   }
   PullOptions options;
   options.repo_id = ref.repo_id;

@@ -106,6 +106,9 @@ test("the mlx compatibility tool keeps the original server's JSON shapes", async
   const status = parse(await call("mlx", { action: "status" }));
   assert.equal(status.success, true);
   assert.equal(typeof status.timestamp, "number");
+  // GPU inference is reported only where it runs: a CUDA build that sees a GPU.
+  const hw = (await call("hardware_info", {})).structuredContent;
+  assert.equal(status.data.cuda_inference, status.data.cuda_built && hw.gpus.length > 0, JSON.stringify(status.data));
   const models = parse(await call("mlx", { action: "models" }));
   for (const m of models.data.models.general) for (const k of ["id", "size", "best_for", "size_gb"]) assert.ok(k in m, k);
   const gen = parse(await call("mlx", { action: "generate", prompt: "Hello", max_tokens: 6, temperature: 0 }));

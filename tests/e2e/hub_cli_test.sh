@@ -36,6 +36,7 @@ check generate-bare-name 0 "fortune-tiny-4bit is mlx-community/fortune-tiny-4bit
 kill $hub_pid; wait $hub_pid 2>/dev/null
 check hub-down-mistyped 1 "did you mean:" -- timeout 5 "$bin" generate -m mlx-community/fortune-tiny-4bt -p hi
 check hub-down-suggests-cached 1 "^  mlx-community/fortune-tiny-4bit " -- timeout 5 "$bin" generate -m mlx-community/fortune-tiny-4bt -p hi
+check hub-down-pull-mistyped 1 "did you mean:" -- timeout 5 "$bin" pull mlx-community/fortune-tiny-4bt
 check hub-down-search-fast 0 "mlx-community/fortune-tiny-4bit" -- env MLXCPP_SEARCH_TTL=0 timeout 8 "$bin" search fortune
 # Offline: cached things work, nothing else is attempted.
 export HF_HUB_OFFLINE=1

@@ -129,7 +129,8 @@ TEST(Recommend, ExpectedSpeedAndTheFloor) {
 // Nothing of the category fits: the best fit of any category is offered, marked as such.
 TEST(Recommend, NothingInTheCategoryFitsOffersAnotherMarked) {
   HardwareInfo no_gpu;
-  const Recommendation r = recommend(Catalogue::builtin(), {"code", 4096}, MemoryBudget::from(no_gpu, 2.0, 0.0));
+  const Catalogue catalogue = Catalogue::builtin();  // outlives r, which points into it
+  const Recommendation r = recommend(catalogue, {"code", 4096}, MemoryBudget::from(no_gpu, 2.0, 0.0));
   ASSERT_TRUE(r.choice);
   EXPECT_FALSE(r.other_category.empty());
   EXPECT_NE(r.explanation.find("Nothing in category 'code' fits"), std::string::npos) << r.explanation;

@@ -4,13 +4,16 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <cmath>
 #include <string>
+#include <utility>
 
 namespace mlxcpp::cli {
 
-inline CLI::Validator at_least(double lo) {
+// A number within [lo, hi]; `bound` is the rule as the error states it.
+inline CLI::Validator number_in(double lo, double hi, std::string bound, std::string description) {
   return CLI::Validator(
-      [lo](std::string& s) -> std::string {
+      [lo, hi, bound](std::string& s) -> std::string {
         double v = 0;
         try {
           size_t used = 0;
@@ -19,25 +22,17 @@ inline CLI::Validator at_least(double lo) {
         } catch (const std::exception&) {
           return fmt::format("must be a number, got {}", s);
         }
-        return v >= lo ? std::string() : fmt::format("must be >= {}, got {}", lo, s);
+        return v >= lo && v <= hi ? std::string() : fmt::format("must be {}, got {}", bound, s);
       },
-      fmt::format(">= {}", lo));
+      std::move(description));
+}
+
+inline CLI::Validator at_least(double lo) {
+  return number_in(lo, HUGE_VAL, fmt::format(">= {}", lo), fmt::format(">= {}", lo));
 }
 
 inline CLI::Validator between(double lo, double hi) {
-  return CLI::Validator(
-      [lo, hi](std::string& s) -> std::string {
-        double v = 0;
-        try {
-          size_t used = 0;
-          v = std::stod(s, &used);
-          if (used != s.size()) return fmt::format("must be a number, got {}", s);
-        } catch (const std::exception&) {
-          return fmt::format("must be a number, got {}", s);
-        }
-        return v >= lo && v <= hi ? std::string() : fmt::format("must be between {} and {}, got {}", lo, hi, s);
-      },
-      fmt::format("{} to {}", lo, hi));
+  return number_in(lo, hi, fmt::format("between {} and {}", lo, hi), fmt::format("{} to {}", lo, hi));
 }
 
 }  // namespace mlxcpp::cli

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -128,6 +129,65 @@ TEST(CudaKernels, EveryFormatMatchesTheCpuReference) {
             ASSERT_NEAR(got[size_t(i * rows + r)], ref[size_t(i * rows + r)], tol) << "row " << r << " input " << i;
           }
         }
+      }
+    }
+  }
+}
+
+// The tensor-core decode product (4-bit affine, 16-bit scales): each token's outputs are
+// the same bits whatever the number of tokens in the product and wherever the token sits
+// among them, and within bf16's rounding (weights and activations, 2^-8 each) of the exact
+// f32 product. 2,944 columns: 23 blocks of 128, so the kernel's 4 K slices are uneven;
+// 200 rows: a partial 32-row block.
+TEST(CudaKernels, TensorCoreProductGivesEveryTokenTheSameBitsAtAnyCount) {
+  REQUIRE_GPU();
+  const int64_t rows = 200, cols = 2944, most = 100;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> w(size_t(rows * cols)), x(size_t(most * cols)), bias(static_cast<size_t>(rows));
+  for (auto& v : w) v = 0.05f * nd(rng);
+  for (auto& v : x) v = nd(rng);
+  for (auto& v : bias) v = nd(rng);
+  ThreadPool pool(2);
+  const std::vector<Format> formats = {{QuantSpec{QuantMode::Affine, 4, 32}, DType::BF16},
+                                       {QuantSpec{QuantMode::Affine, 4, 64}, DType::BF16},
+                                       {QuantSpec{QuantMode::Affine, 4, 128}, DType::BF16},
+                                       {QuantSpec{QuantMode::Affine, 4, 64}, DType::F16}};
+  for (const Format& f : formats) {
+    SCOPED_TRACE(f.spec->to_string() + " " + std::string(dtype_name(f.dtype)));
+    const QuantSpec& s = *f.spec;
+    std::vector<uint8_t> packed(size_t(rows * cols * s.bits / 8));
+    std::vector<uint8_t> scales(size_t(rows * cols / s.group_size) * dtype_size(f.dtype)), biases(scales.size());
+    quantize_matrix(w.data(), size_t(rows), size_t(cols), s, f.dtype, packed.data(), scales.data(), biases.data());
+    WeightMatrix m;
+    m.name = "test";
+    m.rows = rows;
+    m.cols = cols;
+    m.quant = f.spec;
+    m.dtype = f.dtype;
+    m.data = packed.data();
+    m.scales = scales.data();
+    m.biases = biases.data();
+    m.bias = bias.data();
+    auto dev = make_cuda_linear(to_matrix_plan(m), false, /*tensor_core_rows=*/1);
+    std::vector<float> all(size_t(most * rows)), ref(size_t(most * rows)), wrow(static_cast<size_t>(cols));
+    dev->run(x.data(), most, all.data());
+    cpu::matmul(m, x.data(), most, ref.data(), pool, Precision::F32);
+    for (int64_t r = 0; r < rows; ++r) {
+      m.dequantize_row(r, wrow.data());
+      for (int64_t i = 0; i < most; i += 7) {
+        double wx = 0;
+        for (int64_t k = 0; k < cols; ++k) wx += std::abs(double(wrow[size_t(k)]) * x[size_t(i * cols + k)]);
+        ASSERT_NEAR(all[size_t(i * rows + r)], ref[size_t(i * rows + r)], 1e-5 + wx / 128.0) << "row " << r << " token " << i;
+      }
+    }
+    for (int64_t n : {1, 2, 5, 8, 9, 16, 17, 31, 33, 64, 65}) {
+      for (int64_t first : {int64_t(0), most - n, (most - n) / 3}) {
+        std::vector<float> got(size_t(n * rows));
+        dev->run(x.data() + first * cols, n, got.data());
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_EQ(0, std::memcmp(&got[size_t(i * rows)], &all[size_t((first + i) * rows)], size_t(rows) * 4))
+              << "token " << first + i << " at " << i << " of " << n;
       }
     }
   }

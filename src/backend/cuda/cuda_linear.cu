@@ -12,7 +12,8 @@ namespace {
 
 class CudaLinear final : public DeviceLinear {
  public:
-  CudaLinear(const MatrixPlan& w, bool f32) : f32_(f32) {
+  CudaLinear(const MatrixPlan& w, bool f32, int tensor_core_rows) : f32_(f32) {
+    s_.tensor_core_rows = tensor_core_rows;
     weights_.reserve(matrix_upload_bytes(w));
     weights_.allocate();
     m_ = upload_matrices(weights_, {w}).front();
@@ -26,7 +27,9 @@ class CudaLinear final : public DeviceLinear {
   void run(const float* x, int64_t n, float* y) override {
     ensure(n);
     MLXCPP_CUDA_CHECK(cudaMemcpy(x_, x, size_t(n * m_.cols) * 4, cudaMemcpyHostToDevice));
-    linear(m_, XIn{x_, nullptr, nullptr}, int(n), y_, m_.rows, f32_, s_, nullptr);
+    // Rows up to a decode pass's count take the decode kernels, as in the backend.
+    const Product product = s_.tensor_core_rows > 0 && n <= 128 ? Product::Gemv : Product::Auto;
+    linear(m_, XIn{x_, nullptr, nullptr}, int(n), y_, m_.rows, f32_, s_, nullptr, product);
     MLXCPP_CUDA_CHECK(cudaMemcpy(y, y_, size_t(n * m_.rows) * 4, cudaMemcpyDeviceToHost));
   }
 
@@ -65,10 +68,10 @@ class CudaLinear final : public DeviceLinear {
 
 namespace mlxcpp {
 
-std::unique_ptr<DeviceLinear> make_cuda_linear(const MatrixPlan& weight, bool f32) {
+std::unique_ptr<DeviceLinear> make_cuda_linear(const MatrixPlan& weight, bool f32, int tensor_core_rows) {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) throw std::runtime_error("no CUDA device is available");
-  return std::make_unique<cuda::CudaLinear>(weight, f32);
+  return std::make_unique<cuda::CudaLinear>(weight, f32, tensor_core_rows);
 }
 
 }  // namespace mlxcpp

@@ -17,7 +17,9 @@ class DeviceLinear {
   // y[n, rows] = x[n, cols] · Wᵀ (+ bias), host buffers.
   virtual void run(const float* x, int64_t n, float* y) = 0;
 };
-std::unique_ptr<DeviceLinear> make_cuda_linear(const MatrixPlan& weight, bool f32);
+// tensor_core_rows: as MatmulScratch's (products of at least that many rows take the
+// tensor-core kernel where it serves the matrix; 0: never).
+std::unique_ptr<DeviceLinear> make_cuda_linear(const MatrixPlan& weight, bool f32, int tensor_core_rows = 0);
 
 // `logits` (host, [vocab]) to the device, the draw there, the token back.
 class DeviceSampler {

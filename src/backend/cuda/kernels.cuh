@@ -29,6 +29,9 @@ struct MatmulScratch {
   int64_t x_elems = 0;
   float2* xd = nullptr;  // the quantized activations' (scale, sum) per block of 32
   int64_t xd_blocks = 0;
+  // Decode products of at least this many rows go to the tensor-core kernel (gemm_tc.cu)
+  // where it serves the matrix; 0: never.
+  int tensor_core_rows = 0;
 };
 
 // Rows per tile of the matrix-vector kernels; prefill chunks of up to this many rows take

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config git
   nlohmann-json3-dev libfmt-dev libcli11-dev zlib1g-dev
-  libcurl4-openssl-dev libcpp-httplib-dev libssl-dev libpcre2-dev libutf8proc-dev libhwy-dev
+  libcurl4-openssl-dev libcpp-httplib-dev libboost-dev libssl-dev libpcre2-dev libutf8proc-dev libhwy-dev
   libedit-dev  # chat's line editing and history (optional at build)
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev python3 python3-jinja2

@@ -1,5 +1,4 @@
 // `serve`: the OpenAI-compatible HTTP server (server/http_server.h).
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 
@@ -10,15 +9,6 @@
 #include "server/http_server.h"
 
 namespace mlxcpp::cli {
-namespace {
-
-HttpServer* g_server = nullptr;
-
-void on_signal(int) {
-  if (g_server) g_server->stop();
-}
-
-}  // namespace
 
 void register_serve(CLI::App& app) {
   struct Opts {
@@ -66,12 +56,8 @@ void register_serve(CLI::App& app) {
     ro.allow_paths = o->allow_paths;
     const std::string id = !loc.repo_id.empty() ? loc.repo_id : model_id_for_dir(loc.dir);
     auto registry = std::make_shared<ModelRegistry>(id, loc.dir, ro);
-    o->server.http_threads = std::max(64, 2 * o->max_concurrency + 16);
     HttpServer server(o->server, registry);
-    if (!server.bind()) fail("cannot listen on {}:{}: {}", o->server.host, o->server.port, bind_failure(o->server.host, o->server.port));
-    g_server = &server;
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    if (!server.bind()) fail("cannot listen on {}:{}: {}", o->server.host, o->server.port, server.bind_error());
     std::fprintf(stderr, "mlxcpp: serving %s on http://%s:%d/v1 (%s)\n", id.c_str(), o->server.host.c_str(), server.port(),
                  o->server.api_key.empty() ? "no API key" : "API key required");
     if (!o->port_file.empty()) {
@@ -81,7 +67,6 @@ void register_serve(CLI::App& app) {
       std::fclose(f);
     }
     server.listen();
-    g_server = nullptr;
     std::fprintf(stderr, "mlxcpp: server stopped\n");
   });
 }

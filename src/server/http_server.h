@@ -1,6 +1,8 @@
-// `mlxcpp serve`: the OpenAI-compatible HTTP API over cpp-httplib. Safe by default: binds
-// 127.0.0.1, Bearer auth with a constant-time compare when an API key is set, a body size
-// limit, a max_tokens cap, a per-request time limit, CORS only when asked for.
+// `mlxcpp serve`: the OpenAI-compatible HTTP API, over the event-driven front of
+// server/http_front.h. Safe by default: binds 127.0.0.1, Bearer auth with a constant-time
+// compare when an API key is set, a body size limit (after decoding), header and body
+// time limits, connection caps, a max_tokens cap, a per-request time limit (504), CORS
+// only when asked for.
 #pragma once
 
 #include <atomic>
@@ -21,22 +23,24 @@ struct ServerOptions {
   double request_timeout_s = 600;
   int64_t ctx = 0;             // per-request context cap (0: the model's)
   std::string cors_origin;     // empty: no CORS headers
-  int http_threads = 64;       // connections served at once
+  double header_timeout_s = 10;  // a request's head must arrive within this
+  double body_timeout_s = 60;    // and its body within this
+  int max_connections = 4096;
+  int max_connections_per_address = 256;
   bool quiet = false;          // no access log lines on stderr
   ApiLimits limits;
 };
-
-// Why binding host:port fails ("Address already in use", ...), found by trying it.
-std::string bind_failure(const std::string& host, int port);
 
 class HttpServer {
  public:
   HttpServer(ServerOptions options, std::shared_ptr<ModelRegistry> registry);
   ~HttpServer();
-  // Binds (port 0: any free port) and serves until stop(). Returns false if binding failed.
+  // Binds (port 0: any free port); false if that failed, and bind_error() says why
+  // ("Address already in use", ...).
   bool bind();
+  const std::string& bind_error() const;
   int port() const;
-  void listen();  // blocks
+  void listen();  // blocks until stop(), SIGINT or SIGTERM
   void stop();
 
  private:

@@ -17,7 +17,11 @@ void register_mcp(CLI::App& app) {
   cmd->add_option("--device", *device, "Where generate runs: auto (CUDA when a GPU can), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
-  cmd->callback([o, device] {
+  auto dirs = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("--allow-paths", *dirs, "Let generate name model directories inside these directories")
+      ->expected(1, -1)->type_name("DIR…")->check(CLI::ExistingDirectory);
+  cmd->callback([o, device, dirs] {
+    for (const auto& d : *dirs) o->allowed_dirs.emplace_back(d);
     o->device = resolve_device(*device);
     std::fprintf(stderr, "mlxcpp: MCP server on stdio\n");
     std::ios::sync_with_stdio(false);

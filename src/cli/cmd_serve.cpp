@@ -17,7 +17,7 @@ void register_serve(CLI::App& app) {
     int max_concurrency = 0;  // 0: 64 on a GPU, 8 on the CPU
     int64_t step_tokens = 512;
     EngineFlags engine;
-    bool allow_paths = false;
+    std::vector<std::string> allowed_dirs;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /v1/models)");
@@ -37,7 +37,16 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--timeout", o->server.request_timeout_s, "Seconds a request may take")->capture_default_str();
   cmd->add_option("--body-limit", o->server.body_limit, "Largest request body in bytes")->capture_default_str();
   cmd->add_option("--cors", o->server.cors_origin, "Allow this browser origin (CORS is off by default)");
-  cmd->add_flag("--allow-paths", o->allow_paths, "Let requests name model directories on this machine");
+  cmd->add_option("--allow-paths", o->allowed_dirs, "Let requests name model directories inside these directories")
+      ->expected(1, -1)->type_name("DIR…")->check(CLI::ExistingDirectory);
+  cmd->add_option("--header-timeout", o->server.header_timeout_s, "Seconds a request's head may take to arrive")
+      ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
+  cmd->add_option("--body-timeout", o->server.body_timeout_s, "Seconds a request's body may take to arrive")
+      ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
+  cmd->add_option("--max-connections", o->server.max_connections, "Open connections at most")
+      ->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  cmd->add_option("--max-connections-per-address", o->server.max_connections_per_address,
+                  "Open connections at most from one client address")->check(CLI::Range(1, 1 << 20))->capture_default_str();
   o->engine.add_to(cmd);
   cmd->add_option("--port-file", o->port_file, "Write the bound port here once listening (for scripts and tests)");
   cmd->callback([o] {
@@ -53,7 +62,7 @@ void register_serve(CLI::App& app) {
     if (o->max_concurrency == 0) o->max_concurrency = ro.host.engine.device == Device::Cuda ? 64 : 8;
     ro.host.max_active = o->max_concurrency;
     ro.host.step_tokens = o->step_tokens;
-    ro.allow_paths = o->allow_paths;
+    for (const auto& d : o->allowed_dirs) ro.allowed_dirs.emplace_back(d);
     const std::string id = !loc.repo_id.empty() ? loc.repo_id : model_id_for_dir(loc.dir);
     auto registry = std::make_shared<ModelRegistry>(id, loc.dir, ro);
     HttpServer server(o->server, registry);

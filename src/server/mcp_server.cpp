@@ -29,7 +29,7 @@ constexpr int kParseError = -32700, kInvalidRequest = -32600, kMethodNotFound = 
 
 class Session {
  public:
-  Session(std::ostream& out, const McpOptions& options) : out_(out), tools_(options.threads, options.device) {}
+  Session(std::ostream& out, const McpOptions& options) : out_(out), tools_(options.threads, options.device, options.allowed_dirs) {}
 
   ~Session() {
     for (auto& [id, flag] : in_flight_) flag->store(true);

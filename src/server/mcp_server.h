@@ -5,6 +5,9 @@
 // cancellation), and `mlx`, the compatibility tool of the original MLX integration.
 #pragma once
 
+#include <filesystem>
+#include <vector>
+
 #include <istream>
 #include "backend/device_info.h"
 #include <ostream>
@@ -14,6 +17,7 @@ namespace mlxcpp {
 struct McpOptions {
   int threads = 0;  // engine threads for generate
   Device device = Device::Cpu;  // where generate runs
+  std::vector<std::filesystem::path> allowed_dirs;  // model directories generate may name (--allow-paths)
 };
 
 // Serves until `in` ends; returns the process exit status.

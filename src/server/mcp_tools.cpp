@@ -135,6 +135,7 @@ std::shared_ptr<ModelHost> McpTools::host_for(const std::string& model) {
     RegistryOptions ro;
     ro.host.engine.threads = threads_;
     ro.host.engine.device = device_;
+    ro.allowed_dirs = allowed_dirs_;
     registry_ = std::make_shared<ModelRegistry>(id, dir, ro);
   }
   return registry_->get(model);

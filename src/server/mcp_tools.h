@@ -26,7 +26,8 @@ struct ToolResult {
 
 class McpTools {
  public:
-  McpTools(int threads, Device device) : threads_(threads), device_(device) {}
+  McpTools(int threads, Device device, std::vector<std::filesystem::path> allowed_dirs = {})
+      : threads_(threads), device_(device), allowed_dirs_(std::move(allowed_dirs)) {}
   static nlohmann::json list();  // the tools/list "tools" array
   // Throws ApiError(400) for invalid arguments (a JSON-RPC invalid-params error).
   ToolResult call(const std::string& name, const nlohmann::json& arguments, const ProgressFn& progress,
@@ -39,6 +40,7 @@ class McpTools {
 
   int threads_;
   Device device_;
+  std::vector<std::filesystem::path> allowed_dirs_;
   std::mutex mu_;
   std::shared_ptr<ModelRegistry> registry_;  // created on the first generate
 };

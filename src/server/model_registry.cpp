@@ -29,6 +29,19 @@ ModelRegistry::ModelRegistry(std::string default_id, const fs::path& default_dir
   default_host_ = std::make_shared<ModelHost>(default_id_, default_dir, options_.host);
 }
 
+std::optional<fs::path> allowed_model_dir(const std::string& requested, const std::vector<fs::path>& roots) {
+  const fs::path p(requested);
+  for (const fs::path& root : roots) {
+    std::error_code ec;
+    const fs::path r = fs::canonical(root, ec);
+    if (ec) continue;
+    const fs::path candidate = fs::canonical(p.is_absolute() ? p : r / p, ec);
+    if (ec || !fs::is_directory(candidate, ec)) continue;
+    if (std::mismatch(r.begin(), r.end(), candidate.begin(), candidate.end()).first == r.end()) return candidate;
+  }
+  return std::nullopt;
+}
+
 std::shared_ptr<ModelHost> ModelRegistry::get(const std::string& requested) {
   if (requested.empty() || requested == default_id_ || requested == default_host_->dir().string()) return default_host_;
   std::lock_guard lock(mu_);
@@ -40,8 +53,9 @@ std::shared_ptr<ModelHost> ModelRegistry::get(const std::string& requested) {
       return host;
     }
   // A name from the network is a catalogue or cached id (or a name the resolver turns into
-  // one), never a path unless --allow-paths; a directory that is not allowed gets the
-  // answer of a missing id, so that the answer says nothing of what exists here.
+  // one), never a path outside the --allow-paths directories; a directory that is not
+  // allowed gets the answer of a missing id, so that the answer says nothing of what
+  // exists here.
   if (requested.size() > 256) throw ApiError(400, "invalid_request_error", "model", "the model name is longer than 256 characters");
   const auto missing = [&](const std::string& why) {
     const Resolution r = resolve_model_online(Catalogue::load_default(), requested, HubSettings::from_environment());
@@ -51,8 +65,8 @@ std::shared_ptr<ModelHost> ModelRegistry::get(const std::string& requested) {
                                 suggestions_text(r)));
   };
   fs::path dir;
-  if (options_.allow_paths && fs::is_directory(requested)) {
-    dir = requested;
+  if (auto allowed = allowed_model_dir(requested, options_.allowed_dirs)) {
+    dir = *allowed;
   } else {
     std::string id = requested;
     if (!looks_like_repo_id(requested)) {

@@ -1,13 +1,16 @@
 // Which models a server may load, and the loaded ones. A request names a model by the
 // served id (or "" for the default), by a repo id in the Hugging Face cache, or — only
-// when the server was started with --allow-paths — by a directory. Anything else is a
-// 404 carrying the resolver's suggestions; nothing is downloaded on a request's behalf.
+// when the server was started with --allow-paths DIR… — by a directory inside one of
+// those (absolute, or relative to one; symlinks resolved, so none leads out). Anything
+// else is the same 404, carrying the resolver's suggestions, whether or not such a
+// directory exists; nothing is downloaded on a request's behalf.
 #pragma once
 
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,9 +20,14 @@ namespace mlxcpp {
 
 struct RegistryOptions {
   HostOptions host;
-  bool allow_paths = false;
+  std::vector<std::filesystem::path> allowed_dirs;  // where model directories may be named
   size_t max_loaded = 2;  // loaded models kept (least recently used is unloaded)
 };
+
+// `requested` as a directory inside one of `roots` (after resolving every symlink), or
+// nothing.
+std::optional<std::filesystem::path> allowed_model_dir(const std::string& requested,
+                                                       const std::vector<std::filesystem::path>& roots);
 
 class ModelRegistry {
  public:

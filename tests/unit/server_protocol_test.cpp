@@ -1,7 +1,11 @@
 // The OpenAI wire format (parsing, validation, responses) and tool-call parsing for the
 // formats the catalogue's chat templates teach, inferred from the real templates.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+
+#include "server/model_registry.h"
 #include "server/openai_protocol.h"
 #include "server/tool_calls.h"
 #include "test_support.h"
@@ -202,6 +206,28 @@ TEST(ToolCalls, StreamingHoldsBackOnlyWhatMayBeACall) {
   EXPECT_TRUE(may_become_tool_call(" {\"name\"", ToolCallFormat::Llama31));
   EXPECT_FALSE(may_become_tool_call("I think", ToolCallFormat::Llama31));
   EXPECT_FALSE(may_become_tool_call("", ToolCallFormat::None));
+}
+
+// --allow-paths DIR…: a model directory named by a request must lie inside one of the
+// directories, after every symlink is resolved; anything else is refused (nullopt: the
+// registry then answers as for a missing id).
+TEST(AllowedModelDirs, OnlyDirectoriesInsideTheRootsAfterSymlinks) {
+  namespace fs = std::filesystem;
+  const fs::path base = fs::temp_directory_path() / ("mlxcpp_allow_" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  fs::create_directories(base / "models" / "tiny");
+  fs::create_directories(base / "outside" / "secret");
+  fs::create_directory_symlink(base / "outside", base / "models" / "escape");
+  const std::vector<fs::path> roots = {base / "models"};
+  EXPECT_EQ(allowed_model_dir("tiny", roots), fs::canonical(base / "models" / "tiny"));
+  EXPECT_EQ(allowed_model_dir((base / "models" / "tiny").string(), roots), fs::canonical(base / "models" / "tiny"));
+  EXPECT_FALSE(allowed_model_dir("escape/secret", roots)) << "a symlink leads out of the root";
+  EXPECT_FALSE(allowed_model_dir("../outside/secret", roots));
+  EXPECT_FALSE(allowed_model_dir((base / "outside" / "secret").string(), roots));
+  EXPECT_FALSE(allowed_model_dir("/etc", roots));
+  EXPECT_FALSE(allowed_model_dir("missing", roots));
+  EXPECT_FALSE(allowed_model_dir("tiny", {})) << "no roots: no paths at all";
+  fs::remove_all(base);
 }
 
 }  // namespace

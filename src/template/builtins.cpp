@@ -13,7 +13,6 @@
 namespace mlxcpp::jinja {
 namespace {
 
-constexpr uint64_t kMaxStringBytes = uint64_t(64) << 20;  // no template legitimately builds more
 
 std::shared_ptr<Callable> fn(std::string name, Function f) {
   auto c = std::make_shared<Callable>();
@@ -91,6 +90,7 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
     for (size_t i = 0; i < s.size();) {
       const size_t len = utf8::char_len(s, i);
       out += s.substr(i, len);
+      check_template_string(out.size() + to.size());
       i += len;
       if (count < 0 || ++n < count) out += to;
     }
@@ -101,6 +101,7 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   int64_t n = 0;
   for (size_t p = s.find(from); p != std::string::npos && (count < 0 || n < count); p = s.find(from, start)) {
     out += s.substr(start, p - start) + to;
+    check_template_string(out.size() + s.size() - p);
     start = p + from.size();
     ++n;
   }
@@ -204,6 +205,7 @@ Value method(const Value& obj, const std::string& name) {
         const List items = to_list(a[0]);
         for (size_t i = 0; i < items.size(); ++i) {
           if (!items[i].is_string()) throw Error("sequence item " + std::to_string(i) + ": expected str instance");
+          check_template_string(out.size() + s.size() + items[i].str().size());
           out += (i ? s : "") + items[i].str();
         }
         return out;
@@ -425,7 +427,10 @@ bool contains(const Value& c, const Value& item) {
 
 Value arithmetic(const std::string& op, const Value& a, const Value& b) {
   if (op == "+") {
-    if (a.is_string() && b.is_string()) return a.str() + b.str();
+    if (a.is_string() && b.is_string()) {
+      check_template_string(a.str().size() + b.str().size());
+      return a.str() + b.str();
+    }
     if (a.is_list() && b.is_list()) {
       List l = a.list();
       l.insert(l.end(), b.list().begin(), b.list().end());
@@ -435,7 +440,7 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
   if (op == "*" && ((a.is_string() && b.is_int()) || (a.is_int() && b.is_string()))) {
     const std::string& s = a.is_string() ? a.str() : b.str();
     const int64_t n = a.is_int() ? a.integer() : b.integer();
-    if (n > 0 && s.size() * uint64_t(n) > kMaxStringBytes) throw Error("string repetition result is too large");
+    if (n > 0) check_template_string(s.size() * uint64_t(n));
     std::string out;
     for (int64_t i = 0; i < n; ++i) out += s;
     return out;
@@ -618,7 +623,9 @@ Value apply_filter(const std::string& name, const Args& a, const Kwargs& kw, con
     const List l = to_list(v);
     for (size_t i = 0; i < l.size(); ++i) {
       const Value item = attr.is_string() ? get_attr(l[i], attr.str()) : l[i];
-      out += (i ? sep : "") + to_str(item);
+      const std::string piece = to_str(item);
+      check_template_string(out.size() + sep.size() + piece.size());
+      out += (i ? sep : "") + piece;
     }
     return out;
   }

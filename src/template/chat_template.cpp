@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "template/template_error.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -24,8 +25,8 @@ nlohmann::json special_tokens_from_config(const std::string& model_dir) {
   return out;
 }
 
-ChatTemplate::ChatTemplate(const std::string& source, const nlohmann::json& special_tokens)
-    : template_(std::make_shared<jinja::Template>(source)) {
+ChatTemplate::ChatTemplate(const std::string& source, const nlohmann::json& special_tokens, std::string name)
+    : template_(std::make_shared<jinja::Template>(source)), name_(std::move(name)) {
   for (const auto& [k, v] : special_tokens.items()) specials_.set(k, jinja::from_json(v));
 }
 
@@ -33,7 +34,7 @@ ChatTemplate ChatTemplate::for_tokenizer(const Tokenizer& tok, const std::string
   const std::string* src = tok.chat_template();
   if (!src) fail("{}: the model has no chat template (tokenizer_config.json chat_template or chat_template.jinja)", model_dir);
   try {
-    return ChatTemplate(*src, special_tokens_from_config(model_dir));
+    return ChatTemplate(*src, special_tokens_from_config(model_dir), model_dir + " chat template");
   } catch (const Error& e) {
     fail("{}: chat template: {}", model_dir, e.what());
   }
@@ -49,7 +50,11 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& messages, const n
   g.set("add_generation_prompt", add_generation_prompt);
   if (extra.is_object())
     for (const auto& [k, v] : extra.items()) g.set(k, jinja::from_json(v));
-  return template_->render(g);
+  try {
+    return template_->render(g);
+  } catch (const jinja::TemplateError& e) {
+    fail("{}: {}", name_, e.what());
+  }
 }
 
 }  // namespace mlxcpp

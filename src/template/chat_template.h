@@ -16,7 +16,8 @@ class Tokenizer;
 class ChatTemplate {
  public:
   // `special_tokens` maps names (bos_token, eos_token, ...) to their text.
-  ChatTemplate(const std::string& source, const nlohmann::json& special_tokens);
+  // `name` says whose template it is in errors (the model directory).
+  ChatTemplate(const std::string& source, const nlohmann::json& special_tokens, std::string name = "chat template");
   // The tokenizer's default template; throws Error when the model has none.
   static ChatTemplate for_tokenizer(const Tokenizer& tokenizer, const std::string& model_dir);
 
@@ -26,6 +27,7 @@ class ChatTemplate {
 
  private:
   std::shared_ptr<jinja::Template> template_;
+  std::string name_;
   jinja::Dict specials_;
 };
 

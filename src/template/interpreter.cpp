@@ -41,7 +41,9 @@ class Renderer {
 
   Value eval(const Expr& e) {
     try {
-      return eval_inner(e);
+      Value v = eval_inner(e);
+      if (v.is_string()) check_template_string(v.str().size());  // whatever built it
+      return v;
     } catch (const TemplateError&) {
       throw;
     } catch (const TemplateRaised&) {
@@ -164,7 +166,11 @@ class Renderer {
     if (op == ">=") return compare(a, b) >= 0;
     if (op == "in") return contains(b, a);
     if (op == "not in") return !contains(b, a);
-    if (op == "~") return to_str(a) + to_str(b);
+    if (op == "~") {
+      std::string l = to_str(a), r = to_str(b);
+      check_template_string(l.size() + r.size());
+      return l + r;
+    }
     if ((a.is_undefined() || b.is_undefined()))
       fail_at(e, "'" + undefined_name(a.is_undefined() ? a : b) + "' is undefined");
     return arithmetic(op, a, b);
@@ -173,7 +179,7 @@ class Renderer {
   void exec(const Node& n, std::string& out) {
     // Templates are untrusted: bound the output and the work so loops cannot exhaust
     // memory or time (real chat templates take a few thousand steps).
-    if (out.size() > (size_t(64) << 20)) fail_at(n, "template output exceeds 64 MiB");
+    if (out.size() > kMaxTemplateString) fail_at(n, "the template's output passes the 64 MiB bound");
     if (++steps_ > kMaxSteps) fail_at(n, "template exceeds " + std::to_string(kMaxSteps) + " steps (runaway loop?)");
     switch (n.kind) {
       case Node::Text: out += n.text; return;

@@ -1,11 +1,20 @@
 // Errors from parsing or rendering a template, with the line and column at fault.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "util/error.h"
 
 namespace mlxcpp::jinja {
+
+// Templates are untrusted: no string they build (output or intermediate) may pass this.
+inline constexpr uint64_t kMaxTemplateString = uint64_t(64) << 20;
+// Throws before a string of `bytes` is built past the bound.
+inline void check_template_string(uint64_t bytes) {
+  if (bytes > kMaxTemplateString)
+    throw Error("a string of " + std::to_string(bytes) + " bytes would pass the 64 MiB bound on strings a template builds");
+}
 
 class TemplateError : public Error {
  public:

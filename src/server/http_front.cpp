@@ -103,7 +103,7 @@ struct Front::Impl {
   FrontOptions opt;
   Handler handler;
   std::unordered_map<std::string, int> per_address;  // loop thread only
-  std::atomic<int64_t> open{0}, refused{0}, timed_out{0}, gone{0};
+  std::atomic<int64_t> open{0};
   int port = 0;
   net::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
@@ -216,7 +216,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!current(r) || !streaming_ || piece.empty()) return;
     queue(chunk(piece));
     // A client that does not read what it asked for is not buffered for without end.
-    if (out_bytes_ > kMaxQueued) client_gone();
+    if (out_bytes_ > kMaxQueued) close();
   }
   void send_end(ReplyImpl* r) {
     if (!current(r) || !streaming_) return;
@@ -259,6 +259,10 @@ class Session : public std::enable_shared_from_this<Session> {
     phase_ = Phase::Draining;
   }
 
+  void refuse_too_large(const char* when) {
+    refuse(413, "request body larger than " + std::to_string(front_->opt.body_limit) + " bytes" + when);
+  }
+
   void arm_read_deadline(double s) {
     read_deadline_.expires_after(seconds(s));
     read_deadline_.async_wait([w = weak_from_this()](const error_code& ec) {
@@ -268,7 +272,6 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read_timeout() {
     if (closed_ || (phase_ != Phase::Head && phase_ != Phase::Body)) return;
-    if (phase_ == Phase::Body || buf_.size() > 0) ++front_->timed_out;
     if (phase_ == Phase::Body && !writing_) {
       reading_ = false;
       sock_.cancel();
@@ -297,7 +300,7 @@ class Session : public std::enable_shared_from_this<Session> {
       read_deadline_.cancel();
       if (ec == http::error::header_limit) return refuse(431, "request head larger than the limit");
       if (ec == http::error::body_limit)  // the parser checks Content-Length with the head
-        return refuse(413, "request body larger than " + std::to_string(front_->opt.body_limit) + " bytes");
+        return refuse_too_large("");
       if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::operation_aborted ||
           ec == net::error::connection_reset)
         return close();
@@ -305,7 +308,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const auto& req = parser_->get();
     if (const auto length = parser_->content_length(); length && *length > front_->opt.body_limit)
-      return refuse(413, "request body larger than " + std::to_string(front_->opt.body_limit) + " bytes");
+      return refuse_too_large("");
     if (iequals(std::string(req[http::field::expect]), "100-continue") && req.version() == 11)
       queue("HTTP/1.1 100 Continue\r\n\r\n");
     phase_ = Phase::Body;
@@ -322,7 +325,7 @@ class Session : public std::enable_shared_from_this<Session> {
     read_deadline_.cancel();
     if (ec) {
       if (ec == http::error::body_limit)
-        return refuse(413, "request body larger than " + std::to_string(front_->opt.body_limit) + " bytes");
+        return refuse_too_large("");
       if (ec == net::error::operation_aborted || ec == net::error::eof || ec == http::error::partial_message ||
           ec == net::error::connection_reset)
         return close();
@@ -342,7 +345,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else if (iequals(encoding, "gzip") || iequals(encoding, "deflate")) {
       const Inflate r = inflate_body(iequals(encoding, "gzip") ? "gzip" : "deflate", msg.body(), front_->opt.body_limit, req.body);
       if (r == Inflate::TooLarge)
-        return refuse(413, "request body larger than " + std::to_string(front_->opt.body_limit) + " bytes once decoded");
+        return refuse_too_large(" once decoded");
       if (r == Inflate::Malformed) return refuse(400, "the " + encoding + " request body does not decode");
     } else {
       return refuse(415, "Content-Encoding " + encoding + " is not supported (gzip, deflate)");
@@ -392,7 +395,7 @@ class Session : public std::enable_shared_from_this<Session> {
       else if (phase_ == Phase::Draining && !writing_) next_request();
       return;
     }
-    client_gone();
+    close();
   }
 
   // The client shut its sending side: either it closed (gone) or it only half-closed and
@@ -403,7 +406,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!reply_ || reply_->ended()) return;
     if (streaming_) queue(chunk(":\n\n"));
     else if (http11_) queue("HTTP/1.1 102 Processing\r\n\r\n");
-    else return client_gone();
+    else return close();
     poll_peer();
   }
 
@@ -412,7 +415,7 @@ class Session : public std::enable_shared_from_this<Session> {
     probe_timer_.async_wait([w = weak_from_this()](const error_code& ec) {
       auto self = w.lock();
       if (!self || ec || self->closed_ || self->phase_ != Phase::Handling) return;
-      if (peer_reset(self->sock_.native_handle())) return self->client_gone();
+      if (peer_reset(self->sock_.native_handle())) return self->close();
       self->poll_peer();
     });
   }
@@ -464,13 +467,13 @@ class Session : public std::enable_shared_from_this<Session> {
     writing_ = true;
     write_deadline_.expires_after(seconds(front_->opt.write_timeout_s));
     write_deadline_.async_wait([w = weak_from_this()](const error_code& ec) {
-      if (auto self = w.lock(); self && !ec) self->client_gone();
+      if (auto self = w.lock(); self && !ec) self->close();
     });
     net::async_write(sock_, net::buffer(out_.front()), [self = shared_from_this()](const error_code& ec, size_t) {
       self->writing_ = false;
       self->write_deadline_.cancel();
       if (self->closed_) return;
-      if (ec) return self->client_gone();
+      if (ec) return self->close();
       self->out_bytes_ -= self->out_.front().size();
       self->out_.pop_front();
       if (!self->out_.empty()) return self->write_next();
@@ -478,15 +481,7 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  void client_gone() {
-    if (closed_) return;
-    if (reply_ && !reply_->ended()) {
-      ++front_->gone;
-      reply_->mark_gone();
-    }
-    close();
-  }
-
+  // Also how a client that went away ends: a pending reply is marked gone.
   void close() {
     if (closed_) return;
     closed_ = true;
@@ -549,7 +544,6 @@ void Front::Impl::accept() {
     const auto remote = sock.remote_endpoint(ignored);
     const std::string peer = ignored ? std::string("?") : remote.address().to_string();
     if (self->open >= self->opt.max_connections || self->per_address[peer] >= self->opt.max_connections_per_address) {
-      ++self->refused;
       if (self->per_address[peer] == 0) self->per_address.erase(peer);
       // Best effort, never waiting on this client.
       const Response r = self->opt.error_reply(503, "too many connections");
@@ -622,10 +616,6 @@ void Front::stop() {
     d->signals.cancel(ignored);
     d->ioc.stop();
   });
-}
-
-FrontStats Front::stats() const {
-  return {impl_->open.load(), impl_->refused.load(), impl_->timed_out.load(), impl_->gone.load()};
 }
 
 }  // namespace mlxcpp::web

@@ -82,10 +82,6 @@ struct FrontOptions {
   std::function<Response(int status, const std::string& message)> error_reply;
 };
 
-struct FrontStats {
-  int64_t open = 0, refused = 0, timed_out = 0, gone = 0;
-};
-
 class Front {
  public:
   Front(FrontOptions options, Handler handler);
@@ -96,7 +92,6 @@ class Front {
   // Serves until stop() or SIGINT/SIGTERM.
   void run();
   void stop();
-  FrontStats stats() const;
 
   struct Impl;  // opaque (http_front.cpp)
 

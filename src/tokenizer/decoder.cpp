@@ -16,6 +16,10 @@ using nlohmann::json;
 class ByteLevelDecoder : public Decoder {
  public:
   void apply(std::vector<std::string>& tokens) const override {
+    apply_raw(tokens);
+    tokens.front() = utf8::make_valid(tokens.front());
+  }
+  void apply_raw(std::vector<std::string>& tokens) const override {
     // Each token's characters map back to bytes; a token with a character outside the
     // table (an added token, say) contributes its raw UTF-8, as HF does.
     std::string bytes;
@@ -31,7 +35,7 @@ class ByteLevelDecoder : public Decoder {
       }
       bytes += ok ? mapped : t;
     }
-    tokens.assign(1, utf8::make_valid(bytes));
+    tokens.assign(1, std::move(bytes));
   }
 };
 
@@ -72,6 +76,10 @@ int parse_byte_token(const std::string& t) {  // "<0xAB>" → 171, else -1
 
 class ByteFallback : public Decoder {
  public:
+  void apply_raw(std::vector<std::string>& tokens) const override {
+    for (auto& t : tokens)
+      if (const int b = parse_byte_token(t); b >= 0) t = std::string(1, char(b));
+  }
   void apply(std::vector<std::string>& tokens) const override {
     std::vector<std::string> out;
     std::string pending;  // consecutive byte tokens
@@ -113,6 +121,7 @@ class Fuse : public Decoder {
 class Strip : public Decoder {
  public:
   Strip(std::string content, size_t start, size_t stop) : content_(std::move(content)), start_(start), stop_(stop) {}
+  void apply_raw(std::vector<std::string>&) const override {}
   void apply(std::vector<std::string>& tokens) const override {
     for (auto& t : tokens) {
       size_t b = 0, e = t.size();
@@ -133,7 +142,11 @@ class MetaspaceDecoder : public Decoder {
  public:
   MetaspaceDecoder(std::string replacement, bool strip_first)
       : replacement_(std::move(replacement)), strip_first_(strip_first) {}
-  void apply(std::vector<std::string>& tokens) const override {
+  void apply(std::vector<std::string>& tokens) const override { replace(tokens, false); }
+  void apply_raw(std::vector<std::string>& tokens) const override { replace(tokens, true); }
+
+ private:
+  void replace(std::vector<std::string>& tokens, bool raw) const {
     for (size_t i = 0; i < tokens.size(); ++i) {
       std::string out;
       const std::string& t = tokens[i];
@@ -145,12 +158,11 @@ class MetaspaceDecoder : public Decoder {
           out += t[p++];
         }
       }
-      if (i == 0 && strip_first_ && out.starts_with(' ')) out.erase(0, 1);
+      if (i == 0 && strip_first_ && !raw && out.starts_with(' ')) out.erase(0, 1);
       tokens[i] = std::move(out);
     }
   }
 
- private:
   std::string replacement_;
   bool strip_first_;
 };
@@ -160,6 +172,9 @@ class Sequence : public Decoder {
   explicit Sequence(std::vector<std::unique_ptr<Decoder>> parts) : parts_(std::move(parts)) {}
   void apply(std::vector<std::string>& tokens) const override {
     for (const auto& p : parts_) p->apply(tokens);
+  }
+  void apply_raw(std::vector<std::string>& tokens) const override {
+    for (const auto& p : parts_) p->apply_raw(tokens);
   }
 
  private:

@@ -167,4 +167,17 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
   return out;
 }
 
+std::vector<std::string> Tokenizer::token_bytes() const {
+  std::vector<std::string> out(vocab_size());
+  for (size_t id = 0; id < out.size(); ++id) {
+    if (is_special(int32_t(id))) continue;
+    auto t = id_to_token(int32_t(id));
+    if (!t) continue;
+    std::vector<std::string> pieces{std::move(*t)};
+    if (decoder_) decoder_->apply_raw(pieces);
+    for (const auto& p : pieces) out[id] += p;
+  }
+  return out;
+}
+
 }  // namespace mlxcpp

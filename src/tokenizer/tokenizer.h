@@ -44,6 +44,9 @@ class Tokenizer {
   std::optional<int32_t> token_to_id(std::string_view token) const;
   std::optional<std::string> id_to_token(int32_t id) const;
   size_t vocab_size() const;  // one past the largest id (model or added)
+  // For every id below vocab_size(): the bytes the token adds in the middle of a text
+  // (Decoder::apply_raw); empty for special tokens and unused ids.
+  std::vector<std::string> token_bytes() const;
   bool is_special(int32_t id) const;
   const AddedVocabulary& added() const { return added_; }
 

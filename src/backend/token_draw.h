@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace mlxcpp {
@@ -29,10 +30,13 @@ struct TokenDraw {
   float log_min_p = 0;  // log(min_p), computed once on the host so every device agrees
   int32_t min_tokens_to_keep = 1;
   double uniform = 0;  // in [0, 1): where the draw lands in the kept tokens' weight
+  // Constrained decoding: a bit per token id (bit id % 32 of word id / 32); the others'
+  // logits are −∞ before anything else. Null: every token.
+  std::shared_ptr<const std::vector<uint32_t>> allowed;
 
   // Plain greedy: the largest logit itself, with no log-softmax to take (the host and the
   // devices take this shortcut alike).
-  bool is_argmax() const { return temperature == 0 && edits.empty(); }
+  bool is_argmax() const { return temperature == 0 && edits.empty() && !allowed; }
 };
 
 }  // namespace mlxcpp

@@ -12,12 +12,14 @@
 #include "cli/sampling_options.h"
 #include "cli/validators.h"
 #include "hub/hf_cache.h"
+#include "runtime/constraints.h"
 #include "runtime/engine.h"
 #include "runtime/generator.h"
 #include "runtime/perplexity.h"
 #include "template/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace mlxcpp::cli {
 namespace {
@@ -40,7 +42,7 @@ std::string unescape_prompt(const std::string& p) {
 
 void register_generate(CLI::App& app) {
   struct Opts {
-    std::string model, prompt, system;
+    std::string model, prompt, system, json_schema, grammar;
     int max_tokens = 256;
     int64_t max_kv_size = 0;
     EngineFlags engine;
@@ -65,6 +67,11 @@ void register_generate(CLI::App& app) {
   chat->excludes(raw);
   cmd->add_option("--system,--system-prompt", o->system, "System prompt (with --chat)");
   cmd->add_flag("--json", o->json, "Print one JSON object at the end instead of streaming");
+  auto* schema = cmd->add_option("--json-schema", o->json_schema,
+                                 "Constrain the output to JSON valid against this schema (a file, or the schema itself)");
+  cmd->add_option("--grammar", o->grammar, "Constrain the output to a GBNF grammar (a file)")
+      ->check(CLI::ExistingFile)
+      ->excludes(schema);
   o->engine.add_to(cmd);
   cmd->callback([o] {
     const auto dir = find_model(o->model);
@@ -94,6 +101,18 @@ void register_generate(CLI::App& app) {
     req.max_tokens = capped_max_tokens(o->max_tokens, o->max_kv_size, req.prompt.size());
     req.sampling = o->sampling.with_seed(o->sampling.seed);
     req.stop = o->stop;
+    if (!o->json_schema.empty() || !o->grammar.empty()) {
+      ConstraintCompiler constraints(model->config(), tok);
+      if (!o->grammar.empty()) {
+        req.constraint = constraints.gbnf(read_text_file(o->grammar));
+      } else {
+        const bool inline_schema = o->json_schema.find_first_of("{") != std::string::npos;
+        const std::string text = inline_schema ? o->json_schema : read_text_file(o->json_schema);
+        const auto parsed = nlohmann::ordered_json::parse(text, nullptr, false);
+        if (parsed.is_discarded()) fail("--json-schema {}: not valid JSON", inline_schema ? "(inline)" : o->json_schema);
+        req.constraint = constraints.json_schema(parsed, "--json-schema");
+      }
+    }
     auto stream = [&](const std::string& s) {
       if (o->json) return;
       std::fwrite(s.data(), 1, s.size(), stdout);

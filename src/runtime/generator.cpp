@@ -79,6 +79,12 @@ GenerationStream::GenerationStream(Engine& model, const Tokenizer& tok, Generati
   result_.prompt_tokens = int64_t(req_.prompt.size());
   result_.cached_prompt_tokens = int64_t(keep);
   result_.finish_reason = "length";
+  if (req_.constraint) {
+    if (req_.constraint->vocabulary().vocab() < model.config().vocab_size)
+      fail("the constraint was compiled for a vocabulary of {} tokens, the model has {}", req_.constraint->vocabulary().vocab(),
+           model.config().vocab_size);
+    constraint_state_ = req_.constraint->start();
+  }
   t0_ = t_first_ = Clock::now();
 }
 
@@ -110,7 +116,10 @@ bool GenerationStream::plan(EngineStep& out, int64_t max_tokens) {
   }
   if (!draws) return true;  // a chunk whose logits nobody reads
   // Planned once per token: a step planned again (its batch did not fit) draws the same.
-  if (!draw_planned_) draw_ = sampler_.next_draw(history_, model_.config().vocab_size);
+  if (!draw_planned_) {
+    draw_ = sampler_.next_draw(history_, model_.config().vocab_size);
+    if (req_.constraint) draw_.allowed = req_.constraint->mask(constraint_state_);
+  }
   draw_planned_ = true;
   if (req_.top_logprobs < 0) {
     out.output = StepOutput::Token;
@@ -174,6 +183,12 @@ void GenerationStream::accept_token() {
   }
   ++result_.generation_tokens;  // mlx-lm counts the EOS token too
   if (std::find(eos_.begin(), eos_.end(), next) != eos_.end()) return finish("stop");
+  bool complete = false;
+  if (req_.constraint) {
+    constraint_state_ = req_.constraint->advance(constraint_state_, next);
+    // (The mask allowed only tokens that continue; a dead state would be a bug.)
+    complete = constraint_state_ == grammar::Automaton::kDead || req_.constraint->finished(constraint_state_);
+  }
   result_.ids.push_back(next);
   history_.push_back(next);
   stream_.add(next);
@@ -185,7 +200,7 @@ void GenerationStream::accept_token() {
       stopped = true;
     }
   result_.text = text;
-  if (stopped) return finish("stop");
+  if (stopped || complete) return finish("stop");
   // Emit what is certain: what the stream decoder released, minus anything that could be
   // the start of a stop string.
   const size_t certain = stream_.emitted();

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "grammar/token_constraint.h"
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
 #include "tokenizer/stream_decoder.h"
@@ -36,6 +37,9 @@ struct GenerationRequest {
   int top_logprobs = -1;                      // -1: no logprobs; 0: the token's own; N: also the N best
   bool skip_special_tokens = true;            // false keeps markers such as [TOOL_CALLS] in the text
   const std::atomic<bool>* cancel = nullptr;  // set by another thread to stop early
+  // Constrained decoding (runtime/constraints.h): only tokens that keep the output a
+  // prefix of the grammar's sentences; the stream ends when the grammar is complete.
+  std::shared_ptr<grammar::TokenConstraint> constraint;
 };
 
 struct TokenLogprob {
@@ -117,6 +121,7 @@ class GenerationStream {
   TokenDraw draw_;
   bool draw_planned_ = false;
   int32_t next_ = -1;
+  int32_t constraint_state_ = 0;
   std::vector<float> logprobs_scratch_;
   std::string emitted_;
   int64_t capacity_ = 0;

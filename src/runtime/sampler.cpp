@@ -201,6 +201,11 @@ int32_t draw_token(std::span<float> logits, const TokenDraw& draw, std::vector<f
   // Greedy decoding on the CPU takes no log-softmax (two passes over the vocabulary, one
   // with an exponential per token), as before draws existed and as the GPU's argmax.
   if (draw.is_argmax() && !logprobs) return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  if (draw.allowed) {
+    const std::vector<uint32_t>& m = *draw.allowed;
+    for (size_t i = 0; i < logits.size(); ++i)
+      if (!((m[i >> 5] >> (i & 31)) & 1u)) logits[i] = -std::numeric_limits<float>::infinity();
+  }
   apply_edits(logits, draw.edits);
   return pick(logits, draw, logprobs);
 }

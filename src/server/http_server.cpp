@@ -143,6 +143,25 @@ struct HttpServer::Impl {
     error(*reply, req.method, path, ApiError(404, "invalid_request_error", "", "no such endpoint: " + req.method + " " + path));
   }
 
+  // The request's constraint (response_format, grammar, a required tool call), compiled
+  // by the model's cache; what it cannot run is a 400 naming the field.
+  std::shared_ptr<grammar::TokenConstraint> request_constraint(Exchange& ex) {
+    const ApiRequest& r = ex.req;
+    ConstraintCompiler& c = ex.host->constraints();
+    try {
+      if (!r.json_schema.is_null()) return c.json_schema(r.json_schema, "response_format");
+      if (!r.grammar.empty()) return c.gbnf(r.grammar);
+      if (r.tool_choice == "required" || r.tool_choice == "function") {
+        const std::string key = fmt::format("tools:{}:{}:{}", to_string(ex.tool_format), r.tool_name, r.tools.dump());
+        return c.grammar(key, [&] { return tool_call_grammar(ex.tool_format, r.tools, r.tool_name); });
+      }
+    } catch (const Error& e) {
+      const std::string param = !r.json_schema.is_null() ? "response_format" : !r.grammar.empty() ? "grammar" : "tool_choice";
+      throw ApiError(400, "invalid_request_error", param, e.what());
+    }
+    return nullptr;
+  }
+
   // Parses, resolves the model, builds the prompt and submits; the answer is streamed or
   // sent whole when the generation ends (so a time-out can still be a 504).
   void handle_generation(const web::Request& http_req, const std::shared_ptr<web::Reply>& reply, ApiRequest::Kind kind) {
@@ -182,6 +201,7 @@ struct HttpServer::Impl {
       g.sampling = ex->req.sampling;
       g.stop = ex->req.stop;
       g.top_logprobs = ex->req.top_logprobs;
+      g.constraint = request_constraint(*ex);
       job.request = std::move(g);
     } catch (const ApiError& e) {
       return error(*reply, "POST", ex->endpoint, e);

@@ -10,6 +10,7 @@ ModelHost::ModelHost(std::string name, const std::filesystem::path& dir, const H
     : name_(std::move(name)), dir_(dir), options_(options) {
   tok_ = Tokenizer::load(dir);
   model_ = Engine::load(dir, options.engine);
+  constraints_ = std::make_unique<ConstraintCompiler>(model_->config(), tok_);
   if (options.prefix_cache) prefix_cache_ = std::make_unique<PrefixCache>(model_->kv_pool());
   if (const std::string* src = tok_->chat_template()) {
     template_source_ = *src;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "runtime/engine.h"
+#include "runtime/constraints.h"
 #include "runtime/generator.h"
 #include "runtime/prefix_cache.h"
 #include "template/chat_template.h"
@@ -76,6 +77,8 @@ class ModelHost {
   // nullptr when the model has no chat template.
   const ChatTemplate* chat_template() const { return template_ ? &*template_ : nullptr; }
   const std::string& chat_template_source() const { return template_source_; }
+  // Compiles and caches the constraints of requests (response_format, grammar, tools).
+  ConstraintCompiler& constraints() { return *constraints_; }
 
   void submit(Job job);
   size_t queued() const;
@@ -102,6 +105,7 @@ class ModelHost {
   std::unique_ptr<Engine> model_;
   std::optional<ChatTemplate> template_;
   std::string template_source_;
+  std::unique_ptr<ConstraintCompiler> constraints_;
 
   mutable std::mutex mu_;
   std::condition_variable wake_;

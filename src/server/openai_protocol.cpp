@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -51,7 +52,7 @@ bool boolean(const ojson& j, const std::string& key) {
 void parse_common(const ojson& j, ApiRequest& r, const ApiLimits& limits, std::set<std::string>& known) {
   known.insert({"model", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "presence_penalty",
                 "frequency_penalty", "repetition_penalty", "repetition_context_size", "logit_bias", "n", "stream",
-                "stream_options", "user", "response_format"});
+                "stream_options", "user", "response_format", "grammar"});
   if (j.contains("model")) {
     if (!j["model"].is_string()) bad("model", "'model' must be a string");
     r.model = j["model"];
@@ -115,11 +116,27 @@ void parse_common(const ojson& j, ApiRequest& r, const ApiLimits& limits, std::s
   if (j.contains("user") && !j["user"].is_null() && !j["user"].is_string()) bad("user", "'user' must be a string");
   if (j.contains("response_format") && !j["response_format"].is_null()) {
     const auto& rf = j["response_format"];
-    const std::string type = rf.is_object() && rf.contains("type") && rf["type"].is_string() ? rf["type"].get<std::string>() : "";
-    if (type != "text")
-      bad("response_format", fmt::format("response_format '{}' is not supported: this server has no constrained "
-                                         "decoding, and ignoring it would return unconstrained text",
-                                         type.empty() ? rf.dump() : type));
+    if (!rf.is_object() || !rf.contains("type") || !rf["type"].is_string())
+      bad("response_format", "'response_format' must be an object with a 'type'");
+    const std::string type = rf["type"];
+    if (type == "json_object") {
+      // (llama.cpp's server also takes a schema here.)
+      r.json_schema = rf.contains("schema") ? rf["schema"] : ojson{{"type", "object"}};
+    } else if (type == "json_schema") {
+      if (!rf.contains("json_schema") || !rf["json_schema"].is_object() || !rf["json_schema"].contains("schema"))
+        bad("response_format", "response_format json_schema needs {\"json_schema\": {\"name\": …, \"schema\": {…}}}");
+      r.json_schema = rf["json_schema"]["schema"];
+      if (!r.json_schema.is_object() && !r.json_schema.is_boolean())
+        bad("response_format", "response_format.json_schema.schema must be an object");
+    } else if (type != "text") {
+      bad("response_format", fmt::format("response_format type '{}' is not supported (text, json_object, json_schema)", type));
+    }
+  }
+  if (j.contains("grammar") && !j["grammar"].is_null()) {
+    if (!j["grammar"].is_string() || j["grammar"].get<std::string>().empty())
+      bad("grammar", "'grammar' must be a GBNF text (a rule named root)");
+    if (!r.json_schema.is_null()) bad("grammar", "'grammar' and 'response_format' cannot be used together");
+    r.grammar = j["grammar"];
   }
   try {
     validate_sampling(r.sampling);
@@ -203,12 +220,19 @@ ApiRequest parse_chat_request(std::string_view body, const ApiLimits& limits) {
     if (r.top_logprobs < 0) bad("top_logprobs", "'top_logprobs' needs logprobs: true");
     r.top_logprobs = n;
   }
-  std::string tool_choice = "auto";
   if (j.contains("tool_choice") && !j["tool_choice"].is_null()) {
-    if (!j["tool_choice"].is_string()) bad("tool_choice", "only tool_choice \"auto\" and \"none\" are supported");
-    tool_choice = j["tool_choice"];
-    if (tool_choice != "auto" && tool_choice != "none")
-      bad("tool_choice", fmt::format("tool_choice '{}' is not supported (use \"auto\" or \"none\")", tool_choice));
+    const auto& tc = j["tool_choice"];
+    if (tc.is_string()) {
+      r.tool_choice = tc;
+      if (r.tool_choice != "auto" && r.tool_choice != "none" && r.tool_choice != "required")
+        bad("tool_choice", fmt::format("tool_choice '{}' is not one of auto, none, required", r.tool_choice));
+    } else if (tc.is_object() && tc.value("type", "") == "function" && tc.contains("function") && tc["function"].is_object() &&
+               tc["function"].contains("name") && tc["function"]["name"].is_string()) {
+      r.tool_choice = "function";
+      r.tool_name = tc["function"]["name"];
+    } else {
+      bad("tool_choice", "tool_choice must be auto, none, required or {\"type\": \"function\", \"function\": {\"name\": …}}");
+    }
   }
   if (j.contains("tools") && !j["tools"].is_null()) {
     if (!j["tools"].is_array()) bad("tools", "'tools' must be a list");
@@ -216,7 +240,15 @@ ApiRequest parse_chat_request(std::string_view body, const ApiLimits& limits) {
       if (!t.is_object() || t.value("type", "") != "function" || !t.contains("function") || !t["function"].is_object() ||
           !t["function"].contains("name") || !t["function"]["name"].is_string())
         bad("tools", "each tool must be {\"type\": \"function\", \"function\": {\"name\": …, …}}");
-    if (tool_choice != "none" && !j["tools"].empty()) r.tools = j["tools"];
+    if (r.tool_choice != "none" && !j["tools"].empty()) r.tools = j["tools"];
+  }
+  if (r.tool_choice == "required" || r.tool_choice == "function") {
+    if (r.tools.is_null()) bad("tool_choice", fmt::format("tool_choice '{}' needs tools", r.tool_choice));
+    if (r.tool_choice == "function" &&
+        std::none_of(r.tools.begin(), r.tools.end(), [&](const ojson& t) { return t["function"]["name"] == r.tool_name; }))
+      bad("tool_choice", fmt::format("tool_choice names '{}', which is not among the tools", r.tool_name));
+    if (!r.json_schema.is_null() || !r.grammar.empty())
+      bad("tool_choice", "a required tool call and response_format or grammar cannot be used together");
   }
   if (j.contains("parallel_tool_calls") && !j["parallel_tool_calls"].is_null()) (void)boolean(j, "parallel_tool_calls");
   if (j.contains("chat_template_kwargs") && !j["chat_template_kwargs"].is_null()) {

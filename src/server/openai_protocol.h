@@ -52,6 +52,13 @@ struct ApiRequest {
   std::vector<std::string> stop;
   bool stream = false, include_usage = false;
   int top_logprobs = -1;  // -1: none; 0: the chosen token's; N: top N too
+  // Constrained output (at most one): a JSON schema (response_format json_schema, or
+  // {"type": "object"} for json_object), a GBNF grammar, or a tool call that must come
+  // (tool_choice "required", or the named function).
+  nlohmann::ordered_json json_schema;  // null: none
+  std::string grammar;
+  std::string tool_choice = "auto";    // auto, none, required, or "function" (tool_name)
+  std::string tool_name;
 };
 
 ApiRequest parse_chat_request(std::string_view body, const ApiLimits& limits);

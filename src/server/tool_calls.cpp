@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "grammar/json_schema.h"
+#include "util/error.h"
+
 namespace mlxcpp {
 namespace {
 
@@ -127,6 +130,63 @@ bool may_become_tool_call(const std::string& text, ToolCallFormat format) {
     case ToolCallFormat::Llama31: return t.empty() || t.starts_with("{") || prefix_either_way("<|python_tag|>");
   }
   return false;
+}
+
+std::shared_ptr<grammar::Grammar> tool_call_grammar(ToolCallFormat format, const nlohmann::ordered_json& tools,
+                                                    const std::string& only_name) {
+  using grammar::Grammar;
+  using grammar::Sequence;
+  using grammar::Element;
+  if (format == ToolCallFormat::None)
+    fail("tool_choice: the model's chat template has no tool call format this server knows (qwen, mistral, llama3.1)");
+  const char* args_key = format == ToolCallFormat::Llama31 ? "parameters" : "arguments";
+  // One call: {"name": <const>, "<args>": <the tool's parameters>} for any (or the named) tool.
+  nlohmann::ordered_json call = {{"anyOf", nlohmann::ordered_json::array()}};
+  for (const auto& t : tools) {
+    const auto& f = t["function"];
+    if (!only_name.empty() && f["name"] != only_name) continue;
+    nlohmann::ordered_json params = f.contains("parameters") ? f["parameters"] : nlohmann::ordered_json{{"type", "object"}};
+    call["anyOf"].push_back({{"type", "object"},
+                             {"properties", {{"name", {{"const", f["name"]}}}, {args_key, params}}},
+                             {"required", {"name", args_key}},
+                             {"additionalProperties", false}});
+  }
+  auto g = std::make_shared<Grammar>();
+  const Element one = Grammar::ref(grammar::add_json_schema(*g, call, "tools"));
+  const Element ws = g->optional("ws", g->literal("\n"));
+  Sequence root;
+  switch (format) {
+    case ToolCallFormat::Qwen: {
+      Sequence block = g->literal("<tool_call>\n");
+      block.push_back(one);
+      const Sequence close = g->literal("\n</tool_call>");
+      block.insert(block.end(), close.begin(), close.end());
+      Sequence next{ws};
+      next.insert(next.end(), block.begin(), block.end());
+      root = block;
+      root.push_back(g->star("more-calls", next));
+      break;
+    }
+    case ToolCallFormat::Mistral: {
+      root = g->literal("[TOOL_CALLS][");
+      const Sequence comma = g->literal(", ");
+      root.push_back(g->repeat("calls", {one}, 1, -1, comma));
+      root.push_back(g->byte_range(']', ']'));
+      break;
+    }
+    case ToolCallFormat::Llama31: {
+      root = {one};
+      const Sequence sep = g->literal("; ");
+      Sequence next = sep;
+      next.push_back(one);
+      root.push_back(g->star("more-calls", next));
+      break;
+    }
+    case ToolCallFormat::None: break;
+  }
+  g->set_root(g->add("tool-calls", {root}));
+  g->check();
+  return g;
 }
 
 }  // namespace mlxcpp

@@ -5,9 +5,13 @@
 //   Llama 3.1       [<|python_tag|>]{"name": …, "parameters": {…}}  (calls separated by ';')
 #pragma once
 
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "grammar/grammar.h"
 
 namespace mlxcpp {
 
@@ -28,5 +32,12 @@ std::optional<std::vector<ToolCall>> parse_tool_calls(const std::string& text, T
 // While streaming: whether text so far may still turn out to be a tool call (so it must be
 // held back rather than sent as content).
 bool may_become_tool_call(const std::string& text_so_far, ToolCallFormat format);
+
+// The text of one or more tool calls in `format` (only calls of `only_name` when given),
+// each call's arguments valid against its tool's parameters schema: what tool_choice
+// "required" or a named function constrains the output to. Throws Error when the format
+// is None or a tool's schema is not supported (naming the tool).
+std::shared_ptr<grammar::Grammar> tool_call_grammar(ToolCallFormat format, const nlohmann::ordered_json& tools,
+                                                    const std::string& only_name);
 
 }  // namespace mlxcpp

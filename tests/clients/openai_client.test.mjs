@@ -100,8 +100,8 @@ test("errors: bad key 401, unknown field 400 naming it, unknown model 404 with s
     (e) => e.status === 400 && /best_of/.test(e.message) && e.param === "best_of");
   await assert.rejects(client.chat.completions.create({ model: "mlx-community/Llama-3.1-8B-Instruct-mlx", messages: [{ role: "user", content: "x" }] }),
     (e) => e.status === 404 && /Meta-Llama-3\.1-8B-Instruct-4bit/.test(e.message));
-  await assert.rejects(client.chat.completions.create({ messages: [{ role: "user", content: "x" }], response_format: { type: "json_object" } }),
-    (e) => e.status === 400 && /response_format/.test(e.message));
+  await assert.rejects(client.chat.completions.create({ messages: [{ role: "user", content: "x" }], response_format: { type: "xml" } }),
+    (e) => e.status === 400 && e.param === "response_format" && /xml/.test(e.message));
   await assert.rejects(client.chat.completions.create({ messages: [{ role: "user", content: "x" }], temperature: 7 }),
     (e) => e.status === 400 && e.param === "temperature");
 });

@@ -69,14 +69,36 @@ TEST(OpenAiProtocol, DefaultsFollowMlxLmServer) {
   EXPECT_TRUE(r.tools.is_null());
 }
 
+TEST(OpenAiProtocol, ConstraintsAreParsed) {
+  const ApiRequest a = parse_chat_request(R"({"messages": [{"role": "user", "content": "x"}],
+      "response_format": {"type": "json_schema", "json_schema": {"name": "n", "strict": true,
+                          "schema": {"type": "object", "properties": {"b": {}, "a": {}}}}}})", limits);
+  EXPECT_EQ(a.json_schema["properties"].begin().key(), "b");  // the schema's order is kept
+  const ApiRequest o = parse_chat_request(R"({"messages": [{"role": "user", "content": "x"}],
+      "response_format": {"type": "json_object"}})", limits);
+  EXPECT_EQ(o.json_schema, nlohmann::ordered_json({{"type", "object"}}));
+  const ApiRequest t = parse_chat_request(R"({"messages": [{"role": "user", "content": "x"}],
+      "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "f"}}})",
+                                          limits);
+  EXPECT_EQ(t.tool_choice, "function");
+  EXPECT_EQ(t.tool_name, "f");
+  const ApiRequest g = parse_completion_request(R"({"prompt": "x", "grammar": "root ::= \"a\""})", limits);
+  EXPECT_EQ(g.grammar, "root ::= \"a\"");
+}
+
 TEST(OpenAiProtocol, BadRequestsAre400NamingTheField) {
   EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "frobnicate": 1})"), "frobnicate");
   EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "temperature": "hot"})"), "temperature");
   EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "temperature": 3})"), "temperature");
   EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "n": 2})"), "n");
   EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 100000})"), "max_tokens");
-  EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}})"), "response_format");
+  EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}})"), "response_format");
+  EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema"}})"), "response_format");
   EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"})"), "tool_choice");
+  EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "sometimes"})"), "tool_choice");
+  EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": {"type": "function", "function": {"name": "f"}},
+                         "tools": [{"type": "function", "function": {"name": "g"}}]})"), "tool_choice");
+  EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "grammar": 7})"), "grammar");
   EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"abc": 1}})"), "logit_bias");
   EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "stop": ""})"), "stop");
   EXPECT_EQ(param_of(R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2})"), "top_logprobs");

@@ -173,7 +173,7 @@ class CudaBackend final : public Backend {
   }
 
   bool can_draw(const TokenDraw& draw) const override {
-    return draw.edits.size() <= size_t(kMaxDrawEdits) && p_.vocab <= kMaxDrawVocab;
+    return draw.edits.size() <= size_t(kMaxDrawEdits) && p_.vocab <= kMaxDrawVocab && !draw.allowed;
   }
 
   void forward(std::span<const SequenceStep> batch) override;

@@ -193,12 +193,15 @@ void GenerationStream::accept_token() {
   history_.push_back(next);
   stream_.add(next);
   std::string text = stream_.text();
-  bool stopped = false;
+  // The stop string that occurs first ends the text (and is reported).
+  size_t stop_at = std::string::npos;
   for (const auto& s : req_.stop)
-    if (const auto at = text.find(s); at != std::string::npos) {
-      text.resize(at);
-      stopped = true;
+    if (const auto at = text.find(s); at < stop_at) {
+      stop_at = at;
+      result_.stop_string = s;
     }
+  const bool stopped = stop_at != std::string::npos;
+  if (stopped) text.resize(stop_at);
   result_.text = text;
   if (stopped || complete) return finish("stop");
   // Emit what is certain: what the stream decoder released, minus anything that could be

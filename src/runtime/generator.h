@@ -53,6 +53,7 @@ struct GenerationResult {
   std::string text;
   std::vector<int32_t> ids;
   std::string finish_reason;  // "stop", "length" or "cancelled"
+  std::string stop_string;    // the stop string that ended the text, if one did
   int64_t prompt_tokens = 0;
   int64_t cached_prompt_tokens = 0;  // of prompt_tokens, taken from a reused KV cache
   int64_t generation_tokens = 0;

@@ -62,6 +62,25 @@ std::string Request::header(std::string_view name) const {
   return "";
 }
 
+std::string percent_decode(std::string_view s) {
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += char(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
 Inflate inflate_body(std::string_view encoding, const std::string& in, size_t limit, std::string& out) {
   z_stream z{};
   // gzip, or deflate as HTTP defines it (zlib-wrapped; 32 also accepts a gzip header).

@@ -104,4 +104,7 @@ class Front {
 enum class Inflate { Ok, TooLarge, Malformed };
 Inflate inflate_body(std::string_view encoding, const std::string& in, size_t limit, std::string& out);
 
+// A path segment with its %XX escapes decoded (a malformed escape is kept as it is).
+std::string percent_decode(std::string_view s);
+
 }  // namespace mlxcpp::web

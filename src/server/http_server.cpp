@@ -4,8 +4,10 @@
 #include <mutex>
 #include <random>
 
+#include "server/anthropic_protocol.h"
 #include "server/http_front.h"
 #include "server/prompt_builder.h"
+#include "server/responses_protocol.h"
 #include "server/tool_calls.h"
 
 namespace mlxcpp {
@@ -24,32 +26,33 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
 
 namespace {
 
-std::string random_id(const char* prefix) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* hex = "0123456789abcdef";
-  std::string id = prefix;
-  for (int i = 0; i < 24; ++i) id += hex[rng() & 15];
-  return id;
-}
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
-std::string dump(const ojson& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
-
-std::string sse(const ojson& j) { return "data: " + dump(j) + "\n\n"; }
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // One generation request from submission to its last byte. The scheduler thread (text,
 // done, error), the event loop (deadline, keep-alive, a client gone) and the worker that
 // submitted it all touch it: under `mu`, and `finished` makes the first ending the only one.
+// The APIs the server speaks; each parses its own bodies and writes its own answers.
+enum class Api { ChatCompletions, Completions, Responses, Messages, CountTokens };
+
+std::optional<Api> api_of(const std::string& path) {
+  if (path == "/v1/chat/completions") return Api::ChatCompletions;
+  if (path == "/v1/completions") return Api::Completions;
+  if (path == "/v1/responses") return Api::Responses;
+  if (path == "/v1/messages") return Api::Messages;
+  if (path == "/v1/messages/count_tokens") return Api::CountTokens;
+  return std::nullopt;
+}
+
+bool anthropic(Api api) { return api == Api::Messages || api == Api::CountTokens; }
+
 struct Exchange {
   std::mutex mu;
+  Api api = Api::ChatCompletions;
   ApiRequest req;
   ResponseContext ctx;
+  std::unique_ptr<AnswerWriter> writer;
   std::shared_ptr<ModelHost> host;
   std::shared_ptr<web::Reply> reply;
   std::shared_ptr<std::atomic<bool>> cancel;
@@ -65,14 +68,18 @@ struct Exchange {
 struct HttpServer::Impl {
   ServerOptions opt;
   std::shared_ptr<ModelRegistry> registry;
+  std::shared_ptr<ResponseStore> response_store = std::make_shared<ResponseStore>();
   Metrics metrics;
   std::unique_ptr<web::Front> front;
   std::string bind_error;
 
   bool authorized(const web::Request& req) {
     if (opt.api_key.empty()) return true;
+    // OpenAI clients send a bearer token, Anthropic clients an x-api-key header.
     const std::string h = req.header("Authorization");
-    return h.starts_with("Bearer ") && constant_time_equal(h.substr(7), opt.api_key);
+    if (h.starts_with("Bearer ")) return constant_time_equal(h.substr(7), opt.api_key);
+    const std::string key = req.header("x-api-key");
+    return !key.empty() && constant_time_equal(key, opt.api_key);
   }
 
   // Every answer goes out with the CORS headers when they are asked for.
@@ -96,13 +103,16 @@ struct HttpServer::Impl {
   void error(web::Reply& reply, const std::string& method, const std::string& endpoint, const ApiError& e) {
     metrics.count_request(endpoint, e.status());
     log_access(method, endpoint, e.status(), 0, 0, 0);
-    reply.send(response(e.status(), dump(e.to_json())));
+    const auto api = api_of(endpoint);
+    reply.send(response(e.status(), api && anthropic(*api) ? dump(anthropic_error_json(e)) : dump(e.to_json())));
   }
 
   void route(web::Request& req, const std::shared_ptr<web::Reply>& reply) {
     const std::string& path = req.path;
-    const bool generation = path == "/v1/chat/completions" || path == "/v1/completions";
-    const bool info = path == "/v1/models" || path == "/health" || path == "/metrics";
+    const std::optional<Api> api = api_of(path);
+    const bool generation = api.has_value();
+    const bool model_info = path.starts_with("/v1/models/") && path.size() > 11;
+    const bool info = path == "/v1/models" || model_info || path == "/health" || path == "/metrics";
     if (req.method == "OPTIONS" && !opt.cors_origin.empty()) {
       // The preflight allows the headers the browser asks for (the openai client sends its
       // own x-stainless-* headers), not a fixed pair.
@@ -121,8 +131,8 @@ struct HttpServer::Impl {
       log_access(req.method, path, 405, 0, 0, 0);
       return reply->send(std::move(r));
     }
-    if (generation)
-      return handle_generation(req, reply, path == "/v1/chat/completions" ? ApiRequest::Kind::Chat : ApiRequest::Kind::Completion);
+    if (api == Api::CountTokens) return handle_count_tokens(req, reply);
+    if (generation) return handle_generation(req, reply, *api);
     if (path == "/health") {
       const HostStats s = registry->stats();
       log_access(req.method, path, 200, 0, 0, 0);
@@ -140,6 +150,19 @@ struct HttpServer::Impl {
       log_access(req.method, path, 200, 0, 0, 0);
       return reply->send(response(200, dump(registry->list())));
     }
+    if (model_info) {
+      // Ids hold a slash (org/name), sent as it is or percent-encoded.
+      const std::string id = web::percent_decode(path.substr(11));
+      const nlohmann::json models = registry->list();
+      for (const auto& m : models["data"])
+        if (m["id"] == id) {
+          metrics.count_request("/v1/models/{id}", 200);
+          log_access(req.method, path, 200, 0, 0, 0);
+          return reply->send(response(200, dump(m)));
+        }
+      return error(*reply, req.method, "/v1/models/{id}",
+                   ApiError(404, "invalid_request_error", "model", fmt::format("model '{}' is not served here (GET /v1/models lists them)", id), "model_not_found"));
+    }
     error(*reply, req.method, path, ApiError(404, "invalid_request_error", "", "no such endpoint: " + req.method + " " + path));
   }
 
@@ -152,8 +175,8 @@ struct HttpServer::Impl {
       if (!r.json_schema.is_null()) return c.json_schema(r.json_schema, "response_format");
       if (!r.grammar.empty()) return c.gbnf(r.grammar);
       if (r.tool_choice == "required" || r.tool_choice == "function") {
-        const std::string key = fmt::format("tools:{}:{}:{}", to_string(ex.tool_format), r.tool_name, r.tools.dump());
-        return c.grammar(key, [&] { return tool_call_grammar(ex.tool_format, r.tools, r.tool_name); });
+        const std::string key = fmt::format("tools:{}:{}:{}:{}", to_string(ex.tool_format), r.tool_name, r.parallel_tool_calls, r.tools.dump());
+        return c.grammar(key, [&] { return tool_call_grammar(ex.tool_format, r.tools, r.tool_name, r.parallel_tool_calls); });
       }
     } catch (const Error& e) {
       const std::string param = !r.json_schema.is_null() ? "response_format" : !r.grammar.empty() ? "grammar" : "tool_choice";
@@ -162,36 +185,72 @@ struct HttpServer::Impl {
     return nullptr;
   }
 
+  // The prompt of a request, through the model's chat template (tools checked against it).
+  std::vector<int32_t> prompt_tokens(Exchange& ex, GenerationRequest& g) {
+    if (!ex.req.tools.is_null()) {
+      const std::string& source = ex.host->chat_template_source();
+      ex.tool_format = infer_tool_call_format(source);
+      // A template that never reads `tools` would drop them without a word.
+      if (source.find("tools") == std::string::npos)
+        throw ApiError(400, "invalid_request_error", "tools",
+                       "the chat template of " + ex.ctx.model + " does not take tools, so the model would never see them");
+      g.skip_special_tokens = ex.tool_format == ToolCallFormat::None;
+    }
+    try {
+      return ex.req.kind == ApiRequest::Kind::Chat ? chat_prompt_tokens(*ex.host, ex.req.messages, ex.req.tools, ex.req.chat_template_kwargs)
+                                                   : ex.host->tokenizer().encode(ex.req.prompt, true);
+    } catch (const Error& e) {
+      throw ApiError(400, "invalid_request_error", "messages", std::string("the chat template failed: ") + e.what());
+    }
+  }
+
+  // POST /v1/messages/count_tokens: the prompt's length, nothing generated.
+  void handle_count_tokens(const web::Request& http_req, const std::shared_ptr<web::Reply>& reply) {
+    Exchange ex;
+    try {
+      if (!authorized(http_req)) throw ApiError(401, "authentication_error", "", "missing or invalid API key (x-api-key)");
+      ex.req = parse_messages_request(http_req.body, opt.limits, true);
+      ex.host = registry->get(ex.req.model);
+      ex.ctx.model = ex.req.model.empty() ? registry->default_id() : ex.req.model;
+      GenerationRequest g;
+      const size_t n = prompt_tokens(ex, g).size();
+      metrics.count_request(http_req.path, 200);
+      log_access("POST", http_req.path, 200, int64_t(n), 0, 0);
+      reply->send(response(200, dump(nlohmann::json{{"input_tokens", n}})));
+    } catch (const ApiError& e) {
+      error(*reply, "POST", http_req.path, e);
+    } catch (const Error& e) {
+      error(*reply, "POST", http_req.path, ApiError(400, "invalid_request_error", "", e.what()));
+    }
+  }
+
   // Parses, resolves the model, builds the prompt and submits; the answer is streamed or
   // sent whole when the generation ends (so a time-out can still be a 504).
-  void handle_generation(const web::Request& http_req, const std::shared_ptr<web::Reply>& reply, ApiRequest::Kind kind) {
+  void handle_generation(const web::Request& http_req, const std::shared_ptr<web::Reply>& reply, Api api) {
     auto ex = std::make_shared<Exchange>();
+    ex->api = api;
     ex->endpoint = http_req.path;
     ex->reply = reply;
     Job job;
     try {
-      if (!authorized(http_req)) throw ApiError(401, "authentication_error", "", "missing or invalid API key (Authorization: Bearer …)");
-      ex->req = kind == ApiRequest::Kind::Chat ? parse_chat_request(http_req.body, opt.limits)
-                                               : parse_completion_request(http_req.body, opt.limits);
+      if (!authorized(http_req)) throw ApiError(401, "authentication_error", "", "missing or invalid API key (Authorization: Bearer …, or x-api-key)");
+      std::optional<ResponsesRequest> responses;
+      switch (api) {
+        case Api::ChatCompletions: ex->req = parse_chat_request(http_req.body, opt.limits); break;
+        case Api::Completions: ex->req = parse_completion_request(http_req.body, opt.limits); break;
+        case Api::Responses:
+          responses = parse_responses_request(http_req.body, opt.limits, *response_store);
+          ex->req = responses->api;
+          break;
+        case Api::Messages:
+        case Api::CountTokens: ex->req = parse_messages_request(http_req.body, opt.limits); break;
+      }
       ex->host = registry->get(ex->req.model);
-      ex->ctx = {random_id(kind == ApiRequest::Kind::Chat ? "chatcmpl-" : "cmpl-"), unix_now(),
-                 ex->req.model.empty() ? registry->default_id() : ex->req.model, &ex->host->tokenizer()};
+      static constexpr const char* kIdPrefix[] = {"chatcmpl-", "cmpl-", "resp_", "msg_", ""};
+      ex->ctx = {random_id(kIdPrefix[int(api)]), unix_now(), ex->req.model.empty() ? registry->default_id() : ex->req.model,
+                 &ex->host->tokenizer()};
       GenerationRequest g;
-      if (!ex->req.tools.is_null()) {
-        const std::string& source = ex->host->chat_template_source();
-        ex->tool_format = infer_tool_call_format(source);
-        // A template that never reads `tools` would drop them without a word.
-        if (source.find("tools") == std::string::npos)
-          throw ApiError(400, "invalid_request_error", "tools",
-                         "the chat template of " + ex->ctx.model + " does not take tools, so the model would never see them");
-        g.skip_special_tokens = ex->tool_format == ToolCallFormat::None;
-      }
-      try {
-        g.prompt = kind == ApiRequest::Kind::Chat ? chat_prompt_tokens(*ex->host, ex->req.messages, ex->req.tools, ex->req.chat_template_kwargs)
-                                                  : ex->host->tokenizer().encode(ex->req.prompt, true);
-      } catch (const Error& e) {
-        throw ApiError(400, "invalid_request_error", "messages", std::string("the chat template failed: ") + e.what());
-      }
+      g.prompt = prompt_tokens(*ex, g);
       const int64_t context = opt.ctx > 0 ? std::min(opt.ctx, ex->host->config().context_length()) : ex->host->config().context_length();
       if (int64_t(g.prompt.size()) >= context)
         throw ApiError(400, "invalid_request_error", "messages",
@@ -202,6 +261,12 @@ struct HttpServer::Impl {
       g.stop = ex->req.stop;
       g.top_logprobs = ex->req.top_logprobs;
       g.constraint = request_constraint(*ex);
+      ex->ctx.prompt_tokens = int64_t(g.prompt.size());
+      switch (api) {
+        case Api::Responses: ex->writer = responses_answer_writer(std::move(*responses), ex->ctx, response_store); break;
+        case Api::Messages: ex->writer = messages_answer_writer(ex->ctx); break;
+        default: ex->writer = openai_answer_writer(ex->req, ex->ctx); break;
+      }
       job.request = std::move(g);
     } catch (const ApiError& e) {
       return error(*reply, "POST", ex->endpoint, e);
@@ -225,6 +290,7 @@ struct HttpServer::Impl {
       web::Response head = response(200, "", "text/event-stream");
       head.headers.emplace_back("Cache-Control", "no-cache");
       reply->start_stream(std::move(head));
+      if (const std::string open = ex->writer->stream_open(); !open.empty()) reply->write(open);
       keep_alive_later(ex);
     }
     ex->host->submit(std::move(job));
@@ -258,7 +324,7 @@ struct HttpServer::Impl {
     ex.held += text;
     // With tools, text that may be a tool call waits for the end.
     if (ex.tool_format != ToolCallFormat::None && may_become_tool_call(ex.held, ex.tool_format)) return;
-    ex.reply->write(sse(text_chunk(ex.req, ex.ctx, ex.held, ex.first)));
+    ex.reply->write(ex.writer->stream_text(ex.held));
     ex.first = false;
     ex.held.clear();
   }
@@ -267,17 +333,13 @@ struct HttpServer::Impl {
     std::lock_guard lock(ex.mu);
     if (ex.finished) return;
     ex.finished = true;
-    const auto calls = parse_tool_calls(r.text, ex.tool_format);
+    auto calls = parse_tool_calls(r.text, ex.tool_format);
+    if (calls && !ex.req.parallel_tool_calls && calls->size() > 1) calls->resize(1);
     record(ex, r, 200);
-    if (!ex.req.stream) {
-      ex.reply->send(response(200, dump(completion_response(ex.req, r, ex.ctx, calls ? &*calls : nullptr))));
-      return;
-    }
-    if (calls) ex.reply->write(sse(tool_calls_chunk(ex.ctx, *calls)));
-    else if (!ex.held.empty() || ex.first) ex.reply->write(sse(text_chunk(ex.req, ex.ctx, ex.held, ex.first)));
-    ex.reply->write(sse(finish_chunk(ex.req, ex.ctx, openai_finish_reason(r, calls.has_value()))));
-    if (ex.req.include_usage) ex.reply->write(sse(usage_chunk(ex.req, ex.ctx, r)));
-    ex.reply->write("data: [DONE]\n\n");
+    const std::vector<ToolCall>* call_list = calls ? &*calls : nullptr;
+    if (!ex.req.stream) return ex.reply->send(response(200, ex.writer->whole(r, call_list)));
+    if (!calls && !ex.held.empty()) ex.reply->write(ex.writer->stream_text(ex.held));
+    ex.reply->write(ex.writer->stream_close(r, call_list));
     ex.reply->end();
   }
 
@@ -285,9 +347,9 @@ struct HttpServer::Impl {
   void fail_exchange(Exchange& ex, const ApiError& e) {
     metrics.count_request(ex.endpoint, e.status());
     log_access("POST", ex.endpoint, e.status(), 0, 0, since(ex.start));
-    if (!ex.req.stream) return ex.reply->send(response(e.status(), dump(e.to_json())));
-    ex.reply->write(sse({{"error", {{"message", e.what()}, {"type", e.type()}}}}));
-    ex.reply->write("data: [DONE]\n\n");
+    if (!ex.req.stream)
+      return ex.reply->send(response(e.status(), anthropic(ex.api) ? dump(anthropic_error_json(e)) : dump(e.to_json())));
+    ex.reply->write(ex.writer->stream_error(e));
     ex.reply->end();
   }
 

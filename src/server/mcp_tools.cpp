@@ -41,10 +41,6 @@ double num_arg(const json& a, const char* key, double fallback, double lo, doubl
   return v;
 }
 
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // A failure the calling model should see (isError), not a protocol error.
 ToolResult tool_error(const std::string& message) {
   ToolResult r;

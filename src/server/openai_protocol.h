@@ -4,12 +4,14 @@
 // and the tests (and the fuzzer) call these directly.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "runtime/generator.h"
+#include "server/answer_writer.h"
 #include "server/tool_calls.h"
 #include "util/error.h"
 
@@ -59,6 +61,7 @@ struct ApiRequest {
   std::string grammar;
   std::string tool_choice = "auto";    // auto, none, required, or "function" (tool_name)
   std::string tool_name;
+  bool parallel_tool_calls = true;     // false: at most one call (a required one: exactly one)
 };
 
 ApiRequest parse_chat_request(std::string_view body, const ApiLimits& limits);
@@ -66,10 +69,11 @@ ApiRequest parse_completion_request(std::string_view body, const ApiLimits& limi
 
 // Everything a response needs beyond the generation itself.
 struct ResponseContext {
-  std::string id;       // chatcmpl-… / cmpl-…
+  std::string id;       // chatcmpl-… / cmpl-… / resp_… / msg_…
   int64_t created = 0;  // unix seconds
   std::string model;    // as requested
   const Tokenizer* tokenizer = nullptr;  // for logprob token texts
+  int64_t prompt_tokens = 0;             // known before generation (a stream's first event)
 };
 
 // The complete (non-streamed) answer; tool calls when the text parsed as such.
@@ -82,6 +86,9 @@ nlohmann::ordered_json tool_calls_chunk(const ResponseContext& ctx, const std::v
 nlohmann::ordered_json finish_chunk(const ApiRequest& req, const ResponseContext& ctx, const std::string& finish_reason);
 nlohmann::ordered_json usage_chunk(const ApiRequest& req, const ResponseContext& ctx, const GenerationResult& result);
 nlohmann::ordered_json usage_json(const GenerationResult& result);
+
+// The writer of a Chat Completions or Completions answer (`req` must outlive it).
+std::unique_ptr<AnswerWriter> openai_answer_writer(const ApiRequest& req, ResponseContext ctx);
 
 // "stop" / "length" as OpenAI names them ("tool_calls" when calls were parsed).
 std::string openai_finish_reason(const GenerationResult& result, bool has_tool_calls);

@@ -63,6 +63,8 @@ std::optional<std::vector<ToolCall>> parse_tool_calls(const std::string& text, T
         const size_t end = t.find("</tool_call>", pos);
         const std::string body = t.substr(pos + 11, end == std::string::npos ? std::string::npos : end - pos - 11);
         const auto call = call_from_json(nlohmann::json::parse(body, nullptr, false), calls.size());
+        // A last block cut short (max_tokens) after complete calls: the complete ones.
+        if (!call && end == std::string::npos && !calls.empty()) break;
         if (!call) return std::nullopt;
         calls.push_back(*call);
         if (end == std::string::npos) break;  // an unterminated last block (max_tokens or EOS)
@@ -133,7 +135,7 @@ bool may_become_tool_call(const std::string& text, ToolCallFormat format) {
 }
 
 std::shared_ptr<grammar::Grammar> tool_call_grammar(ToolCallFormat format, const nlohmann::ordered_json& tools,
-                                                    const std::string& only_name) {
+                                                    const std::string& only_name, bool parallel) {
   using grammar::Grammar;
   using grammar::Sequence;
   using grammar::Element;
@@ -164,13 +166,13 @@ std::shared_ptr<grammar::Grammar> tool_call_grammar(ToolCallFormat format, const
       Sequence next{ws};
       next.insert(next.end(), block.begin(), block.end());
       root = block;
-      root.push_back(g->star("more-calls", next));
+      if (parallel) root.push_back(g->star("more-calls", next));
       break;
     }
     case ToolCallFormat::Mistral: {
       root = g->literal("[TOOL_CALLS][");
       const Sequence comma = g->literal(", ");
-      root.push_back(g->repeat("calls", {one}, 1, -1, comma));
+      root.push_back(g->repeat("calls", {one}, 1, parallel ? -1 : 1, comma));
       root.push_back(g->byte_range(']', ']'));
       break;
     }
@@ -179,7 +181,7 @@ std::shared_ptr<grammar::Grammar> tool_call_grammar(ToolCallFormat format, const
       const Sequence sep = g->literal("; ");
       Sequence next = sep;
       next.push_back(one);
-      root.push_back(g->star("more-calls", next));
+      if (parallel) root.push_back(g->star("more-calls", next));
       break;
     }
     case ToolCallFormat::None: break;

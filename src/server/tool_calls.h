@@ -33,11 +33,12 @@ std::optional<std::vector<ToolCall>> parse_tool_calls(const std::string& text, T
 // held back rather than sent as content).
 bool may_become_tool_call(const std::string& text_so_far, ToolCallFormat format);
 
-// The text of one or more tool calls in `format` (only calls of `only_name` when given),
-// each call's arguments valid against its tool's parameters schema: what tool_choice
-// "required" or a named function constrains the output to. Throws Error when the format
+// The text of one or more tool calls in `format` (exactly one unless `parallel`; only
+// calls of `only_name` when given), each call's arguments valid against its tool's
+// parameters schema: what tool_choice "required" or a named function constrains the
+// output to. Throws Error when the format
 // is None or a tool's schema is not supported (naming the tool).
 std::shared_ptr<grammar::Grammar> tool_call_grammar(ToolCallFormat format, const nlohmann::ordered_json& tools,
-                                                    const std::string& only_name);
+                                                    const std::string& only_name, bool parallel = true);
 
 }  // namespace mlxcpp

@@ -198,6 +198,13 @@ TEST(ToolCalls, QwenBlocks) {
   EXPECT_EQ((*calls)[1].id, "call_1");
   EXPECT_FALSE(parse_tool_calls("The weather is nice.", ToolCallFormat::Qwen));
   EXPECT_FALSE(parse_tool_calls("<tool_call>not json</tool_call>", ToolCallFormat::Qwen));
+  // Cut by max_tokens inside a second call: the complete first one.
+  const auto cut = parse_tool_calls("<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call>\n<tool_call>\n{\"name\": \"b\", \"argu",
+                                    ToolCallFormat::Qwen);
+  ASSERT_TRUE(cut);
+  ASSERT_EQ(cut->size(), 1u);
+  EXPECT_EQ((*cut)[0].name, "a");
+  EXPECT_FALSE(parse_tool_calls("<tool_call>\n{\"name\": \"b\", \"argu", ToolCallFormat::Qwen)) << "no complete call";
 }
 
 TEST(ToolCalls, MistralList) {

@@ -58,8 +58,14 @@ class Backend {
 // The reason this program cannot run on CUDA ("" when it can), for the fallback to the CPU.
 std::string cuda_unsupported(const ModelProgram& program);
 
+struct CudaOptions {
+  // Off: decode batches of kTensorCoreBatch sequences or more take the tensor-core product,
+  // several times faster there, but a sequence's logits then depend on the batch's size.
+  bool batch_invariant = true;
+};
+
 // Uploads the program's weights to CUDA device 0. Throws Error when the build has no
 // CUDA, there is no GPU, or its free memory is short (the message gives the figures).
-std::unique_ptr<Backend> make_cuda_backend(const ModelProgram& program);
+std::unique_ptr<Backend> make_cuda_backend(const ModelProgram& program, const CudaOptions& options = {});
 
 }  // namespace mlxcpp

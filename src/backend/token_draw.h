@@ -34,9 +34,9 @@ struct TokenDraw {
   // logits are −∞ before anything else. Null: every token.
   std::shared_ptr<const std::vector<uint32_t>> allowed;
 
-  // Plain greedy: the largest logit itself, with no log-softmax to take (the host and the
-  // devices take this shortcut alike).
-  bool is_argmax() const { return temperature == 0 && edits.empty() && !allowed; }
+  // Plain greedy: the largest logit itself (of the allowed ones, under a mask), with no
+  // log-softmax to take (the host and the devices take this shortcut alike).
+  bool is_argmax() const { return temperature == 0 && edits.empty(); }
 };
 
 }  // namespace mlxcpp

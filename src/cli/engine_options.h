@@ -23,6 +23,7 @@ struct EngineFlags {
   int kv_bits = 0, kv_group_size = 64;
   int64_t quantized_kv_start = 5000;
   int64_t kv_pool_tokens = 0;
+  bool fast_batches = false;
   CLI::Option* kv_group_option = nullptr;
 
   void add_to(CLI::App* cmd) {
@@ -44,6 +45,9 @@ struct EngineFlags {
     cmd->add_option("--kv-pool-tokens", kv_pool_tokens,
                     "positions the paged KV cache holds, all sequences together (default: from the memory there is)")
         ->check(at_least(0));
+    cmd->add_flag("--fast-batches", fast_batches,
+                  "CUDA: decode batches of 8 or more sequences on tensor cores (faster; a sequence's logits then "
+                  "depend on how many run with it, so the same request may give another text under load)");
   }
   KvQuantization kv_quantization() const { return {kv_bits, kv_group_size, quantized_kv_start}; }
   Precision precision_value() const { return precision == "f32" ? Precision::F32 : Precision::Fast; }
@@ -52,6 +56,7 @@ struct EngineFlags {
 
   mlxcpp::EngineOptions options() const {
     mlxcpp::EngineOptions o{threads, precision_value(), device_value(), kv_quantization(), kv_pool_tokens};
+    o.batch_invariant = !fast_batches;
     apply_tuning(tuning_from_environment(), o);
     return o;
   }

@@ -27,6 +27,7 @@ struct EngineOptions {
   KvQuantization kv_quantization;  // mlx-lm's kv_bits (CPU)
   int64_t kv_pool_tokens = 0;      // positions the KV pool holds; 0: a default from the memory there is
   bool huge_pages = true;          // CPU weights read into huge pages (else mapped from the page cache)
+  bool batch_invariant = true;     // CUDA: false lets large decode batches take faster, size-dependent products
 };
 
 // One sequence's part of a batched step.

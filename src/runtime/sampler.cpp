@@ -200,11 +200,13 @@ int32_t pick(std::span<const float> logits, const TokenDraw& d, std::vector<floa
 int32_t draw_token(std::span<float> logits, const TokenDraw& draw, std::vector<float>* logprobs) {
   // Greedy decoding on the CPU takes no log-softmax (two passes over the vocabulary, one
   // with an exponential per token), as before draws existed and as the GPU's argmax.
-  if (draw.is_argmax() && !logprobs) return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  if (draw.is_argmax() && !logprobs && !draw.allowed)
+    return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
   if (draw.allowed) {
     const std::vector<uint32_t>& m = *draw.allowed;
-    for (size_t i = 0; i < logits.size(); ++i)
-      if (!((m[i >> 5] >> (i & 31)) & 1u)) logits[i] = -std::numeric_limits<float>::infinity();
+    for (size_t i = 0; i < logits.size(); ++i)  // (ids past the mask's end are outside it)
+      if ((i >> 5) >= m.size() || !((m[i >> 5] >> (i & 31)) & 1u)) logits[i] = -std::numeric_limits<float>::infinity();
+    if (draw.is_argmax() && !logprobs) return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
   apply_edits(logits, draw.edits);
   return pick(logits, draw, logprobs);

@@ -13,11 +13,13 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <regex>
 #include <set>
 
 #include "backend/cpu/matmul.h"
 #include "backend/cuda/device_ops.h"
 #include "backend/device_info.h"
+#include "runtime/constraints.h"
 #include "runtime/engine.h"
 #include "quant/quantize_tensor.h"
 #include "runtime/generator.h"
@@ -357,7 +359,7 @@ TEST(CudaSampling, DrawsWhatTheHostDraws) {
   for (int64_t vocab : {3000, 151936}) {
     auto device = make_cuda_sampler(vocab);
     std::set<int32_t> distinct;
-    for (int shape = 0; shape < 4; ++shape)  // 0 flat, 1 peaked, 2 ties, 3 masked + processors
+    for (int shape = 0; shape < 5; ++shape)  // 0 flat, 1 peaked, 2 ties, 3 masked + processors, 4 a token mask
       for (SamplingParams p : test::sampling_filter_grid(gen)) {
         std::vector<int32_t> history;
         if (shape == 3) {
@@ -372,9 +374,17 @@ TEST(CudaSampling, DrawsWhatTheHostDraws) {
           for (auto& v : logits) v = std::round(v * 4) / 4;  // many equal log-probabilities
         if (shape == 3)
           for (size_t i = 0; i < logits.size(); i += 7) logits[i] = -INFINITY;
+        // Constrained decoding's mask: a random third of the tokens (a short mask: the ids
+        // past its end are outside it too).
+        std::shared_ptr<std::vector<uint32_t>> mask;
+        if (shape == 4) {
+          mask = std::make_shared<std::vector<uint32_t>>(size_t(vocab / 32));
+          for (auto& w : *mask) w = gen() & gen();
+        }
         Sampler s(p);
         for (int step = 0; step < 2; ++step) {
-          const TokenDraw d = s.next_draw(history, vocab);
+          TokenDraw d = s.next_draw(history, vocab);
+          d.allowed = mask;
           std::vector<float> host = logits;
           const int32_t want = draw_token(host, d);
           const int32_t got = device->draw(logits.data(), d);
@@ -388,7 +398,7 @@ TEST(CudaSampling, DrawsWhatTheHostDraws) {
       }
     EXPECT_GT(distinct.size(), 100u) << "vocab " << vocab;  // draws, not one token again and again
   }
-  EXPECT_EQ(checked, 2 * 4 * 3 * 3 * 3 * 3 * 2);
+  EXPECT_EQ(checked, 2 * 5 * 3 * 3 * 3 * 3 * 2);
   std::printf("[ %d draws identical to the host's, %d of them sampled ]\n", checked, sampled);
 }
 
@@ -411,6 +421,30 @@ TEST(CudaSampling, GenerationDrawsTheSameOnTheDeviceAndTheHost) {
   EXPECT_EQ(host.logprobs.size(), size_t(host.generation_tokens));
   req.sampling.seed = 8;
   EXPECT_NE(generate(*model, *tok, req).ids, host.ids);  // the seed does steer it
+}
+
+// Constrained decoding on the GPU: the mask applied in the draw kernel gives the tokens
+// the host's draw gives (logprobs asked: the logits come back), greedy and sampled, and
+// the text fits the grammar.
+TEST(CudaSampling, ConstrainedGenerationIsTheSameOnTheDeviceAndTheHost) {
+  REQUIRE_GPU();
+  const fs::path dir = test::bundled_model();
+  const std::shared_ptr<const Tokenizer> tok = Tokenizer::load(dir);
+  auto model = Engine::load(dir, {.threads = 2, .precision = Precision::Fast, .device = Device::Cuda});
+  ConstraintCompiler compiler(model->config(), tok);
+  for (const float temperature : {0.0f, 0.9f}) {
+    GenerationRequest req;
+    req.prompt = tok->encode("Q: What is your favourite number?\nA:", true);
+    req.max_tokens = 40;
+    req.sampling.temperature = temperature, req.sampling.seed = 11;
+    req.constraint = compiler.gbnf(R"(root ::= " My number is " [1-9] [0-9]? [0-9]? "." )");
+    const GenerationResult device = generate(*model, *tok, req);
+    req.top_logprobs = 0;
+    const GenerationResult host = generate(*model, *tok, req);
+    EXPECT_EQ(device.ids, host.ids) << "temperature " << temperature;
+    EXPECT_TRUE(std::regex_match(device.text, std::regex(" My number is [1-9][0-9]{0,2}\\."))) << device.text;
+    EXPECT_EQ(device.finish_reason, "stop");
+  }
 }
 
 // Decode over most of the bundled model's context (250 of 256 positions): the cache split

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cuda/gemv.cuh"
 #include "backend/cuda/kernels.cuh"
 #include "backend/cuda/matrix_plan.h"
 #include "backend/cuda/upload.cuh"
@@ -101,11 +102,18 @@ struct PassSeq {
 };
 
 // What a pass hands back for a sequence: its logits, their argmax, or the token of a draw.
-enum class Out { None, Logits, Argmax, Draw };
+// The masked kinds: constrained decoding, each with its token mask uploaded.
+enum class Out { None, Logits, Argmax, Draw, ArgmaxMasked, DrawMasked };
+bool masked(Out o) { return o == Out::ArgmaxMasked || o == Out::DrawMasked; }
+bool drawn(Out o) { return o != Out::None && o != Out::Logits; }
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(const ModelProgram& p) : p_(p) {
+  CudaBackend(const ModelProgram& p, const CudaOptions& options) : p_(p) {
+    // Below this many rows the matrix-vector kernels read the weights as fast; above it
+    // they are compute-bound (int8 dot products per row) and the tensor cores are not.
+    constexpr int kTensorCoreBatch = 8;
+    scratch_.tensor_core_rows = options.batch_invariant ? 0 : kTensorCoreBatch;
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) throw std::runtime_error("no CUDA device is available");
     MLXCPP_CUDA_CHECK(cudaSetDevice(0));
@@ -145,9 +153,10 @@ class CudaBackend final : public Backend {
     if (scratch_.cublas) blas::destroy(scratch_.cublas);
     if (stream_) cudaStreamDestroy(stream_);
     for (void* h : {static_cast<void*>(host_logits_), static_cast<void*>(host_params_), static_cast<void*>(host_keys_),
-                    static_cast<void*>(host_draws_)})
+                    static_cast<void*>(host_draws_), static_cast<void*>(host_masks_)})
       if (h) cudaFreeHost(h);
-    for (void* d : {static_cast<void*>(logits_), static_cast<void*>(dev_params_), static_cast<void*>(dev_draws_)})
+    for (void* d : {static_cast<void*>(logits_), static_cast<void*>(dev_params_), static_cast<void*>(dev_draws_),
+                    static_cast<void*>(dev_masks_)})
       if (d) cudaFree(d);
   }
 
@@ -173,7 +182,7 @@ class CudaBackend final : public Backend {
   }
 
   bool can_draw(const TokenDraw& draw) const override {
-    return draw.edits.size() <= size_t(kMaxDrawEdits) && p_.vocab <= kMaxDrawVocab && !draw.allowed;
+    return draw.edits.size() <= size_t(kMaxDrawEdits) && p_.vocab <= kMaxDrawVocab;
   }
 
   void forward(std::span<const SequenceStep> batch) override;
@@ -229,7 +238,9 @@ class CudaBackend final : public Backend {
   const int32_t* tables_ = nullptr;
   unsigned long long* host_keys_ = nullptr;  // pinned: each output row's argmax or drawn token, as a key
   DrawParams *dev_draws_ = nullptr, *host_draws_ = nullptr;
+  uint32_t *dev_masks_ = nullptr, *host_masks_ = nullptr;  // a token mask per draw slot
   int64_t draws_capacity_ = 0;
+  int64_t mask_words() const { return (p_.vocab + 31) / 32; }
   float *logits_ = nullptr, *host_logits_ = nullptr;
   int64_t logits_rows_ = 0;
   // Decode passes' graphs by (rows, block-table width, output kind).
@@ -284,6 +295,25 @@ void CudaBackend::carve_scratch() {
   scratch_.xconv = a.take<void>(uint64_t(scratch_.x_elems) * 2);
   scratch_.xd_blocks = kChunk * max_cols / 32;
   scratch_.xd = a.take<float2>(uint64_t(scratch_.xd_blocks) * 8);
+  if (scratch_.tensor_core_rows > 0) {  // the tensor-core product's split-K sums, for a whole decode pass
+    const auto need = [&](int64_t rows, int64_t cols) {
+      scratch_.tc_partial_elems = std::max(scratch_.tc_partial_elems, tensor_core_partial_elems(rows, cols, int(kMaxSplitRows)));
+    };
+    scratch_.tc_partial_elems = 0;
+    need(p.lm_head.rows, p.lm_head.cols);
+    const auto need_parts = [&](const std::vector<WeightMatrix>& parts) {  // apart, or fused on upload
+      int64_t rows = 0;
+      for (const auto& m : parts) need(m.rows, m.cols), rows += m.rows;
+      if (!parts.empty()) need(rows, parts.front().cols);
+    };
+    for (const LayerProgram& l : p.layers) {
+      need_parts(l.attention.qkv);
+      need_parts(l.ffn.gate_up);
+      need(l.attention.o.rows, l.attention.o.cols);
+      need(l.ffn.down.rows, l.ffn.down.cols);
+    }
+    scratch_.tc_partial = a.take<float>(f(scratch_.tc_partial_elems));
+  }
   xq_ = a.take<int8_t>(uint64_t(kChunk * max_cols));
   xd_ = a.take<float2>(uint64_t(kChunk * max_cols / 32) * 8);
   dev_keys_ = a.take<unsigned long long>(uint64_t(kChunk) * 8);
@@ -337,9 +367,13 @@ void CudaBackend::ensure_buffers(int64_t logit_rows, uint64_t param_bytes, int64
   if (draws > draws_capacity_) {
     if (dev_draws_) cudaFree(dev_draws_);
     if (host_draws_) cudaFreeHost(host_draws_);
+    if (dev_masks_) cudaFree(dev_masks_);
+    if (host_masks_) cudaFreeHost(host_masks_);
     draws_capacity_ = std::max<int64_t>(draws, 2 * draws_capacity_);
     MLXCPP_CUDA_CHECK(cudaMalloc(&dev_draws_, size_t(draws_capacity_) * sizeof(DrawParams)));
     MLXCPP_CUDA_CHECK(cudaMallocHost(&host_draws_, size_t(draws_capacity_) * sizeof(DrawParams)));
+    MLXCPP_CUDA_CHECK(cudaMalloc(&dev_masks_, size_t(draws_capacity_ * mask_words()) * 4));
+    MLXCPP_CUDA_CHECK(cudaMallocHost(&host_masks_, size_t(draws_capacity_ * mask_words()) * 4));
     moved = true;
   }
   if (moved) drop_graphs();  // they captured the old buffers
@@ -444,10 +478,17 @@ void CudaBackend::record_pass(int m, bool decode, bool prepare, int64_t rows_out
     const Out o = outs[s];
     float* row = logits_ + out_row[s] * p_.vocab;
     if (o == Out::Argmax) argmax_row(row, p_.vocab, dev_keys_ + out_row[s], stream_);
-    if (o == Out::Draw) {
-      MLXCPP_CUDA_CHECK(cudaMemcpyAsync(dev_draws_ + draws, host_draws_ + draws, sizeof(DrawParams),
-                                        cudaMemcpyHostToDevice, stream_));
-      draw_token(row, p_.vocab, dev_draws_ + draws, dev_keys_ + out_row[s], stream_);
+    if (o == Out::Draw || masked(o)) {  // a draw slot: its parameters, its mask
+      if (masked(o))
+        MLXCPP_CUDA_CHECK(cudaMemcpyAsync(dev_masks_ + draws * mask_words(), host_masks_ + draws * mask_words(),
+                                          size_t(mask_words()) * 4, cudaMemcpyHostToDevice, stream_));
+      if (o == Out::ArgmaxMasked) {
+        argmax_row(row, p_.vocab, dev_keys_ + out_row[s], stream_, dev_masks_ + draws * mask_words());
+      } else {
+        MLXCPP_CUDA_CHECK(cudaMemcpyAsync(dev_draws_ + draws, host_draws_ + draws, sizeof(DrawParams),
+                                          cudaMemcpyHostToDevice, stream_));
+        draw_token(row, p_.vocab, dev_draws_ + draws, dev_keys_ + out_row[s], stream_);
+      }
       ++draws;
     }
     any_logits = any_logits || o == Out::Logits;
@@ -471,10 +512,14 @@ void CudaBackend::run_pass(const std::vector<PassSeq>& seqs, bool decode) {
         case StepOutput::None: break;
         case StepOutput::Logits:
         case StepOutput::AllLogits: o = Out::Logits; break;
-        case StepOutput::Token: o = q.step->draw->is_argmax() ? Out::Argmax : Out::Draw; break;
+        case StepOutput::Token: {
+          const TokenDraw& d = *q.step->draw;
+          o = d.is_argmax() ? (d.allowed ? Out::ArgmaxMasked : Out::Argmax) : (d.allowed ? Out::DrawMasked : Out::Draw);
+          break;
+        }
       }
     }
-    if (o == Out::Draw) ++draws;
+    if (o == Out::Draw || masked(o)) ++draws;
     outs.push_back(o);
   }
   // Output rows: a decode pass's every row, when any sequence has an output (the head's
@@ -496,10 +541,18 @@ void CudaBackend::run_pass(const std::vector<PassSeq>& seqs, bool decode) {
   prepare_params(seqs, m, width);
   {
     int64_t d = 0;
-    for (size_t s = 0; s < seqs.size(); ++s)
-      if (outs[s] == Out::Draw && !pack_draw(*seqs[s].step->draw, host_draws_ + d++))
-        throw std::runtime_error("a draw with " + std::to_string(seqs[s].step->draw->edits.size()) +
-                                 " logit edits (at most " + std::to_string(kMaxDrawEdits) + ")");
+    for (size_t s = 0; s < seqs.size(); ++s) {
+      if (outs[s] != Out::Draw && !masked(outs[s])) continue;
+      const TokenDraw& draw = *seqs[s].step->draw;
+      if (!pack_draw(draw, host_draws_ + d))
+        throw std::runtime_error("a draw with " + std::to_string(draw.edits.size()) + " logit edits (at most " +
+                                 std::to_string(kMaxDrawEdits) + ")");
+      if (masked(outs[s])) {
+        write_draw_mask(draw, mask_words(), host_masks_ + d * mask_words());
+        host_draws_[d].allowed = dev_masks_ + d * mask_words();
+      }
+      ++d;
+    }
   }
   // Decode rows from distinct sequences: the attention kernel prepares each row's heads
   // and stores its key and value (no other row reads them).
@@ -537,7 +590,7 @@ void CudaBackend::run_pass(const std::vector<PassSeq>& seqs, bool decode) {
   for (size_t s = 0; s < seqs.size(); ++s) {
     const SequenceStep& st = *seqs[s].step;
     const int64_t row = out_row[s];
-    if (outs[s] == Out::Argmax || outs[s] == Out::Draw) {
+    if (drawn(outs[s])) {
       *st.token = int32_t(0xFFFFFFFFu - uint32_t(host_keys_[row] & 0xFFFFFFFFu));
     } else if (outs[s] == Out::Logits) {
       if (st.output == StepOutput::AllLogits && !decode)
@@ -604,8 +657,8 @@ std::string cuda_unsupported(const ModelProgram& p) {
   return "";
 }
 
-std::unique_ptr<Backend> make_cuda_backend(const ModelProgram& program) {
-  return std::make_unique<cuda::CudaBackend>(program);
+std::unique_ptr<Backend> make_cuda_backend(const ModelProgram& program, const CudaOptions& options) {
+  return std::make_unique<cuda::CudaBackend>(program, options);
 }
 
 }  // namespace mlxcpp

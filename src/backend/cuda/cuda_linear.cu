@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "backend/cuda/gemv.cuh"
 #include "backend/cuda/kernels.cuh"
 #include "backend/cuda/upload.cuh"
 #include "backend/cuda/device_ops.h"
@@ -45,12 +46,15 @@ class CudaLinear final : public DeviceLinear {
     MLXCPP_CUDA_CHECK(cudaMalloc(&s_.xconv, size_t(s_.x_elems) * 2));
     s_.xd_blocks = s_.x_elems / 32 + 1;
     MLXCPP_CUDA_CHECK(cudaMalloc(&s_.xd, size_t(s_.xd_blocks) * sizeof(float2)));
+    s_.tc_partial_elems = s_.tensor_core_rows > 0 ? tensor_core_partial_elems(m_.rows, m_.cols, int(n)) : 0;
+    if (s_.tc_partial_elems) MLXCPP_CUDA_CHECK(cudaMalloc(&s_.tc_partial, size_t(s_.tc_partial_elems) * 4));
     n_ = n;
   }
   void free_buffers() {
-    for (void* p : {static_cast<void*>(x_), static_cast<void*>(y_), s_.tile, s_.xconv, static_cast<void*>(s_.xd)})
+    for (void* p : {static_cast<void*>(x_), static_cast<void*>(y_), s_.tile, s_.xconv, static_cast<void*>(s_.xd),
+                    static_cast<void*>(s_.tc_partial)})
       if (p) cudaFree(p);
-    x_ = y_ = nullptr;
+    x_ = y_ = s_.tc_partial = nullptr;
     s_.tile = s_.xconv = nullptr;
     s_.xd = nullptr;
   }

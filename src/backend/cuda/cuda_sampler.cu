@@ -2,6 +2,7 @@
 // the test that holds it to the host sampler.
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "backend/cuda/kernels.cuh"
 #include "backend/cuda/device_ops.h"
@@ -16,17 +17,24 @@ class CudaSampler final : public DeviceSampler {
     MLXCPP_CUDA_CHECK(cudaMalloc(&logits_, size_t(vocab + 4) * 4));  // read in groups of 4
     MLXCPP_CUDA_CHECK(cudaMalloc(&params_, sizeof(DrawParams)));
     MLXCPP_CUDA_CHECK(cudaMalloc(&key_, sizeof *key_));
+    MLXCPP_CUDA_CHECK(cudaMalloc(&mask_, size_t(mask_words()) * 4));
     host_params_ = new DrawParams;
   }
   ~CudaSampler() override {
-    for (void* p : {static_cast<void*>(logits_), static_cast<void*>(params_),
-                    static_cast<void*>(key_)})
+    for (void* p : {static_cast<void*>(logits_), static_cast<void*>(params_), static_cast<void*>(key_),
+                    static_cast<void*>(mask_)})
       cudaFree(p);
     delete host_params_;
   }
 
   int32_t draw(const float* logits, const TokenDraw& d) override {
     if (!pack_draw(d, host_params_)) throw std::runtime_error("too many logit edits: " + std::to_string(d.edits.size()));
+    if (d.allowed) {
+      std::vector<uint32_t> words(static_cast<size_t>(mask_words()));
+      write_draw_mask(d, mask_words(), words.data());
+      MLXCPP_CUDA_CHECK(cudaMemcpy(mask_, words.data(), words.size() * 4, cudaMemcpyHostToDevice));
+      host_params_->allowed = mask_;
+    }
     MLXCPP_CUDA_CHECK(cudaMemcpy(logits_, logits, size_t(vocab_) * 4, cudaMemcpyHostToDevice));
     MLXCPP_CUDA_CHECK(cudaMemcpy(params_, host_params_, sizeof(DrawParams), cudaMemcpyHostToDevice));
     draw_token(logits_, vocab_, params_, key_, nullptr);
@@ -40,6 +48,8 @@ class CudaSampler final : public DeviceSampler {
   float* logits_ = nullptr;
   DrawParams *params_ = nullptr, *host_params_ = nullptr;
   unsigned long long* key_ = nullptr;
+  uint32_t* mask_ = nullptr;
+  int64_t mask_words() const { return (vocab_ + 31) / 32; }
 };
 
 }  // namespace

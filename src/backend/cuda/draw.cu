@@ -20,6 +20,7 @@
 // token only when the host's own outcome was that close to a tie.
 #include <cooperative_groups.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -244,6 +245,17 @@ __device__ Cut select(const float* logits, float lse, int vocab, bool by_mass, u
   return Cut{prefix, mask, before_count + 1};  // unreachable: keys are unique by their id
 }
 
+// Constrained decoding: the tokens outside the mask are −∞ before anything else, as on the
+// host. Each thread writes the ids it reads in every later pass (the same rows, lanes).
+__device__ void apply_mask(float* logits, int vocab, const uint32_t* allowed) {
+  each_row(logits, vocab, [&](int, int id, float4) {
+    if (id >= vocab) return;
+    const uint32_t word = allowed[id >> 5];  // the 4 ids share it (id % 4 == 0)
+    for (int c = 0; c < 4; ++c)
+      if (id + c < vocab && !((word >> ((id + c) & 31)) & 1u)) logits[id + c] = -INFINITY;
+  });
+}
+
 // The logits processors' edits of this block's rows (ids distinct: no two threads meet).
 __device__ void apply_edits(float* logits, const DrawParams* p) {
   for (int e = threadIdx.x; e < p->edits; e += kThreads) {
@@ -263,6 +275,7 @@ __global__ void __launch_bounds__(kThreads) draw_kernel(float* logits, int vocab
                                                          unsigned long long* out) {
   __shared__ Shared sh;
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  if (p->allowed) apply_mask(logits, vocab, p->allowed);
   apply_edits(logits, p);
 
   // log-softmax as log_probabilities(): each thread's largest and sum of exp(l − largest)
@@ -400,8 +413,15 @@ bool pack_draw(const TokenDraw& d, DrawParams* out) {
   out->top_p = d.top_p;
   out->log_min_p = d.log_min_p;
   out->uniform = d.uniform;
+  out->allowed = nullptr;
   if (!d.edits.empty()) std::memcpy(out->edit, d.edits.data(), d.edits.size() * sizeof(LogitEdit));
   return true;
+}
+
+void write_draw_mask(const TokenDraw& d, int64_t words, uint32_t* out) {
+  const int64_t have = d.allowed ? std::min<int64_t>(words, int64_t(d.allowed->size())) : 0;
+  if (have > 0) std::memcpy(out, d.allowed->data(), size_t(have) * 4);
+  if (words > have) std::memset(out + have, 0, size_t(words - have) * 4);
 }
 
 void draw_token(float* logits, int64_t vocab, const DrawParams* params, unsigned long long* key, cudaStream_t st) {

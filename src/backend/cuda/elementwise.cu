@@ -59,20 +59,20 @@ __device__ __forceinline__ unsigned long long argmax_key(float v, int64_t i) {
   return (static_cast<unsigned long long>(u) << 32) | (0xFFFFFFFFu - uint32_t(i));
 }
 
-__global__ void argmax_kernel(const float* x, int64_t n, unsigned long long* key) {
+__global__ void argmax_kernel(const float* x, int64_t n, unsigned long long* key, const uint32_t* allowed) {
   griddep_wait();
   unsigned long long best = 0;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    best = max(best, argmax_key(x[i], i));
+    if (!allowed || ((allowed[i >> 5] >> (i & 31)) & 1u)) best = max(best, argmax_key(x[i], i));
   for (int o = 16; o > 0; o >>= 1) best = max(best, __shfl_xor_sync(0xffffffffu, best, o));
   if ((threadIdx.x & 31) == 0) atomicMax(key, best);
 }
 
 }  // namespace
 
-void argmax_row(const float* x, int64_t n, unsigned long long* key, cudaStream_t st) {
+void argmax_row(const float* x, int64_t n, unsigned long long* key, cudaStream_t st, const uint32_t* allowed) {
   MLXCPP_CUDA_CHECK(cudaMemsetAsync(key, 0, sizeof *key, st));
-  launch(argmax_kernel, std::min(ceil_div(n, 256), 128u), 256, 0, st, x, n, key);
+  launch(argmax_kernel, std::min(ceil_div(n, 256), 128u), 256, 0, st, x, n, key, allowed);
 }
 
 void embed_rows(const DevMatrix& embed, const int32_t* tokens, int n, float scale, float* x, cudaStream_t st) {

@@ -2,14 +2,23 @@
 // are dequantized in registers to the activations' 16-bit type (bf16, or f16 where the
 // scales are f16), each pair with one mask, one subtraction and one fused multiply-add
 // (q·s + b rounded once), and multiplied by mma.m16n8k16 with float32 accumulation.
-// The weight rows are the MMA's M dimension (16 per warp) and the tokens its N (8 per
-// tile), so one token costs one 8-wide tile, and up to 64 tokens share every weight load.
+// The weight rows are the MMA's M dimension and the tokens its N (8 per tile), so one
+// token costs one 8-wide tile, and up to 64 tokens share every weight load.
 //
-// Batch invariance: a token's outputs are its own MMA column, computed by the same
-// instructions in the same order whatever the number of tokens, the tile it sits in or
-// its column within it: a warp adds its K slice's 128-value blocks in order, and a
-// block's KS slices are added in a fixed tree. So a sequence's results are the same bits
-// alone or in any batch.
+// What bounds it is the activations' traffic, not the weights': every block reads the
+// activations of its K range for all its tokens (from L2, then L1 for its other warps),
+// n · K · 2 bytes per block against rows_per_block · K / 2 of weights. So a block is wide
+// — kWarps warps × kTilesPerWarp 16-row tiles = 256 rows, each activation fragment feeding
+// kTilesPerWarp MMAs — and, to give every SM blocks when a matrix has few rows, K is split
+// over the grid's z (split-K): each split writes its partial sums, and a second kernel
+// adds the splits in order. (The first version, 32 rows per block with K split inside the
+// block, read 8× more activation bytes than weight bytes: 12-18 % of DRAM bandwidth.)
+//
+// Batch invariance (within this path): a token's outputs are its own MMA column, computed
+// by the same instructions in the same order whatever the number of tokens, the tile it
+// sits in or its column within it; the number of splits depends on the matrix's shape and
+// the GPU, never on the tokens, and the splits are added in order. So a sequence's results
+// are the same bits at any batch size that takes this path.
 //
 // The MMA's K order is free as long as weights and activations agree: a lane's 32-bit
 // weight word holds elements 0-3 in its bytes' low nibbles and 4-7 in the high ones (the
@@ -23,9 +32,11 @@
 namespace mlxcpp::cuda {
 namespace {
 
-constexpr int kRowTiles = 2;  // 16-row tiles per block
-constexpr int kSlices = 4;    // warps per row tile, one K slice each
-constexpr int kThreads = kRowTiles * kSlices * 32;
+constexpr int kWarps = 8;
+constexpr int kTilesPerWarp = 2;  // 16-row tiles
+constexpr int kThreads = kWarps * 32;
+constexpr int kBlockRows = kWarps * kTilesPerWarp * 16;
+constexpr int kUnroll = 2;  // 128-value blocks loaded before any is used (decode streams weights)
 
 template <bool F16>
 __device__ __forceinline__ void mma16816(const uint32_t a[4], uint32_t b0, uint32_t b1, float c[4]) {
@@ -65,54 +76,65 @@ __device__ __forceinline__ uint32_t dequant_pair(uint32_t w, int shift, uint32_t
 
 __device__ __forceinline__ uint32_t splat16(uint16_t v) { return uint32_t(v) | (uint32_t(v) << 16); }
 
-// A block: kRowTiles 16-row tiles × kSlices K slices (one warp each), NT tiles of 8 tokens
-// starting at token blockIdx.y · NT · 8. U 128-value blocks are loaded before any is used
-// (memory-level parallelism: decode streams weights).
-template <bool F16, int NT, int U>
-__global__ void __launch_bounds__(kThreads) gemm_tc_q4(DevMatrix m, const uint4* xh, int n, float* y,
-                                                        int64_t y_stride) {
+// A block: kWarps warps of kTilesPerWarp 16-row tiles, NT tiles of 8 tokens starting at
+// token blockIdx.y · NT · 8, the K blocks [z · chunk, (z + 1) · chunk) for z = blockIdx.z.
+// Its sums go to y (one split) or to partial[z][token][row].
+template <bool F16, int NT>
+__global__ void __launch_bounds__(kThreads) gemm_tc_q4(DevMatrix m, const uint4* xh, int n, float* y, int64_t y_stride,
+                                                        int chunk, float* partial) {
   griddep_launch_dependents();
-  __shared__ float partial[kRowTiles][kSlices - 1][32][NT * 4];
+  constexpr int R = kTilesPerWarp, U = kUnroll;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
-  const int tile = warp / kSlices, slice = warp % kSlices;
-  const int64_t r0 = (int64_t(blockIdx.x) * kRowTiles + tile) * 16;
+  const int64_t r0 = (int64_t(blockIdx.x) * kWarps + warp) * R * 16;
   const int n0 = int(blockIdx.y) * NT * 8;
   const int kblocks = int(m.cols >> 7);
+  const int kb_begin = int(blockIdx.z) * chunk, kb_end = min(kblocks, kb_begin + chunk);
   const int64_t units_per_row = m.cols >> 3;  // 16-byte units of activations per token row
-  // This lane's two weight rows (a row past the end reads the last one; dropped below),
-  // each 64 bytes per 128-value block: lane t's 16 bytes are values 32t .. 32t + 31.
-  const int64_t ra = min(r0 + g, m.rows - 1), rb = min(r0 + g + 8, m.rows - 1);
-  const uint4* wa = reinterpret_cast<const uint4*>(m.data + ra * m.bytes_per_row) + t;
-  const uint4* wb = reinterpret_cast<const uint4*>(m.data + rb * m.bytes_per_row) + t;
-  const uint16_t* sa = reinterpret_cast<const uint16_t*>(m.scales) + ra * m.groups_per_row;
-  const uint16_t* sb = reinterpret_cast<const uint16_t*>(m.scales) + rb * m.groups_per_row;
-  const uint16_t* ba = reinterpret_cast<const uint16_t*>(m.biases) + ra * m.groups_per_row;
-  const uint16_t* bb = reinterpret_cast<const uint16_t*>(m.biases) + rb * m.groups_per_row;
+  // This lane's rows in each tile, g and g + 8 (a row past the end reads the last one;
+  // dropped below), each 64 bytes per 128-value block: lane t's 16 bytes are values
+  // 32t .. 32t + 31.
+  const uint4* w[R][2];
+  const uint16_t *sc[R][2], *bi[R][2];
+#pragma unroll
+  for (int i = 0; i < R; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int64_t row = min(r0 + 16 * i + g + 8 * h, m.rows - 1);
+      w[i][h] = reinterpret_cast<const uint4*>(m.data + row * m.bytes_per_row) + t;
+      sc[i][h] = reinterpret_cast<const uint16_t*>(m.scales) + row * m.groups_per_row;
+      bi[i][h] = reinterpret_cast<const uint16_t*>(m.biases) + row * m.groups_per_row;
+    }
   // The token of this lane's B fragments in each tile: column g (past n: the last token,
   // whose results are dropped).
   const uint4* xp[NT];
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt) xp[nt] = xh + int64_t(min(n0 + nt * 8 + g, n - 1)) * units_per_row + 4 * t;
 
-  float acc[NT][4];
+  float acc[R][NT][4];
 #pragma unroll
-  for (int nt = 0; nt < NT; ++nt)
+  for (int i = 0; i < R; ++i)
 #pragma unroll
-    for (int k = 0; k < 4; ++k) acc[nt][k] = 0.0f;
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int k = 0; k < 4; ++k) acc[i][nt][k] = 0.0f;
 
   bool waited = false;
-  for (int kb0 = slice; kb0 < kblocks; kb0 += kSlices * U) {
-    uint4 qa[U], qb[U];
-    uint32_t s2a[U], s2b[U], b2a[U], b2b[U];
+  for (int kb0 = kb_begin; kb0 < kb_end; kb0 += U) {
+    uint4 q[U][R][2];
+    uint32_t s2[U][R][2], b2[U][R][2];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const int kb = min(kb0 + kSlices * u, kblocks - 1);  // past the end: a valid address, unused
-      qa[u] = __ldg(wa + int64_t(kb) * 4);
-      qb[u] = __ldg(wb + int64_t(kb) * 4);
+      const int kb = min(kb0 + u, kb_end - 1);  // past the end: a valid address, unused
       const int64_t gi = ((int64_t(kb) << 7) + 32 * t) >> m.group_shift;
-      s2a[u] = splat16(__ldg(sa + gi)), b2a[u] = splat16(__ldg(ba + gi));
-      s2b[u] = splat16(__ldg(sb + gi)), b2b[u] = splat16(__ldg(bb + gi));
+#pragma unroll
+      for (int i = 0; i < R; ++i)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          q[u][i][h] = __ldg(w[i][h] + int64_t(kb) * 4);
+          s2[u][i][h] = splat16(__ldg(sc[i][h] + gi));
+          b2[u][i][h] = splat16(__ldg(bi[i][h] + gi));
+        }
     }
     if (!waited) {  // the activations are the previous kernel's output
       griddep_wait();
@@ -120,53 +142,57 @@ __global__ void __launch_bounds__(kThreads) gemm_tc_q4(DevMatrix m, const uint4*
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const int kb = kb0 + kSlices * u;
-      if (kb >= kblocks) break;
-      const uint32_t wva[4] = {qa[u].x, qa[u].y, qa[u].z, qa[u].w};
-      const uint32_t wvb[4] = {qb[u].x, qb[u].y, qb[u].z, qb[u].w};
+      const int kb = kb0 + u;
+      if (kb >= kb_end) break;
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        const uint32_t a0[4] = {dequant_pair<F16>(wva[j], 0, s2a[u], b2a[u]), dequant_pair<F16>(wvb[j], 0, s2b[u], b2b[u]),
-                                dequant_pair<F16>(wva[j], 4, s2a[u], b2a[u]), dequant_pair<F16>(wvb[j], 4, s2b[u], b2b[u])};
-        const uint32_t a1[4] = {dequant_pair<F16>(wva[j], 8, s2a[u], b2a[u]), dequant_pair<F16>(wvb[j], 8, s2b[u], b2b[u]),
-                                dequant_pair<F16>(wva[j], 12, s2a[u], b2a[u]),
-                                dequant_pair<F16>(wvb[j], 12, s2b[u], b2b[u])};
+        uint4 xv[NT];
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
-          const uint4 xv = __ldg(xp[nt] + int64_t(kb) * 16 + j);
-          mma16816<F16>(a0, xv.x, xv.y, acc[nt]);
-          mma16816<F16>(a1, xv.z, xv.w, acc[nt]);
+        for (int nt = 0; nt < NT; ++nt) xv[nt] = __ldg(xp[nt] + int64_t(kb) * 16 + j);
+#pragma unroll
+        for (int i = 0; i < R; ++i) {
+          const uint32_t wa = (&q[u][i][0].x)[j], wb = (&q[u][i][1].x)[j];
+          const uint32_t sa = s2[u][i][0], ba = b2[u][i][0], sb = s2[u][i][1], bb = b2[u][i][1];
+          const uint32_t a0[4] = {dequant_pair<F16>(wa, 0, sa, ba), dequant_pair<F16>(wb, 0, sb, bb),
+                                  dequant_pair<F16>(wa, 4, sa, ba), dequant_pair<F16>(wb, 4, sb, bb)};
+          const uint32_t a1[4] = {dequant_pair<F16>(wa, 8, sa, ba), dequant_pair<F16>(wb, 8, sb, bb),
+                                  dequant_pair<F16>(wa, 12, sa, ba), dequant_pair<F16>(wb, 12, sb, bb)};
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt) {
+            mma16816<F16>(a0, xv[nt].x, xv[nt].y, acc[i][nt]);
+            mma16816<F16>(a1, xv[nt].z, xv[nt].w, acc[i][nt]);
+          }
         }
       }
     }
   }
   if (!waited) griddep_wait();
-  // The slices' sums in a fixed tree: (0 + 1) + (2 + 3).
-  static_assert(kSlices == 4, "the reduction tree below is written for 4 slices");
-  if (slice > 0)
+  // Outputs: c0, c1 are row g, tokens 2t and 2t + 1 of the tile; c2, c3 row g + 8.
+  float* out = gridDim.z == 1 ? y : partial + int64_t(blockIdx.z) * n * m.rows;
+  const int64_t stride = gridDim.z == 1 ? y_stride : m.rows;
+#pragma unroll
+  for (int i = 0; i < R; ++i)
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-      for (int k = 0; k < 4; ++k) partial[tile][slice - 1][lane][nt * 4 + k] = acc[nt][k];
-  __syncthreads();
-  if (slice != 0) return;
-#pragma unroll
-  for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      const float s01 = acc[nt][k] + partial[tile][0][lane][nt * 4 + k];
-      const float s23 = partial[tile][1][lane][nt * 4 + k] + partial[tile][2][lane][nt * 4 + k];
-      acc[nt][k] = s01 + s23;
-    }
-  // Outputs: c0, c1 are row g, tokens 2t and 2t + 1 of the tile; c2, c3 row g + 8.
-#pragma unroll
-  for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      const int64_t row = r0 + g + (k >> 1) * 8;
-      const int tok = n0 + nt * 8 + 2 * t + (k & 1);
-      if (row < m.rows && tok < n) y[int64_t(tok) * y_stride + row] = acc[nt][k] + (m.bias ? m.bias[row] : 0.0f);
-    }
+      for (int k = 0; k < 4; ++k) {
+        const int64_t row = r0 + 16 * i + g + (k >> 1) * 8;
+        const int tok = n0 + nt * 8 + 2 * t + (k & 1);
+        if (row < m.rows && tok < n)
+          out[int64_t(tok) * stride + row] = acc[i][nt][k] + (gridDim.z == 1 && m.bias ? m.bias[row] : 0.0f);
+      }
+}
+
+// The splits' partial sums added in split order (and the bias).
+__global__ void add_splits(const float* partial, int splits, int n, int64_t rows, const float* bias, float* y,
+                           int64_t y_stride) {
+  griddep_wait();
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= int64_t(n) * rows) return;
+  const int64_t tok = i / rows, row = i % rows;
+  float sum = partial[i];
+  for (int z = 1; z < splits; ++z) sum += partial[int64_t(z) * n * rows + i];
+  y[tok * y_stride + row] = sum + (bias ? bias[row] : 0.0f);
 }
 
 // x (n rows of float32) → 16-bit, each 8 values stored as (0, 2, 4, 6, 1, 3, 5, 7).
@@ -190,17 +216,33 @@ __global__ void to_mma_order(const float* x, int64_t units, uint4* out) {
 }
 
 template <bool F16, int NT>
-void launch_tc(const DevMatrix& m, const uint4* xh, int n, float* y, int64_t ys, cudaStream_t st) {
-  const dim3 grid(ceil_div(m.rows, 16 * kRowTiles), ceil_div(n, NT * 8));
-  launch(gemm_tc_q4<F16, NT, 4>, grid, kThreads, 0, st, m, xh, n, y, ys);
+void launch_tc(const DevMatrix& m, const uint4* xh, int n, float* y, int64_t ys, int splits, int chunk, float* partial,
+               cudaStream_t st) {
+  const dim3 grid(ceil_div(m.rows, kBlockRows), ceil_div(n, NT * 8), unsigned(splits));
+  launch(gemm_tc_q4<F16, NT>, grid, kThreads, 0, st, m, xh, n, y, ys, chunk, partial);
 }
 
 template <bool F16>
-void launch_tc_tokens(const DevMatrix& m, const uint4* xh, int n, float* y, int64_t ys, cudaStream_t st) {
-  if (n <= 8) launch_tc<F16, 1>(m, xh, n, y, ys, st);
-  else if (n <= 16) launch_tc<F16, 2>(m, xh, n, y, ys, st);
-  else if (n <= 32) launch_tc<F16, 4>(m, xh, n, y, ys, st);
-  else launch_tc<F16, 8>(m, xh, n, y, ys, st);
+void launch_tc_tokens(const DevMatrix& m, const uint4* xh, int n, float* y, int64_t ys, int splits, int chunk,
+                      float* partial, cudaStream_t st) {
+  if (n <= 8) launch_tc<F16, 1>(m, xh, n, y, ys, splits, chunk, partial, st);
+  else if (n <= 16) launch_tc<F16, 2>(m, xh, n, y, ys, splits, chunk, partial, st);
+  else if (n <= 32) launch_tc<F16, 4>(m, xh, n, y, ys, splits, chunk, partial, st);
+  else launch_tc<F16, 8>(m, xh, n, y, ys, splits, chunk, partial, st);
+}
+
+// K blocks per split: enough splits that the grid has two blocks per SM, each split at
+// least two K blocks long.
+int split_chunk(int64_t rows, int64_t cols) {
+  static const int sms = [] {
+    int device = 0, count = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
+    return count;
+  }();
+  const int64_t kblocks = cols >> 7, row_blocks = ceil_div(rows, kBlockRows);
+  const int64_t wanted = std::max<int64_t>(1, ceil_div(2 * sms, row_blocks));
+  return int(std::max<int64_t>(std::min<int64_t>(kblocks, 2), ceil_div(kblocks, wanted)));
 }
 
 }  // namespace
@@ -210,18 +252,29 @@ bool tensor_core_eligible(const DevMatrix& m) {
          m.group >= 32 && m.cols % 128 == 0;
 }
 
-void gemm_tensor_cores(const DevMatrix& m, const float* x, int n, float* y, int64_t y_stride, void* scratch,
-                       int64_t scratch_elems, cudaStream_t st) {
+int64_t tensor_core_partial_elems(int64_t rows, int64_t cols, int n) {
+  const int64_t splits = ceil_div(cols >> 7, split_chunk(rows, cols));
+  return splits > 1 ? splits * n * rows : 0;
+}
+
+void gemm_tensor_cores(const DevMatrix& m, const float* x, int n, float* y, int64_t y_stride, MatmulScratch& s,
+                       cudaStream_t st) {
   const int64_t units = int64_t(n) * m.cols / 8;
-  if (int64_t(n) * m.cols > scratch_elems) throw std::runtime_error("matmul: activation scratch too small");
-  uint4* xh = static_cast<uint4*>(scratch);
+  if (int64_t(n) * m.cols > s.x_elems) throw std::runtime_error("matmul: activation scratch too small");
+  const int chunk = split_chunk(m.rows, m.cols);
+  const int splits = int(ceil_div(m.cols >> 7, chunk));
+  if (tensor_core_partial_elems(m.rows, m.cols, n) > s.tc_partial_elems)
+    throw std::runtime_error("matmul: split-K scratch too small");
+  uint4* xh = static_cast<uint4*>(s.xconv);
   if (m.scales_f16) {
     launch(to_mma_order<true>, ceil_div(units, 256), 256, 0, st, x, units, xh);
-    launch_tc_tokens<true>(m, xh, n, y, y_stride, st);
+    launch_tc_tokens<true>(m, xh, n, y, y_stride, splits, chunk, s.tc_partial, st);
   } else {
     launch(to_mma_order<false>, ceil_div(units, 256), 256, 0, st, x, units, xh);
-    launch_tc_tokens<false>(m, xh, n, y, y_stride, st);
+    launch_tc_tokens<false>(m, xh, n, y, y_stride, splits, chunk, s.tc_partial, st);
   }
+  if (splits > 1)
+    launch(add_splits, ceil_div(int64_t(n) * m.rows, 256), 256, 0, st, s.tc_partial, splits, n, m.rows, m.bias, y, y_stride);
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -9,11 +9,13 @@ namespace mlxcpp::cuda {
 void gemv_int8(const DevMatrix& m, const int8_t* xq, const float2* xd, int n, float* y, int64_t y_stride,
                cudaStream_t st);
 // The tensor-core product for decode rows (gemm_tc.cu): 4-bit affine weights with 16-bit
-// scales, K a multiple of 128; x is float32 and is converted into `scratch` (n · cols
-// 16-bit values at most scratch_elems).
+// scales, K a multiple of 128; x is float32 and is converted into s.xconv (n · cols
+// 16-bit values at most s.x_elems); the split-K partial sums take s.tc_partial, of
+// tensor_core_partial_elems(rows, cols, n) floats.
 bool tensor_core_eligible(const DevMatrix& m);
-void gemm_tensor_cores(const DevMatrix& m, const float* x, int n, float* y, int64_t y_stride, void* scratch,
-                       int64_t scratch_elems, cudaStream_t st);
+int64_t tensor_core_partial_elems(int64_t rows, int64_t cols, int n);
+void gemm_tensor_cores(const DevMatrix& m, const float* x, int n, float* y, int64_t y_stride, MatmulScratch& s,
+                       cudaStream_t st);
 void gemv_f32(const DevMatrix& m, const float* x, int n, float* y, int64_t y_stride, cudaStream_t st);
 
 }  // namespace mlxcpp::cuda

@@ -32,6 +32,8 @@ struct MatmulScratch {
   // Decode products of at least this many rows go to the tensor-core kernel (gemm_tc.cu)
   // where it serves the matrix; 0: never.
   int tensor_core_rows = 0;
+  float* tc_partial = nullptr;  // its split-K partial sums
+  int64_t tc_partial_elems = 0;
 };
 
 // Rows per tile of the matrix-vector kernels; prefill chunks of up to this many rows take
@@ -68,7 +70,8 @@ void act_mul(const float* gu, int n, int64_t F, Activation act, float* out, int8
 void softcap(float* x, int64_t count, float cap, cudaStream_t st);
 // The index of the largest of x[0..n) (the first, on ties, as std::max_element), packed in
 // *key: index = 0xFFFFFFFF − (the key's low 32 bits).
-void argmax_row(const float* x, int64_t n, unsigned long long* key, cudaStream_t st);
+// `allowed` (device memory, a bit per id; null: every id) restricts it to a token mask.
+void argmax_row(const float* x, int64_t n, unsigned long long* key, cudaStream_t st, const uint32_t* allowed = nullptr);
 
 // A TokenDraw in device memory: its edits in place, up to kMaxDrawEdits of them, for a
 // vocabulary of up to kMaxDrawVocab tokens.
@@ -78,10 +81,15 @@ struct DrawParams {
   int32_t edits, top_k, min_keep, min_p;
   float temperature, top_p, log_min_p;
   double uniform;
+  const uint32_t* allowed;  // device memory, a bit per token id; null: every token
   LogitEdit edit[kMaxDrawEdits];
 };
-// Fills *out (false, untouched, when the draw has more edits than it holds).
+// Fills *out (false, untouched, when the draw has more edits than it holds); `allowed`
+// is left null: the caller uploads the draw's mask (write_draw_mask) and points to it.
 bool pack_draw(const TokenDraw& d, DrawParams* out);
+// The draw's mask as `words` words (vocab / 32, rounded up) for the device: a shorter
+// mask's missing words are zero (outside it).
+void write_draw_mask(const TokenDraw& d, int64_t words, uint32_t* out);
 // The draw of `params` on logits[0..vocab) (the edits applied there in place; readable up
 // to a multiple of 4 floats); *key receives the token as argmax_row's key does.
 void draw_token(float* logits, int64_t vocab, const DrawParams* params, unsigned long long* key, cudaStream_t st);

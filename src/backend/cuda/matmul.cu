@@ -127,7 +127,7 @@ void linear(const DevMatrix& m, XIn x, int n, float* y, int64_t y_stride, bool f
   if (product == Product::Gemm || (product == Product::Auto && n > kMaxGemvRows))
     return gemm(m, x.x, n, y, y_stride, f32, s, st);
   if (!f32 && s.tensor_core_rows > 0 && n >= s.tensor_core_rows && tensor_core_eligible(m))
-    return gemm_tensor_cores(m, x.x, n, y, y_stride, s.xconv, s.x_elems, st);
+    return gemm_tensor_cores(m, x.x, n, y, y_stride, s, st);
   if (f32 || !dp4a_eligible(m)) return gemv_f32(m, x.x, n, y, y_stride, st);
   if (!x.xq) {  // the producer did not quantize its output: once here, for every row block
     const int64_t blocks = int64_t(n) * m.cols / 32;

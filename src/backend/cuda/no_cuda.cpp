@@ -29,7 +29,7 @@ void set_single_block_draw(bool) {}
 // Nothing to fall back from: make_cuda_backend says that CUDA is absent.
 std::string cuda_unsupported(const ModelProgram&) { return ""; }
 
-std::unique_ptr<Backend> make_cuda_backend(const ModelProgram&) {
+std::unique_ptr<Backend> make_cuda_backend(const ModelProgram&, const CudaOptions&) {
   fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");
 }
 

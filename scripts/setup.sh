@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev python3 python3-jinja2
   g++-aarch64-linux-gnu qemu-user  # the tests' ARM64 check (tests/tools/arm64_kernels_check.sh)
+  chromium  # the chat page's browser test (tests/clients/chat_page.test.mjs, puppeteer-core)
 )
 
 missing=()

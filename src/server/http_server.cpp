@@ -5,6 +5,7 @@
 #include <random>
 
 #include "server/anthropic_protocol.h"
+#include "server/chat_page.h"
 #include "server/http_front.h"
 #include "server/prompt_builder.h"
 #include "server/responses_protocol.h"
@@ -162,6 +163,17 @@ struct HttpServer::Impl {
         }
       return error(*reply, req.method, "/v1/models/{id}",
                    ApiError(404, "invalid_request_error", "model", fmt::format("model '{}' is not served here (GET /v1/models lists them)", id), "model_not_found"));
+    }
+    if (const auto page = chat_page_file(path); page && req.method == "GET") {
+      // Static and public (it holds no data: the browser asks the API for everything).
+      web::Response r = response(200, std::string(page->body), std::string(page->content_type));
+      r.headers.emplace_back("Content-Security-Policy",
+                             "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+      r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+      r.headers.emplace_back("Referrer-Policy", "no-referrer");
+      r.headers.emplace_back("Cache-Control", "no-cache");
+      log_access(req.method, path, 200, 0, 0, 0);
+      return reply->send(std::move(r));
     }
     error(*reply, req.method, path, ApiError(404, "invalid_request_error", "", "no such endpoint: " + req.method + " " + path));
   }

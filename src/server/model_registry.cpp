@@ -91,7 +91,9 @@ std::shared_ptr<ModelHost> ModelRegistry::get(const std::string& requested) {
 nlohmann::json ModelRegistry::list() const {
   const auto created = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   nlohmann::json data = nlohmann::json::array();
-  data.push_back({{"id", default_id_}, {"object", "model"}, {"created", created}, {"owned_by", "mlxcpp"}});
+  // (context_length: the loaded models' own, for clients that show how much is used.)
+  data.push_back({{"id", default_id_}, {"object", "model"}, {"created", created}, {"owned_by", "mlxcpp"},
+                  {"context_length", default_host_->config().context_length()}});
   for (const auto& id : cached_model_ids(hub_cache_dir())) {
     if (id == default_id_) continue;
     try {

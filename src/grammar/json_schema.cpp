@@ -1,5 +1,7 @@
 #include "grammar/json_schema.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -235,7 +237,14 @@ class Compiler {
         const int days = m == 2 ? 28 : (m == 4 || m == 6 || m == 9 || m == 11) ? 30 : 31;
         md.push_back(cat(cat(digits_range(m, m, 2), g_.literal("-")), digits_range(1, days, 2)));
       }
+      // February 29th in leap years: YY{04, 08, ..., 96} or {00, 04, ..., 96}00.
+      std::vector<Sequence> leap_endings, leap_centuries;
+      for (int y = 4; y <= 96; y += 4) leap_endings.push_back(g_.literal(fmt::format("{:02d}", y)));
+      for (int c = 0; c <= 96; c += 4) leap_centuries.push_back(g_.literal(fmt::format("{:02d}00", c)));
+      const std::vector<Sequence> leap_years = {{digit(), digit(), g_.choice("leap-ending", leap_endings)},
+                                                {g_.choice("leap-century", leap_centuries)}};
       Sequence date = cat(cat(d4, g_.literal("-")), {g_.choice("month-day", md)});
+      date = {g_.choice("date", {date, cat({g_.choice("leap-year", leap_years)}, g_.literal("-02-29"))})};
       if (format == "date") return date;
       return cat(cat(date, g_.literal("T")), format_body("time", path));
     }
@@ -263,13 +272,15 @@ class Compiler {
       return {octet, g_.byte_range('.', '.'), octet, g_.byte_range('.', '.'), octet, g_.byte_range('.', '.'), octet};
     }
     if (format == "email") {
-      // The dot-atom form of RFC 5321 (what ajv-formats and most validators accept):
-      // atoms of [a-z0-9_+-] joined by single dots, then two or more DNS labels.
-      ByteSet atom_byte, alnum;
-      for (int c = 'a'; c <= 'z'; ++c) atom_byte.set(size_t(c)), alnum.set(size_t(c));
-      for (int c = '0'; c <= '9'; ++c) atom_byte.set(size_t(c)), alnum.set(size_t(c));
-      for (const char c : std::string("_+-")) atom_byte.set(uint8_t(c));
-      const Element atom = g_.repeat("local-atom", {g_.bytes(atom_byte)}, 1, 32);
+      // The dot-atom form of RFC 5321 (ajv-formats' too): atoms of atext joined by single
+      // dots, then two or more DNS labels. (Quoted local parts and address literals are
+      // valid too, but no model is asked for them.)
+      ByteSet atext, alnum;
+      for (int c = 'a'; c <= 'z'; ++c) atext.set(size_t(c)), alnum.set(size_t(c));
+      for (int c = 'A'; c <= 'Z'; ++c) atext.set(size_t(c)), alnum.set(size_t(c));
+      for (int c = '0'; c <= '9'; ++c) atext.set(size_t(c)), alnum.set(size_t(c));
+      for (const char c : std::string("!#$%&'*+-/=?^_`{|}~")) atext.set(uint8_t(c));
+      const Element atom = g_.repeat("local-atom", {g_.bytes(atext)}, 1, 32);
       Sequence more_atoms = g_.literal(".");
       more_atoms.push_back(atom);
       ByteSet inner = alnum;
@@ -321,16 +332,17 @@ class Compiler {
     if (hi) b = int64_t(hi_ex ? std::ceil(*hi) - 1 : std::floor(*hi));
     if (a && b && *a > *b) refuse(path, "no " + std::string(integer ? "integer" : "whole number") + " satisfies the bounds");
     if (integer) return integer_range(a, b, path);
-    // x = ±(i.f): a fraction is allowed on i when i + 1 stays within the bound on its side.
+    // x = ±(i.f): a fraction is allowed on i when i + 1 stays within the upper bound (then
+    // i.f < i + 1 <= hi) and i within the lower one (i > lo when it is exclusive: i.0 = i).
     std::vector<Sequence> alts{{integer_range(a, b, path)}};
-    const std::optional<int64_t> pos_hi = b ? std::optional<int64_t>(*b - 1) : std::nullopt;
+    const std::optional<int64_t> pos_hi = hi ? std::optional<int64_t>(int64_t(std::floor(*hi)) - 1) : std::nullopt;
     if (!pos_hi || *pos_hi >= std::max<int64_t>(a.value_or(0), 0)) {
       Sequence s1{integer_range(std::max<int64_t>(a.value_or(0), 0), pos_hi, path + "/positive"), fraction()};
       alts.push_back(s1);
     }
     // Negatives with a fraction, -(i.f): i >= max(-b, 0) and i + 1 <= -a.
     const int64_t neg_lo = b ? std::max<int64_t>(-*b, 0) : 0;
-    const std::optional<int64_t> neg_hi = a ? std::optional<int64_t>(-*a - 1) : std::nullopt;
+    const std::optional<int64_t> neg_hi = lo ? std::optional<int64_t>(-int64_t(std::ceil(*lo)) - 1) : std::nullopt;
     if (!neg_hi || *neg_hi >= neg_lo) {
       Sequence s2 = g_.literal("-");
       s2.push_back(integer_range(neg_lo, neg_hi, path + "/negative"));
@@ -440,12 +452,14 @@ class Compiler {
     if (s.contains("required"))
       for (const json& r : s["required"]) required.insert(r.get<std::string>());
     const json additional = s.value("additionalProperties", json(true));
-    for (const std::string& r : required)
+    for (const json& listed : s.value("required", json::array())) {  // in the order listed
+      const std::string r = listed.get<std::string>();
       if (std::none_of(props.begin(), props.end(), [&](const auto& p) { return p.first == r; })) {
         if (additional.is_boolean() && !additional.get<bool>())
           refuse(path, "required property '" + r + "' is not allowed by additionalProperties: false");
         props.emplace_back(r, additional);
       }
+    }
     Sequence comma = g_.literal(",");
     comma.push_back(ws());
     Sequence open = g_.literal("{");
@@ -536,7 +550,13 @@ class Compiler {
     return g_.choice(name(path) + "-oneof", alts);
   }
 
-  Element literal_value(const json& v, const std::string& path) { return g_.choice(name(path) + "-const", {g_.literal(v.dump())}); }
+  static bool of_type(const json& v, const json& type) {
+    if (type.is_array()) return std::any_of(type.begin(), type.end(), [&](const json& t) { return of_type(v, t); });
+    const std::string t = type.is_string() ? type.get<std::string>() : "";
+    return (t == "string" && v.is_string()) || (t == "integer" && v.is_number_integer()) || (t == "number" && v.is_number()) ||
+           (t == "boolean" && v.is_boolean()) || (t == "null" && v.is_null()) || (t == "object" && v.is_object()) ||
+           (t == "array" && v.is_array());
+  }
 
   Element value(const json& s, const std::string& path) {
     if (s.is_boolean()) {
@@ -567,12 +587,23 @@ class Compiler {
       g_.define(r, {{value(resolve(ref, path), ref)}});
       return Grammar::ref(r);
     }
-    if (s.contains("const")) return literal_value(s["const"], path);
-    if (s.contains("enum")) {
-      if (!s["enum"].is_array() || s["enum"].empty()) refuse(path, "'enum' must be a non-empty array");
+    // An applicator or a list of values decides alone: a sibling that would narrow it
+    // further (other than `type` beside enum/const, applied below) is refused, never dropped.
+    for (const char* k : {"const", "enum", "anyOf", "oneOf", "allOf"}) {
+      if (!s.contains(k)) continue;
+      const bool values = std::string(k) == "const" || std::string(k) == "enum";
+      for (const auto& [other, v] : s.items())
+        if (other != k && !annotations().count(other) && !(values && other == "type"))
+          refuse(path, "'" + other + "' beside '" + k + "' is not supported");
+    }
+    if (s.contains("const") || s.contains("enum")) {
+      const json listed = s.contains("const") ? json::array({s["const"]}) : s["enum"];
+      if (!listed.is_array() || listed.empty()) refuse(path, "'enum' must be a non-empty array");
       std::vector<Sequence> alts;
-      for (const json& v : s["enum"]) alts.push_back(g_.literal(v.dump()));
-      return g_.choice(name(path) + "-enum", alts);
+      for (const json& v : listed)
+        if (!s.contains("type") || of_type(v, s["type"])) alts.push_back(g_.literal(v.dump()));
+      if (alts.empty()) refuse(path, "no listed value has the schema's type");
+      return g_.choice(name(path) + (s.contains("const") ? "-const" : "-enum"), alts);
     }
     if (s.contains("anyOf")) {
       std::vector<Sequence> alts;
@@ -590,16 +621,20 @@ class Compiler {
       if (s["type"].is_string()) types.push_back(s["type"].get<std::string>());
       else
         for (const json& t : s["type"]) types.push_back(t.get<std::string>());
-    } else if (s.contains("properties") || s.contains("additionalProperties") || s.contains("required")) {
-      types.push_back("object");
-    } else if (s.contains("items") || s.contains("prefixItems")) {
-      types.push_back("array");
-    } else if (s.contains("minLength") || s.contains("maxLength") || s.contains("format") || s.contains("pattern")) {
-      types.push_back("string");
-    } else if (s.contains("minimum") || s.contains("maximum")) {
-      types.push_back("number");
     } else {
-      return any_value();
+      // No type: the types its keywords speak of (a value of another type would satisfy
+      // them all; a model asked for `{"minimum": 1}` means a number, so the others are
+      // left out — narrower, never looser).
+      static const std::vector<std::pair<const char*, std::vector<const char*>>> implied = {
+          {"object", {"properties", "additionalProperties", "required", "patternProperties", "propertyNames",
+                      "minProperties", "maxProperties", "dependentRequired", "dependentSchemas", "dependencies",
+                      "unevaluatedProperties"}},
+          {"array", {"items", "prefixItems", "additionalItems", "minItems", "maxItems", "uniqueItems"}},
+          {"string", {"minLength", "maxLength", "format", "pattern"}},
+          {"number", {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}}};
+      for (const auto& [type, keywords] : implied)
+        if (std::any_of(keywords.begin(), keywords.end(), [&](const char* k) { return s.contains(k); })) types.push_back(type);
+      if (types.empty()) return any_value();
     }
     if (s.value("nullable", false)) types.push_back("null");
     std::vector<Sequence> alts;

@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
@@ -60,6 +60,45 @@ for (const [which, label] of [[0, "bundled model"], [1, "random 151k-vocabulary 
     assert.ok(finished >= results.length * 0.7, `only ${finished} of ${results.length} finished`);
   });
 }
+
+// The JSON-Schema-Test-Suite's draft 2020-12 schemas (tests/data/json-schema-test-suite):
+// each is refused with a 400 that names what it cannot enforce, or every finished output
+// it constrains validates.
+const suiteDir = new URL("../data/json-schema-test-suite/draft2020-12/", import.meta.url);
+const suite = [];
+for (const file of readdirSync(suiteDir, { recursive: true }).filter((f) => f.endsWith(".json")).sort())
+  for (const group of JSON.parse(readFileSync(new URL(file, suiteDir), "utf8")))
+    suite.push({ name: `${file}: ${group.description}`, schema: group.schema });
+
+test(`the JSON-Schema-Test-Suite's ${suite.length} schemas: refused by name, or every finished output validates`, async (t) => {
+  const { client } = servers[1];
+  let refused = 0, finished = 0;
+  const results = await Promise.all(suite.map(async ({ name, schema }, i) => {
+    try {
+      const r = await client.completions.create({
+        prompt: "JSON:", max_tokens: 200, temperature: 1, seed: 500 + i,
+        response_format: { type: "json_schema", json_schema: { name: "s", schema } },
+      });
+      return { name, schema, text: r.choices[0].text, finish: r.choices[0].finish_reason };
+    } catch (e) {
+      assert.equal(e.status, 400, `${name}: ${e.message}`);
+      assert.equal(e.param, "response_format");
+      assert.ok(e.message.length > 20, `${name}: ${e.message}`);  // (unit tests check each reason)
+      return null;
+    }
+  }));
+  for (const r of results) {
+    if (!r) { refused++; continue; }
+    if (r.finish !== "stop") continue;
+    finished++;
+    const judge2020 = new Ajv2020({ strict: false });
+    addFormats(judge2020);
+    const validate = judge2020.compile(r.schema);
+    assert.ok(validate(JSON.parse(r.text)), `${r.name}: ${JSON.stringify(r.text)} fails: ${judge2020.errorsText(validate.errors)}`);
+  }
+  t.diagnostic(`${refused} refused, ${finished} finished and valid, of ${suite.length}`);
+  assert.ok(refused < suite.length / 2 && finished > suite.length / 3, `${refused} refused, ${finished} finished of ${suite.length}`);
+});
 
 test("unsupported keywords: a 400 that names each, never a loosened schema", async () => {
   const { client } = servers[0];

@@ -36,8 +36,9 @@ struct AttentionStep {
   int rope = 0;                   // index into ModelProgram::ropes; -1: no rotary embedding
   std::vector<WeightMatrix> qkv;  // q, k, v (or one fused matrix): outputs side by side
   WeightMatrix o;
-  const float* q_norm = nullptr;  // per-head RMSNorm of q and k before RoPE [head_dim]
-  const float* k_norm = nullptr;
+  const float* q_norm = nullptr;  // RMSNorm of q and k before RoPE: per head [head_dim], or
+  const float* k_norm = nullptr;  // over the whole projection [heads · head_dim] (qk_norm_whole)
+  bool qk_norm_whole = false;
   float scale = 1.0f;    // on q·k
   float softcap = 0.0f;  // 0: none
 };
@@ -48,7 +49,8 @@ struct FeedForwardStep {
   WeightMatrix down;
 };
 
-// x += post_norm(attention(norm(x))); x += post_norm(ffn(norm(x))).
+// x += post_norm(attention(norm(x))); x += post_norm(ffn(norm(x))) (a norm absent where
+// null: then its input as it is).
 struct LayerProgram {
   const float* attn_norm = nullptr;
   const float* attn_post_norm = nullptr;  // Gemma 2's sandwich norms

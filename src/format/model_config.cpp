@@ -19,7 +19,7 @@ struct ArchInfo {
 constexpr ArchInfo kArchs[] = {
     {Architecture::Llama, "llama"}, {Architecture::Mistral, "mistral"}, {Architecture::Phi3, "phi3"},
     {Architecture::Qwen2, "qwen2"}, {Architecture::Qwen3, "qwen3"},     {Architecture::Gemma, "gemma"},
-    {Architecture::Gemma2, "gemma2"},
+    {Architecture::Gemma2, "gemma2"}, {Architecture::SmolLM3, "smollm3"}, {Architecture::Olmo2, "olmo2"},
 };
 
 // Typed field access with errors that name the file and field.
@@ -196,7 +196,8 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
     rope_params = &j.at("rope_parameters");
     if (!rope_params->is_object()) fail("{}: 'rope_parameters' must be an object", label);
   }
-  const double default_theta = c.arch == Architecture::Qwen2 ? 1e6 : 10000.0;
+  // (SmolLM3: transformers' default; mlx-lm's is 10000, but the configs carry theirs.)
+  const double default_theta = c.arch == Architecture::Qwen2 ? 1e6 : c.arch == Architecture::SmolLM3 ? 2e6 : 10000.0;
   if (f.has("rope_theta")) c.rope_theta = f.number("rope_theta");
   else if (rope_params && rope_params->contains("rope_theta"))
     c.rope_theta = Fields(*rope_params, label + ": rope_parameters").number("rope_theta");
@@ -240,6 +241,8 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
       break;
     case Architecture::Gemma:
     case Architecture::Gemma2: c.tie_word_embeddings = true; break;
+    // transformers' default (mlx-lm's is true: docs/deviations.md).
+    case Architecture::Olmo2: c.tie_word_embeddings = f.boolean("tie_word_embeddings", false); break;
     default: c.tie_word_embeddings = f.boolean("tie_word_embeddings", true);
   }
   c.attention_bias = c.arch == Architecture::Qwen2 || f.boolean("attention_bias", false);
@@ -254,6 +257,24 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
     }
     if (int64_t(c.layer_types.size()) != c.num_hidden_layers)
       fail("{}: 'layer_types' has {} entries for {} layers", label, c.layer_types.size(), c.num_hidden_layers);
+  }
+  if (c.arch == Architecture::SmolLM3) {
+    // no_rope_layers[i]: 1 = RoPE, 0 = none; by default every no_rope_layer_interval-th
+    // layer (the 4th, 8th, ...) has none.
+    if (f.has("no_rope_layers")) {
+      const json& nr = j.at("no_rope_layers");
+      if (!nr.is_array() || int64_t(nr.size()) != c.num_hidden_layers)
+        fail("{}: 'no_rope_layers' must list 0 or 1 for each of the {} layers", label, c.num_hidden_layers);
+      for (const auto& x : nr) {
+        if (!x.is_number_integer() || (x.get<int64_t>() != 0 && x.get<int64_t>() != 1))
+          fail("{}: 'no_rope_layers' must list 0 or 1 for each of the {} layers", label, c.num_hidden_layers);
+        c.rope_layers.push_back(x.get<int64_t>() == 1);
+      }
+    } else {
+      const int64_t interval = f.integer("no_rope_layer_interval", 4);
+      if (interval < 1) fail("{}: 'no_rope_layer_interval' must be at least 1", label);
+      for (int64_t i = 0; i < c.num_hidden_layers; ++i) c.rope_layers.push_back((i + 1) % interval != 0);
+    }
   }
   if (c.arch == Architecture::Gemma2) {
     c.attn_logit_softcapping = f.number("attn_logit_softcapping", 50.0);

@@ -16,7 +16,7 @@
 
 namespace mlxcpp {
 
-enum class Architecture { Llama, Mistral, Phi3, Qwen2, Qwen3, Gemma, Gemma2 };
+enum class Architecture { Llama, Mistral, Phi3, Qwen2, Qwen3, Gemma, Gemma2, SmolLM3, Olmo2 };
 
 std::string_view architecture_name(Architecture a);  // the config's model_type
 const std::vector<std::string>& supported_model_types();
@@ -56,6 +56,7 @@ struct ModelConfig {
   bool mlp_bias = false;
   std::optional<int64_t> sliding_window;
   std::vector<std::string> layer_types;
+  std::vector<bool> rope_layers;  // smollm3: which layers rotate q and k (empty: all)
 
   // gemma2
   double attn_logit_softcapping = 50.0;

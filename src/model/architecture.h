@@ -23,12 +23,15 @@ struct ArchTraits {
   float final_softcap = 0.0f;
   float query_scale = 0.0f;     // 0: head_dim^-0.5
   bool honour_sliding_window = false;  // layer_types "sliding_attention" with sliding_window
+  bool post_norms_only = false;  // olmo2: no norm before attention or the MLP, a norm after each
+  bool qk_norm_whole = false;    // olmo2: q/k RMSNorm over the whole projection, before the heads split
 };
 
 ArchTraits llama_traits(const ModelConfig& c);
 ArchTraits qwen_traits(const ModelConfig& c);
 ArchTraits phi3_traits(const ModelConfig& c);
 ArchTraits gemma_traits(const ModelConfig& c);
+ArchTraits olmo2_traits(const ModelConfig& c);
 
 // The registry: model_type → traits.
 ArchTraits traits_for(const ModelConfig& c);

@@ -5,12 +5,14 @@ namespace mlxcpp {
 ArchTraits traits_for(const ModelConfig& c) {
   switch (c.arch) {
     case Architecture::Llama:
-    case Architecture::Mistral: return llama_traits(c);
+    case Architecture::Mistral:
+    case Architecture::SmolLM3: return llama_traits(c);  // (+ layers without RoPE: ModelConfig::rope_layers)
     case Architecture::Qwen2:
     case Architecture::Qwen3: return qwen_traits(c);
     case Architecture::Phi3: return phi3_traits(c);
     case Architecture::Gemma:
     case Architecture::Gemma2: return gemma_traits(c);
+    case Architecture::Olmo2: return olmo2_traits(c);
   }
   return {};
 }

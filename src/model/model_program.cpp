@@ -48,9 +48,12 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string pre = fmt::format("model.layers.{}.", i);
     LayerProgram L;
-    L.attn_norm = norm(pre + "input_layernorm.weight", h);
+    if (!t.post_norms_only) L.attn_norm = norm(pre + "input_layernorm.weight", h);
     const float* post_attention = norm(pre + "post_attention_layernorm.weight", h);
-    if (t.sandwich_norms) {
+    if (t.post_norms_only) {
+      L.attn_post_norm = post_attention;
+      L.ffn_post_norm = norm(pre + "post_feedforward_layernorm.weight", h);
+    } else if (t.sandwich_norms) {
       L.attn_post_norm = post_attention;
       L.ffn_norm = norm(pre + "pre_feedforward_layernorm.weight", h);
       L.ffn_post_norm = norm(pre + "post_feedforward_layernorm.weight", h);
@@ -67,12 +70,13 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
     }
     A.o = bind_weight_matrix(w, c, owned_, pre + "self_attn.o_proj", h, nq, t.o_bias);
     if (t.qk_norm) {
-      A.q_norm = norm(pre + "self_attn.q_norm.weight", hd);
-      A.k_norm = norm(pre + "self_attn.k_norm.weight", hd);
+      A.qk_norm_whole = t.qk_norm_whole;
+      A.q_norm = norm(pre + "self_attn.q_norm.weight", t.qk_norm_whole ? nq : hd);
+      A.k_norm = norm(pre + "self_attn.k_norm.weight", t.qk_norm_whole ? nkv : hd);
     }
     A.scale = t.query_scale > 0 ? t.query_scale : 1.0f / std::sqrt(float(hd));
     A.softcap = t.attn_softcap;
-    A.rope = 0;
+    A.rope = c.rope_layers.empty() || c.rope_layers[size_t(i)] ? 0 : -1;
     // Sliding windows as transformers applies them: where layer_types says so; every
     // layer of a Mistral with sliding_window; even layers of Gemma 2.
     bool sliding = false;

@@ -3,10 +3,11 @@
 transformers, with their logits and greedy continuations as fixtures.
 
 Run on the GPU machine (torch + transformers installed; CPU float32 is used so results
-do not depend on the GPU):  python3 tests/tools/make_arch_fixtures.py OUT_DIR
-Writes OUT_DIR/<name>/{config.json, model.safetensors, reference.json}.
+do not depend on the GPU):  python3 tests/tools/make_arch_fixtures.py OUT_DIR [NAME...]
+Writes OUT_DIR/<name>/{config.json, model.safetensors, reference.json} for every case, or
+for the NAMEs given.
 """
-import json, math, os, sys
+import json, math, os, sys, zlib
 import torch
 import transformers
 from transformers import AutoConfig, AutoModelForCausalLM
@@ -39,6 +40,11 @@ MODELS = {
     "gemma2-softcap": ("gemma2", dict(head_dim=16, query_pre_attn_scalar=24, attn_logit_softcapping=20.0,
                                       final_logit_softcapping=15.0, sliding_window=12,
                                       hidden_activation="gelu_pytorch_tanh")),
+    # smollm3: layers without RoPE (NoPE) every 2nd layer here (4th in the real models)
+    "smollm3-nope": ("smollm3", dict(head_dim=16, tie_word_embeddings=True, rope_theta=10000.0,
+                                     no_rope_layer_interval=2)),
+    # olmo2: norms after attention and the MLP, q/k norms over the whole projections
+    "olmo2": ("olmo2", dict(head_dim=16, tie_word_embeddings=False, rope_theta=10000.0)),
 }
 
 def main():
@@ -46,11 +52,14 @@ def main():
     g = torch.Generator().manual_seed(1234)
     seq = torch.randint(3, VOCAB, (1, 40), generator=g)
     prompt = seq[:, :8]
+    wanted = sys.argv[2:] or list(MODELS)
     for name, (model_type, extra) in MODELS.items():
+        if name not in wanted:
+            continue
         kw = dict(COMMON)
         kw.update(extra)
         config = AutoConfig.for_model(model_type, **kw)
-        torch.manual_seed(hash(name) % 1000)
+        torch.manual_seed(zlib.crc32(name.encode()) % 1000)  # (str hash() changes per run)
         model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.float32, attn_implementation="eager").eval()
         # Spread the weights so logits have real structure (default init is tiny).
         with torch.no_grad():

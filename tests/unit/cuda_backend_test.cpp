@@ -210,6 +210,7 @@ TEST_P(CudaArchParity, LogitsAndGreedyMatchTransformers) {
   const bool f32 = GetParam().precision == Precision::F32;
   const auto ref = read_json_file(dir / "reference.json");
   auto model = Engine::load(dir, {.threads = 2, .precision = GetParam().precision, .device = Device::Cuda});
+  ASSERT_EQ(model->device(), Device::Cuda) << "fell back to the CPU";
   const double error = test::logits_error(*model, ref);
   RecordProperty("relative_error", std::to_string(error));
   std::printf("[ %s %s ] max |diff| / max |logit| = %.3g\n", GetParam().name.c_str(), f32 ? "f32" : "fast", error);
@@ -224,7 +225,7 @@ TEST_P(CudaArchParity, LogitsAndGreedyMatchTransformers) {
 std::vector<ArchCase> arch_cases() {
   std::vector<ArchCase> out;
   for (const char* a : {"llama3-rope", "llama-tied-bias", "mistral-sliding", "qwen2-bias", "qwen3-qknorm", "phi3-longrope",
-                        "gemma", "gemma2-softcap"})
+                        "gemma", "gemma2-softcap", "smollm3-nope"})
     for (Precision p : {Precision::F32, Precision::Fast}) out.push_back({a, p});
   return out;
 }

@@ -77,6 +77,10 @@ class CpuBackend final : public Backend {
   void attention(const LayerProgram& L, int64_t layer, std::span<const SequenceStep> batch, KvBlocks& kv, float* out);
   void feed_forward(const FeedForwardStep& f, float* out);
   void norm_rows(const float* x, const float* w, float* y) const {
+    if (!w) {  // no norm here (OLMo 2 before attention and the MLP)
+      if (y != x) std::copy_n(x, n_ * p_.hidden, y);
+      return;
+    }
     for (int64_t i = 0; i < n_; ++i)
       cpu::rms_norm(x + i * p_.hidden, w, y + i * p_.hidden, p_.hidden, p_.norm_eps, p_.norm_weight_offset);
   }
@@ -183,7 +187,10 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
     const int64_t pos = rows_[size_t(i)].pos;
     float* qi = q + i * H * D;
     float* ki = k + i * KV * D;
-    if (A.q_norm) {
+    if (A.q_norm && A.qk_norm_whole) {
+      cpu::rms_norm(qi, A.q_norm, qi, H * D, p_.norm_eps, false);
+      cpu::rms_norm(ki, A.k_norm, ki, KV * D, p_.norm_eps, false);
+    } else if (A.q_norm) {
       for (int64_t hh = 0; hh < H; ++hh) cpu::rms_norm(qi + hh * D, A.q_norm, qi + hh * D, D, p_.norm_eps, false);
       for (int64_t hh = 0; hh < KV; ++hh) cpu::rms_norm(ki + hh * D, A.k_norm, ki + hh * D, D, p_.norm_eps, false);
     }

@@ -84,6 +84,7 @@ struct DevLayer {
   std::vector<DevMatrix> qkv, gate_up;  // one merged matrix when the parts share a format
   DevMatrix o, down;
   int64_t window = 0;
+  bool rope = true;  // false: q and k are not rotated (SmolLM3's NoPE layers)
   float scale = 1.0f, softcap = 0.0f;
   Activation activation = Activation::Silu;
 };
@@ -337,6 +338,7 @@ void CudaBackend::upload() {
     d.o = upload_matrices(weights_, {to_matrix_plan(l.attention.o)}).front();
     d.down = upload_matrices(weights_, {to_matrix_plan(l.ffn.down)}).front();
     d.window = l.attention.kind == AttentionKind::SlidingWindow ? l.attention.window : 0;
+    d.rope = l.attention.rope >= 0;
     d.scale = l.attention.scale;
     d.softcap = l.attention.softcap;
     d.activation = l.ffn.activation;
@@ -431,6 +433,7 @@ void CudaBackend::compute(int m, bool decode, bool prepare, int64_t rows_out) {
   const bool off = p.norm_weight_offset;
   const int64_t H = p.heads, KV = p.kv_heads, D = p.head_dim, qkv_cols = (H + 2 * KV) * D;
   const RopeArgs rope{rope_.dims, rope_.traditional, rope_.position_scale, rope_.mscale, nullptr};
+  const RopeArgs no_rope{0, false, 1.0, 1.0f, nullptr};  // nothing rotates
   AttnArgs attn{H, KV, D, 1.0f, 0.0f, 0, decode ? kMaxAttentionSpans : 1, counters_};
   embed_rows(embed_, tokens_, m, p.embed_scale, x_, stream_);
   rms_norm(x_, layers_[0].attn_norm, h_, m, p.hidden, eps, off, xq, xd, stream_);
@@ -447,8 +450,8 @@ void CudaBackend::compute(int m, bool decode, bool prepare, int64_t rows_out) {
     group(L.qkv, XIn{h_, xq, xd}, qkv_, qkv_cols);
     attn.scale = L.scale, attn.softcap = L.softcap, attn.window = L.window;
     attn.prepare = prepare;  // decode: the attention kernel prepares its own heads
-    attn.q_norm = L.q_norm, attn.k_norm = L.k_norm, attn.eps = eps, attn.rope = rope;
-    if (!prepare) qkv_prepare(qkv_, m, H, KV, D, L.q_norm, L.k_norm, eps, rope, rows_, tables_, freqs_, kvl, stream_);
+    attn.q_norm = L.q_norm, attn.k_norm = L.k_norm, attn.eps = eps, attn.rope = L.rope ? rope : no_rope;
+    if (!prepare) qkv_prepare(qkv_, m, H, KV, D, L.q_norm, L.k_norm, eps, attn.rope, rows_, tables_, freqs_, kvl, stream_);
     attention(qkv_, m, rows_, tables_, freqs_, kvl, attn, partial_, attn_, xq_attn, xd_attn, stream_);
     linear(L.o, XIn{attn_, xq_attn, xd_attn}, m, tmp_, p.hidden, f32_, scratch_, stream_, product);
     residual_norm(x_, tmp_, L.attn_post_norm, L.ffn_norm, h_, m, p.hidden, eps, off, xq, xd, stream_);
@@ -651,9 +654,9 @@ std::string cuda_unsupported(const ModelProgram& p) {
   if (!cuda::attention_supports_head_dim(p.head_dim)) return "head_dim " + std::to_string(p.head_dim) + " is over 256";
   if (p.heads % p.kv_heads != 0 || p.heads / p.kv_heads > 8) return "more than 8 query heads per KV head";
   if (p.ropes.size() > 1) return "more than one RoPE";
-  for (const LayerProgram& l : p.layers)
-    if (l.attention.rope < 0) return "layers without RoPE";
   if (!p.layers.empty() && !p.layers.front().attn_norm) return "layers without a norm before attention";
+  for (const LayerProgram& l : p.layers)
+    if (l.attention.qk_norm_whole) return "q/k norms over the whole projection";
   return "";
 }
 

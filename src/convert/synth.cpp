@@ -70,7 +70,7 @@ SynthResult synth_model(const SynthOptions& o, const fs::path& dst) {
   config.erase("quantization");
   config.erase("quantization_config");
   const ModelConfig cfg = parse_model_config(config, o.like);
-  const bool gemma = cfg.arch == Architecture::Gemma || cfg.arch == Architecture::Gemma2;
+  const bool gemma = cfg.arch == Architecture::Gemma || cfg.arch == Architecture::Gemma2 || cfg.arch == Architecture::Gemma3;
 
   std::vector<FloatSource> sources;
   for (const WeightDecl& w : weight_layout(cfg)) {

@@ -19,7 +19,8 @@ struct ArchInfo {
 constexpr ArchInfo kArchs[] = {
     {Architecture::Llama, "llama"}, {Architecture::Mistral, "mistral"}, {Architecture::Phi3, "phi3"},
     {Architecture::Qwen2, "qwen2"}, {Architecture::Qwen3, "qwen3"},     {Architecture::Gemma, "gemma"},
-    {Architecture::Gemma2, "gemma2"}, {Architecture::SmolLM3, "smollm3"}, {Architecture::Olmo2, "olmo2"},
+    {Architecture::Gemma2, "gemma2"}, {Architecture::Gemma3, "gemma3_text"}, {Architecture::SmolLM3, "smollm3"},
+    {Architecture::Olmo2, "olmo2"},
 };
 
 // Typed field access with errors that name the file and field.
@@ -176,28 +177,40 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
   c.vocab_size = f.integer("vocab_size");
   c.rms_norm_eps = f.number("rms_norm_eps");
   const bool kv_required = c.arch == Architecture::Qwen2 || c.arch == Architecture::Qwen3 ||
-                           c.arch == Architecture::Gemma || c.arch == Architecture::Gemma2;
+                           c.arch == Architecture::Gemma || c.arch == Architecture::Gemma2 || c.arch == Architecture::Gemma3;
   c.num_key_value_heads = kv_required ? f.integer("num_key_value_heads")
                                       : f.integer("num_key_value_heads", c.num_attention_heads);
   const bool head_dim_required = c.arch == Architecture::Qwen3 || c.arch == Architecture::Gemma ||
                                  c.arch == Architecture::Gemma2;
   // qwen2 and phi3 ignore a head_dim key: it is always hidden / heads there.
   const bool head_dim_ignored = c.arch == Architecture::Qwen2 || c.arch == Architecture::Phi3;
-  if (head_dim_required) c.head_dim = f.integer("head_dim");
+  if (c.arch == Architecture::Gemma3) c.head_dim = f.integer("head_dim", 256);  // transformers' default
+  else if (head_dim_required) c.head_dim = f.integer("head_dim");
   else if (head_dim_ignored) c.head_dim = c.hidden_size / c.num_attention_heads;
   else c.head_dim = f.integer("head_dim", c.hidden_size / c.num_attention_heads);
   if (c.num_attention_heads % c.num_key_value_heads != 0)
     fail("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", label, c.num_attention_heads,
          c.num_key_value_heads);
 
-  // RoPE: the classic top-level keys, else the transformers-v5 rope_parameters block.
+  // RoPE: the classic top-level keys, else the transformers-v5 rope_parameters block (per
+  // layer type for Gemma 3: full_attention for the global layers, sliding_attention for the
+  // others).
   const json* rope_params = nullptr;
+  const json* local_rope_params = nullptr;
   if (f.has("rope_parameters")) {
     rope_params = &j.at("rope_parameters");
     if (!rope_params->is_object()) fail("{}: 'rope_parameters' must be an object", label);
+    if (rope_params->contains("full_attention") || rope_params->contains("sliding_attention")) {
+      if (rope_params->contains("sliding_attention")) local_rope_params = &rope_params->at("sliding_attention");
+      rope_params = rope_params->contains("full_attention") ? &rope_params->at("full_attention") : nullptr;
+      for (const json* block : {rope_params, local_rope_params})
+        if (block && !block->is_object()) fail("{}: 'rope_parameters' per layer type must be objects", label);
+    }
   }
   // (SmolLM3: transformers' default; mlx-lm's is 10000, but the configs carry theirs.)
-  const double default_theta = c.arch == Architecture::Qwen2 ? 1e6 : c.arch == Architecture::SmolLM3 ? 2e6 : 10000.0;
+  const double default_theta = c.arch == Architecture::Qwen2 || c.arch == Architecture::Gemma3 ? 1e6
+                               : c.arch == Architecture::SmolLM3                              ? 2e6
+                                                                                              : 10000.0;
   if (f.has("rope_theta")) c.rope_theta = f.number("rope_theta");
   else if (rope_params && rope_params->contains("rope_theta"))
     c.rope_theta = Fields(*rope_params, label + ": rope_parameters").number("rope_theta");
@@ -240,7 +253,8 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
       c.tie_word_embeddings = f.boolean("tie_word_embeddings", true);
       break;
     case Architecture::Gemma:
-    case Architecture::Gemma2: c.tie_word_embeddings = true; break;
+    case Architecture::Gemma2:
+    case Architecture::Gemma3: c.tie_word_embeddings = true; break;
     // transformers' default (mlx-lm's is true: docs/deviations.md).
     case Architecture::Olmo2: c.tie_word_embeddings = f.boolean("tie_word_embeddings", false); break;
     default: c.tie_word_embeddings = f.boolean("tie_word_embeddings", true);
@@ -274,6 +288,22 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
       const int64_t interval = f.integer("no_rope_layer_interval", 4);
       if (interval < 1) fail("{}: 'no_rope_layer_interval' must be at least 1", label);
       for (int64_t i = 0; i < c.num_hidden_layers; ++i) c.rope_layers.push_back((i + 1) % interval != 0);
+    }
+  }
+  if (c.arch == Architecture::Gemma3) {
+    c.query_pre_attn_scalar = f.number("query_pre_attn_scalar", 256.0);
+    c.local_rope_theta = local_rope_params && local_rope_params->contains("rope_theta")
+                             ? Fields(*local_rope_params, label + ": rope_parameters.sliding_attention").number("rope_theta")
+                             : f.number("rope_local_base_freq", 10000.0);
+    if (!(*c.local_rope_theta > 0)) fail("{}: the sliding layers' rope_theta must be positive", label);
+    if (!c.sliding_window) c.sliding_window = 4096;  // transformers' default
+    // Without layer_types: every sliding_window_pattern-th layer is global (transformers'
+    // and mlx-lm's rule).
+    if (c.layer_types.empty()) {
+      const int64_t pattern = f.integer("sliding_window_pattern", 6);
+      if (pattern < 1) fail("{}: 'sliding_window_pattern' must be at least 1", label);
+      for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+        c.layer_types.push_back(i % pattern == pattern - 1 ? "full_attention" : "sliding_attention");
     }
   }
   if (c.arch == Architecture::Gemma2) {

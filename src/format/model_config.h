@@ -16,7 +16,7 @@
 
 namespace mlxcpp {
 
-enum class Architecture { Llama, Mistral, Phi3, Qwen2, Qwen3, Gemma, Gemma2, SmolLM3, Olmo2 };
+enum class Architecture { Llama, Mistral, Phi3, Qwen2, Qwen3, Gemma, Gemma2, Gemma3, SmolLM3, Olmo2 };
 
 std::string_view architecture_name(Architecture a);  // the config's model_type
 const std::vector<std::string>& supported_model_types();
@@ -62,6 +62,9 @@ struct ModelConfig {
   double attn_logit_softcapping = 50.0;
   double final_logit_softcapping = 30.0;
   double query_pre_attn_scalar = 144.0;
+  // gemma3: the sliding layers' own RoPE (plain, this base; rope_theta and rope_scaling are
+  // the global layers')
+  std::optional<double> local_rope_theta;
 
   std::string dtype;  // "bfloat16", "float16", "float32" or empty when the config has none
   std::optional<int64_t> bos_token_id;

@@ -11,7 +11,8 @@ ArchTraits traits_for(const ModelConfig& c) {
     case Architecture::Qwen3: return qwen_traits(c);
     case Architecture::Phi3: return phi3_traits(c);
     case Architecture::Gemma:
-    case Architecture::Gemma2: return gemma_traits(c);
+    case Architecture::Gemma2:
+    case Architecture::Gemma3: return gemma_traits(c);
     case Architecture::Olmo2: return olmo2_traits(c);
   }
   return {};

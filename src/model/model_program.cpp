@@ -36,8 +36,13 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
   p.embed_scale = t.embed_scale ? std::sqrt(float(h)) : 1.0f;
   p.final_softcap = t.final_softcap;
   p.precision = precision;
-  const Rope& rope = ropes_.front();
-  p.ropes.push_back({rope.dims(), rope.traditional(), rope.position_scale(), rope.mscale()});
+  if (c.local_rope_theta) {  // RoPE 1: the sliding layers' plain one
+    local_rope_config_ = c;
+    local_rope_config_.rope_theta = *c.local_rope_theta;
+    local_rope_config_.rope_scaling.reset();
+    ropes_.emplace_back(local_rope_config_);
+  }
+  for (const Rope& rope : ropes_) p.ropes.push_back({rope.dims(), rope.traditional(), rope.position_scale(), rope.mscale()});
   p.embed = bind_weight_matrix(w, c, owned_, "model.embed_tokens", c.vocab_size, h);
   // Untied embeddings need their own output matrix (mlx-lm's strict load refuses the same).
   if (!c.tie_word_embeddings && !w.contains("lm_head.weight"))
@@ -91,6 +96,7 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
     if (sliding) {
       A.kind = AttentionKind::SlidingWindow;
       A.window = *c.sliding_window;
+      if (c.local_rope_theta) A.rope = 1;
     }
     FeedForwardStep& F = L.ffn;
     F.activation = t.activation;

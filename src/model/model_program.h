@@ -40,6 +40,7 @@ class LoadedModel {
   ArchTraits traits_;
   WeightSet weights_;
   OwnedFloats owned_;
+  ModelConfig local_rope_config_;  // gemma3's sliding layers' RoPE (its Rope points here)
   std::vector<Rope> ropes_;
   ModelProgram program_;
 };

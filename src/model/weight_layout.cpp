@@ -8,16 +8,15 @@ std::vector<WeightDecl> weight_layout(const ModelConfig& c) {
   std::vector<WeightDecl> w;
   const int64_t h = c.hidden_size, q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
   const int64_t ffn = c.intermediate_size;
-  const bool gemma2 = c.arch == Architecture::Gemma2;
+  const bool sandwich = c.arch == Architecture::Gemma2 || c.arch == Architecture::Gemma3;
+  const bool olmo2 = c.arch == Architecture::Olmo2;
   w.push_back({"model.embed_tokens.weight", {c.vocab_size, h}, TensorRole::Embedding});
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = fmt::format("model.layers.{}.", i);
-    w.push_back({p + "input_layernorm.weight", {h}, TensorRole::Norm});
+    if (!olmo2) w.push_back({p + "input_layernorm.weight", {h}, TensorRole::Norm});
     w.push_back({p + "post_attention_layernorm.weight", {h}, TensorRole::Norm});
-    if (gemma2) {
-      w.push_back({p + "pre_feedforward_layernorm.weight", {h}, TensorRole::Norm});
-      w.push_back({p + "post_feedforward_layernorm.weight", {h}, TensorRole::Norm});
-    }
+    if (sandwich) w.push_back({p + "pre_feedforward_layernorm.weight", {h}, TensorRole::Norm});
+    if (sandwich || olmo2) w.push_back({p + "post_feedforward_layernorm.weight", {h}, TensorRole::Norm});
     if (c.arch == Architecture::Phi3) {
       w.push_back({p + "self_attn.qkv_proj.weight", {q + 2 * kv, h}, TensorRole::Linear});
       w.push_back({p + "mlp.gate_up_proj.weight", {2 * ffn, h}, TensorRole::Linear});
@@ -41,9 +40,13 @@ std::vector<WeightDecl> weight_layout(const ModelConfig& c) {
       w.push_back({p + "mlp.up_proj.bias", {ffn}, TensorRole::Bias});
       w.push_back({p + "mlp.down_proj.bias", {h}, TensorRole::Bias});
     }
-    if (c.arch == Architecture::Qwen3) {
+    if (c.arch == Architecture::Qwen3 || c.arch == Architecture::Gemma3) {
       w.push_back({p + "self_attn.q_norm.weight", {c.head_dim}, TensorRole::Norm});
       w.push_back({p + "self_attn.k_norm.weight", {c.head_dim}, TensorRole::Norm});
+    }
+    if (olmo2) {  // over the whole projections
+      w.push_back({p + "self_attn.q_norm.weight", {q}, TensorRole::Norm});
+      w.push_back({p + "self_attn.k_norm.weight", {kv}, TensorRole::Norm});
     }
   }
   w.push_back({"model.norm.weight", {h}, TensorRole::Norm});

@@ -45,6 +45,15 @@ MODELS = {
                                      no_rope_layer_interval=2)),
     # olmo2: norms after attention and the MLP, q/k norms over the whole projections
     "olmo2": ("olmo2", dict(head_dim=16, tie_word_embeddings=False, rope_theta=10000.0)),
+    # gemma3 (text): sliding layers with their own RoPE base, global layers (every 2nd here,
+    # 6th in the real models) with linear RoPE scaling, q/k norms with Gemma's (1 + w)
+    "gemma3-text": ("gemma3_text", dict(head_dim=16, query_pre_attn_scalar=24, sliding_window=12,
+                                        layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+                                        rope_parameters={"full_attention": {"rope_type": "linear", "factor": 8.0,
+                                                                            "rope_theta": 1000000.0},
+                                                         "sliding_attention": {"rope_type": "default",
+                                                                               "rope_theta": 10000.0}},
+                                        hidden_activation="gelu_pytorch_tanh")),
 }
 
 def main():

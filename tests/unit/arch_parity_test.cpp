@@ -31,7 +31,7 @@ TEST_P(ArchParity, LogitsAndGreedyMatchTransformers) {
 INSTANTIATE_TEST_SUITE_P(Architectures, ArchParity,
                          ::testing::Values("llama3-rope", "llama-tied-bias", "mistral-sliding", "qwen2-bias",
                                            "qwen3-qknorm", "phi3-longrope", "gemma", "gemma2-softcap", "smollm3-nope",
-                                           "olmo2"),
+                                           "olmo2", "gemma3-text"),
                          [](const auto& info) { return test::param_name(info.param); });
 
 // Prefill and decode through whole models give identical logits at every position — what

@@ -188,11 +188,12 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
     float* qi = q + i * H * D;
     float* ki = k + i * KV * D;
     if (A.q_norm && A.qk_norm_whole) {
-      cpu::rms_norm(qi, A.q_norm, qi, H * D, p_.norm_eps, false);
-      cpu::rms_norm(ki, A.k_norm, ki, KV * D, p_.norm_eps, false);
+      cpu::rms_norm(qi, A.q_norm, qi, H * D, p_.norm_eps, p_.norm_weight_offset);
+      cpu::rms_norm(ki, A.k_norm, ki, KV * D, p_.norm_eps, p_.norm_weight_offset);
     } else if (A.q_norm) {
-      for (int64_t hh = 0; hh < H; ++hh) cpu::rms_norm(qi + hh * D, A.q_norm, qi + hh * D, D, p_.norm_eps, false);
-      for (int64_t hh = 0; hh < KV; ++hh) cpu::rms_norm(ki + hh * D, A.k_norm, ki + hh * D, D, p_.norm_eps, false);
+      // (Gemma 3's q/k norms scale by 1 + w too.)
+      for (int64_t hh = 0; hh < H; ++hh) cpu::rms_norm(qi + hh * D, A.q_norm, qi + hh * D, D, p_.norm_eps, p_.norm_weight_offset);
+      for (int64_t hh = 0; hh < KV; ++hh) cpu::rms_norm(ki + hh * D, A.k_norm, ki + hh * D, D, p_.norm_eps, p_.norm_weight_offset);
     }
     if (A.rope >= 0) {
       const RopeSpec& rope = p_.ropes[size_t(A.rope)];

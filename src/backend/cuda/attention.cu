@@ -43,7 +43,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
   const int splits = int((pos + chunk) / chunk);
   if (s >= splits) return;
   const int32_t* table = tables + row.table;
-  a.rope.inv_freq = freqs + row.freqs;
+  a.rope.inv_freq = freqs + row.freqs + a.rope.freq_offset;
   const int64_t first = a.window > 0 ? max(int64_t(0), pos - a.window + 1) : 0;
   const int64_t lo = max(first, s * chunk), hi = min(pos + 1, (s + 1) * chunk);
 

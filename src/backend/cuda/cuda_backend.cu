@@ -84,7 +84,7 @@ struct DevLayer {
   std::vector<DevMatrix> qkv, gate_up;  // one merged matrix when the parts share a format
   DevMatrix o, down;
   int64_t window = 0;
-  bool rope = true;  // false: q and k are not rotated (SmolLM3's NoPE layers)
+  int rope = 0;  // which of the program's RoPEs; -1: q and k are not rotated (SmolLM3's NoPE layers)
   float scale = 1.0f, softcap = 0.0f;
   Activation activation = Activation::Silu;
 };
@@ -127,7 +127,10 @@ class CudaBackend final : public Backend {
     pdl_enabled() = prop.major >= 9;
     sm_ = std::to_string(prop.major) + std::to_string(prop.minor);
     f32_ = p.precision == Precision::F32;
-    rope_ = p.ropes.empty() ? RopeSpec{} : p.ropes.front();
+    for (int64_t offset = 0; const RopeSpec& r : p.ropes) {
+      ropes_.push_back({r.dims, r.traditional, r.position_scale, r.mscale, offset, nullptr});
+      offset += r.dims / 2;
+    }
     freqs_per_seq_ = std::max<int64_t>(1, p.rope_freqs());
     plan_weights();
     carve_scratch();  // measuring
@@ -192,9 +195,16 @@ class CudaBackend final : public Backend {
   void plan_weights();
   void carve_scratch();
   void upload();
-  const float* upload_vec(const float* v, int64_t n) {
+  // `plus_one`: the weights as 1 + w (Gemma's norms, where the kernel has no offset).
+  const float* upload_vec(const float* v, int64_t n, bool plus_one = false) {
     if (!v) return nullptr;
     float* d = weights_.take<float>(uint64_t(n) * 4);
+    std::vector<float> shifted;
+    if (plus_one) {
+      shifted.assign(v, v + n);
+      for (float& x : shifted) x += 1.0f;
+      v = shifted.data();
+    }
     MLXCPP_CUDA_CHECK(cudaMemcpy(d, v, size_t(n) * 4, cudaMemcpyHostToDevice));
     return d;
   }
@@ -212,7 +222,7 @@ class CudaBackend final : public Backend {
   const ModelProgram& p_;
   std::string device_name_, sm_;
   bool f32_ = false;
-  RopeSpec rope_;
+  std::vector<RopeArgs> ropes_;  // the program's RoPEs, each with its frequencies' offset
   int64_t freqs_per_seq_ = 1;
   Arena weights_, scratch_arena_;
   DevMatrix embed_, lm_head_;
@@ -331,14 +341,15 @@ void CudaBackend::upload() {
     d.attn_post_norm = upload_vec(l.attn_post_norm, p.hidden);
     d.ffn_norm = upload_vec(l.ffn_norm, p.hidden);
     d.ffn_post_norm = upload_vec(l.ffn_post_norm, p.hidden);
-    d.q_norm = upload_vec(l.attention.q_norm, p.head_dim);
-    d.k_norm = upload_vec(l.attention.k_norm, p.head_dim);
+    // (The per-head q/k norm kernels scale by w: Gemma 3's 1 + w is formed here.)
+    d.q_norm = upload_vec(l.attention.q_norm, p.head_dim, p.norm_weight_offset);
+    d.k_norm = upload_vec(l.attention.k_norm, p.head_dim, p.norm_weight_offset);
     d.qkv = upload_matrices(weights_, plans(l.attention.qkv));
     d.gate_up = upload_matrices(weights_, plans(l.ffn.gate_up));
     d.o = upload_matrices(weights_, {to_matrix_plan(l.attention.o)}).front();
     d.down = upload_matrices(weights_, {to_matrix_plan(l.ffn.down)}).front();
     d.window = l.attention.kind == AttentionKind::SlidingWindow ? l.attention.window : 0;
-    d.rope = l.attention.rope >= 0;
+    d.rope = l.attention.rope;
     d.scale = l.attention.scale;
     d.softcap = l.attention.softcap;
     d.activation = l.ffn.activation;
@@ -432,8 +443,7 @@ void CudaBackend::compute(int m, bool decode, bool prepare, int64_t rows_out) {
   const float eps = p.norm_eps;
   const bool off = p.norm_weight_offset;
   const int64_t H = p.heads, KV = p.kv_heads, D = p.head_dim, qkv_cols = (H + 2 * KV) * D;
-  const RopeArgs rope{rope_.dims, rope_.traditional, rope_.position_scale, rope_.mscale, nullptr};
-  const RopeArgs no_rope{0, false, 1.0, 1.0f, nullptr};  // nothing rotates
+  const RopeArgs no_rope{0, false, 1.0, 1.0f, 0, nullptr};  // nothing rotates
   AttnArgs attn{H, KV, D, 1.0f, 0.0f, 0, decode ? kMaxAttentionSpans : 1, counters_};
   embed_rows(embed_, tokens_, m, p.embed_scale, x_, stream_);
   rms_norm(x_, layers_[0].attn_norm, h_, m, p.hidden, eps, off, xq, xd, stream_);
@@ -450,7 +460,7 @@ void CudaBackend::compute(int m, bool decode, bool prepare, int64_t rows_out) {
     group(L.qkv, XIn{h_, xq, xd}, qkv_, qkv_cols);
     attn.scale = L.scale, attn.softcap = L.softcap, attn.window = L.window;
     attn.prepare = prepare;  // decode: the attention kernel prepares its own heads
-    attn.q_norm = L.q_norm, attn.k_norm = L.k_norm, attn.eps = eps, attn.rope = L.rope ? rope : no_rope;
+    attn.q_norm = L.q_norm, attn.k_norm = L.k_norm, attn.eps = eps, attn.rope = L.rope >= 0 ? ropes_[size_t(L.rope)] : no_rope;
     if (!prepare) qkv_prepare(qkv_, m, H, KV, D, L.q_norm, L.k_norm, eps, attn.rope, rows_, tables_, freqs_, kvl, stream_);
     attention(qkv_, m, rows_, tables_, freqs_, kvl, attn, partial_, attn_, xq_attn, xd_attn, stream_);
     linear(L.o, XIn{attn_, xq_attn, xd_attn}, m, tmp_, p.hidden, f32_, scratch_, stream_, product);
@@ -653,7 +663,6 @@ namespace mlxcpp {
 std::string cuda_unsupported(const ModelProgram& p) {
   if (!cuda::attention_supports_head_dim(p.head_dim)) return "head_dim " + std::to_string(p.head_dim) + " is over 256";
   if (p.heads % p.kv_heads != 0 || p.heads / p.kv_heads > 8) return "more than 8 query heads per KV head";
-  if (p.ropes.size() > 1) return "more than one RoPE";
   if (!p.layers.empty() && !p.layers.front().attn_norm) return "layers without a norm before attention";
   for (const LayerProgram& l : p.layers)
     if (l.attention.qk_norm_whole) return "q/k norms over the whole projection";

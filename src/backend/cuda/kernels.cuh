@@ -100,6 +100,7 @@ struct RopeArgs {
   bool traditional = false;
   double position_scale = 1.0;
   float mscale = 1.0f;
+  int64_t freq_offset = 0;          // of this RoPE's frequencies among a sequence's (Gemma 3 has two)
   const float* inv_freq = nullptr;  // device, dims/2 (set per row by the kernels)
 };
 // The paged KV cache as one layer's kernels see it: blocks of kKvBlock (16) positions,

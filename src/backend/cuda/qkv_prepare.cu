@@ -17,7 +17,7 @@ __global__ void qkv_prepare_kernel(float* qkv, int64_t H, int64_t KV, int64_t D,
   const int64_t t = blockIdx.x, hh = blockIdx.y;
   const PassRow row = rows[t];
   const int64_t pos = row.pos;
-  rope.inv_freq = freqs + row.freqs;
+  rope.inv_freq = freqs + row.freqs + rope.freq_offset;
   float* v = qkv + t * (H + 2 * KV) * D + hh * D;
   const bool is_q = hh < H, is_k = !is_q && hh < H + KV;
   for (int64_t d = threadIdx.x; d < D; d += blockDim.x) head[d] = v[d];

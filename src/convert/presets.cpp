@@ -69,6 +69,19 @@ std::vector<SynthPreset> make_presets() {
                     {"rope_theta", 10000.0}, {"max_position_embeddings", 2048}, {"tie_word_embeddings", false},
                     {"bos_token_id", 1}, {"eos_token_id", 2}, {"torch_dtype", "bfloat16"}},
                ""});
+  // The text model of Gemma 3 4B as mlx-community's gemma3_text conversions hold it: 5
+  // sliding layers (window 1024, RoPE base 1e4) to each global one (base 1e6, linear ×8).
+  p.push_back({"gemma-3-4b", "gemma3",
+               json{{"architectures", {"Gemma3ForCausalLM"}}, {"model_type", "gemma3_text"}, {"hidden_size", 2560},
+                    {"intermediate_size", 10240}, {"num_hidden_layers", 34}, {"num_attention_heads", 8},
+                    {"num_key_value_heads", 4}, {"head_dim", 256}, {"vocab_size", 262208}, {"rms_norm_eps", 1e-6},
+                    {"rope_theta", 1000000.0}, {"rope_local_base_freq", 10000.0},
+                    {"rope_scaling", {{"rope_type", "linear"}, {"factor", 8.0}}}, {"sliding_window", 1024},
+                    {"sliding_window_pattern", 6}, {"query_pre_attn_scalar", 256}, {"max_position_embeddings", 131072},
+                    {"hidden_activation", "gelu_pytorch_tanh"}, {"bos_token_id", 2}, {"eos_token_id", {1, 106}},
+                    {"torch_dtype", "bfloat16"}},
+               "shapes as recalled for Gemma 3 4B (no real config.json could be read here: "
+               "../shared/reference/mlx-archs-2.md marks them unverified)"});
   return p;
 }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "convert/mlx_writer.h"
+#include "convert/presets.h"
 #include "convert/synth.h"
 #include "format/model_config.h"
 #include "format/weight_set.h"
@@ -118,6 +119,21 @@ TEST(Synth, PresetsHaveRealShapesAndTokenizers) {
   EXPECT_EQ(ws.get("model.embed_tokens.weight").shape(), (std::vector<int64_t>{151936, 896 * 4 / 32}));
   EXPECT_TRUE(fs::exists(tmp / "q" / "tokenizer.json"));
   EXPECT_FALSE(ws.contains("lm_head.weight"));  // tied
+}
+
+// Gemma 3 4B's preset reads as a gemma3_text model: every 6th layer global, the others
+// sliding with their own RoPE base, the global ones scaled.
+TEST(Synth, Gemma3PresetHasItsLayerKinds) {
+  const SynthPreset* g = find_synth_preset("gemma-3-4b");
+  ASSERT_TRUE(g);
+  const ModelConfig c = parse_model_config(g->config, "gemma-3-4b");
+  EXPECT_EQ(c.arch, Architecture::Gemma3);
+  ASSERT_EQ(c.layer_types.size(), 34u);
+  for (size_t i = 0; i < 34; ++i) EXPECT_EQ(c.layer_types[i], i % 6 == 5 ? "full_attention" : "sliding_attention") << i;
+  EXPECT_EQ(c.local_rope_theta, 10000.0);
+  ASSERT_TRUE(c.rope_scaling);
+  EXPECT_EQ(c.rope_scaling->factor, 8.0);
+  EXPECT_EQ(c.query_pre_attn_scalar, 256.0);
 }
 
 TEST(Synth, IsDeterministicForASeed) {

@@ -133,6 +133,7 @@ const std::vector<std::string>& supported_model_types() {
   static const std::vector<std::string> types = [] {
     std::vector<std::string> t;
     for (const auto& i : kArchs) t.emplace_back(i.model_type);
+    t.emplace_back("gemma3");  // (its text model: gemma3_text)
     return t;
   }();
   return types;
@@ -160,6 +161,26 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
   ModelConfig c;
   c.model_type = f.string("model_type");
   if (c.model_type.empty()) fail("{}: required field 'model_type' is missing", label);
+  if (c.model_type == "gemma3") {
+    // Gemma 3's multimodal checkpoints: the text model is text_config (written as a diff
+    // against Gemma3TextConfig's defaults), the top-level vocab_size wins (mlx-lm's rule),
+    // and the vision tower is not run.
+    if (!j.contains("text_config") || !j.at("text_config").is_object())
+      fail("{}: model_type gemma3 needs a 'text_config' object", label);
+    json t = j.at("text_config");
+    t["model_type"] = "gemma3_text";
+    t["vocab_size"] = j.contains("vocab_size") ? j.at("vocab_size") : t.value("vocab_size", json(262208));
+    const json defaults = {{"num_attention_heads", 8}, {"num_key_value_heads", 4}, {"rms_norm_eps", 1e-6},
+                           {"hidden_size", 2304},      {"intermediate_size", 9216}, {"num_hidden_layers", 26}};
+    for (const auto& [key, value] : defaults.items())
+      if (!t.contains(key)) t[key] = value;
+    for (const char* key : {"quantization", "quantization_config", "eos_token_id", "bos_token_id", "torch_dtype", "dtype"})
+      if (j.contains(key) && !t.contains(key)) t[key] = j.at(key);
+    ModelConfig inner = parse_model_config(t, label + ": text_config");
+    inner.model_type = "gemma3";
+    inner.multimodal = true;
+    return inner;
+  }
   bool found = false;
   for (const auto& i : kArchs)
     if (i.model_type == c.model_type) {

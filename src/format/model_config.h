@@ -65,6 +65,7 @@ struct ModelConfig {
   // gemma3: the sliding layers' own RoPE (plain, this base; rope_theta and rope_scaling are
   // the global layers')
   std::optional<double> local_rope_theta;
+  bool multimodal = false;  // gemma3: a vision tower beside the text model, not run here
 
   std::string dtype;  // "bfloat16", "float16", "float32" or empty when the config has none
   std::optional<int64_t> bos_token_id;

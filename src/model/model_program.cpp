@@ -43,15 +43,23 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
     ropes_.emplace_back(local_rope_config_);
   }
   for (const Rope& rope : ropes_) p.ropes.push_back({rope.dims(), rope.traditional(), rope.position_scale(), rope.mscale()});
-  p.embed = bind_weight_matrix(w, c, owned_, "model.embed_tokens", c.vocab_size, h);
+  // The text model's names: "model.…" and "lm_head", or inside a multimodal checkpoint
+  // (Gemma 3) "language_model.model.…" and "language_model.lm_head" (mlx-vlm and the
+  // early transformers layout) or "model.language_model.…" (transformers v5).
+  std::string mp = "model.", head = "lm_head";
+  if (c.multimodal && !w.contains("model.embed_tokens.weight")) {
+    if (w.contains("language_model.model.embed_tokens.weight")) mp = "language_model.model.", head = "language_model.lm_head";
+    else if (w.contains("model.language_model.embed_tokens.weight")) mp = "model.language_model.";
+  }
+  p.embed = bind_weight_matrix(w, c, owned_, mp + "embed_tokens", c.vocab_size, h);
   // Untied embeddings need their own output matrix (mlx-lm's strict load refuses the same).
-  if (!c.tie_word_embeddings && !w.contains("lm_head.weight"))
-    fail("config.json: tie_word_embeddings is false but the weights have no lm_head.weight");
-  p.lm_head = c.tie_word_embeddings ? p.embed : bind_weight_matrix(w, c, owned_, "lm_head", c.vocab_size, h);
-  p.final_norm = owned_.add(load_vector(w, "model.norm.weight", h));
+  if (!c.tie_word_embeddings && !w.contains(head + ".weight"))
+    fail("config.json: tie_word_embeddings is false but the weights have no {}.weight", head);
+  p.lm_head = c.tie_word_embeddings ? p.embed : bind_weight_matrix(w, c, owned_, head, c.vocab_size, h);
+  p.final_norm = owned_.add(load_vector(w, mp + "norm.weight", h));
   auto norm = [&](const std::string& name, int64_t size) { return owned_.add(load_vector(w, name, size)); };
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-    const std::string pre = fmt::format("model.layers.{}.", i);
+    const std::string pre = fmt::format("{}layers.{}.", mp, i);
     LayerProgram L;
     if (!t.post_norms_only) L.attn_norm = norm(pre + "input_layernorm.weight", h);
     const float* post_attention = norm(pre + "post_attention_layernorm.weight", h);

@@ -39,6 +39,8 @@ std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const Eng
       e->model_ = LoadedModel::load(dir, cpu_residency, options.precision);
     }
   }
+  if (e->model_->config().multimodal)
+    std::cerr << "note: " << dir.string() << " is multimodal: its text model runs; its vision tower is not loaded\n";
   if (!e->backend_) e->backend_ = make_cpu_backend(e->model_->program(), {options.threads, options.kv_quantization});
   e->threads_ = options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   const ModelConfig& c = e->model_->config();

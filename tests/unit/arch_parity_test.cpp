@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "format/safetensors_writer.h"
+#include "format/weight_set.h"
 #include "runtime/engine.h"
 #include "model_checks.h"
 #include "test_support.h"
@@ -33,6 +35,38 @@ INSTANTIATE_TEST_SUITE_P(Architectures, ArchParity,
                                            "qwen3-qknorm", "phi3-longrope", "gemma", "gemma2-softcap", "smollm3-nope",
                                            "olmo2", "gemma3-text"),
                          [](const auto& info) { return test::param_name(info.param); });
+
+// Gemma 3's multimodal checkpoints (model_type gemma3): the text model's config under
+// text_config, its tensors under language_model.model.* (mlx-vlm's layout) or
+// model.language_model.* (transformers v5's), a vision tower beside it. Built here from the
+// gemma3-text fixture; the text model must give that fixture's logits and tokens.
+TEST(Gemma3Multimodal, TheTextModelRunsFromEitherLayout) {
+  const fs::path src = test::data_dir() / "arch" / "gemma3-text";
+  const auto ref = read_json_file(src / "reference.json");
+  const WeightSet weights = WeightSet::open(src);
+  for (const std::string prefix : {"language_model.model.", "model.language_model."}) {
+    SCOPED_TRACE(prefix);
+    test::TempDir dir;
+    nlohmann::json text = read_json_file(src / "config.json");
+    const nlohmann::json config = {{"model_type", "gemma3"}, {"architectures", {"Gemma3ForConditionalGeneration"}},
+                                   {"vocab_size", text["vocab_size"]}, {"text_config", text},
+                                   {"vision_config", {{"model_type", "siglip_vision_model"}, {"hidden_size", 8}}}};
+    write_file_atomic(dir / "config.json", config.dump());
+    SafetensorsWriter out;
+    for (const std::string& name : weights.names()) {
+      const TensorView t = weights.get(name);
+      out.add_copy(prefix + name.substr(6), t.dtype(), t.shape(), t.bytes());  // "model." → the wrapper's
+    }
+    const std::vector<float> vision(16, 0.5f);  // a tower nobody reads
+    out.add_copy("vision_tower.vision_model.embeddings.patch_embedding.weight", DType::F32, {4, 4},
+                 {reinterpret_cast<const uint8_t*>(vision.data()), vision.size() * 4});
+    out.write(dir / "model.safetensors");
+    auto model = Engine::load(dir.path(), {.threads = 2});
+    EXPECT_TRUE(model->config().multimodal);
+    EXPECT_LE(test::logits_error(*model, ref), 1e-4);
+    EXPECT_EQ(test::greedy_continuation(*model, ref), ref["greedy_ids"].get<std::vector<int32_t>>());
+  }
+}
 
 // Prefill and decode through whole models give identical logits at every position — what
 // makes a chat's reused KV cache answer as a fresh prompt would: the bundled 4-bit model on

@@ -225,7 +225,7 @@ TEST_P(CudaArchParity, LogitsAndGreedyMatchTransformers) {
 std::vector<ArchCase> arch_cases() {
   std::vector<ArchCase> out;
   for (const char* a : {"llama3-rope", "llama-tied-bias", "mistral-sliding", "qwen2-bias", "qwen3-qknorm", "phi3-longrope",
-                        "gemma", "gemma2-softcap", "smollm3-nope", "gemma3-text"})
+                        "gemma", "gemma2-softcap", "smollm3-nope", "gemma3-text", "olmo2"})
     for (Precision p : {Precision::F32, Precision::Fast}) out.push_back({a, p});
   return out;
 }

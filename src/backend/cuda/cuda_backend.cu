@@ -85,6 +85,7 @@ struct DevLayer {
   DevMatrix o, down;
   int64_t window = 0;
   int rope = 0;  // which of the program's RoPEs; -1: q and k are not rotated (SmolLM3's NoPE layers)
+  bool qk_norm_whole = false;  // q_norm/k_norm over the whole projections (OLMo 2), before the heads
   float scale = 1.0f, softcap = 0.0f;
   Activation activation = Activation::Silu;
 };
@@ -342,8 +343,11 @@ void CudaBackend::upload() {
     d.ffn_norm = upload_vec(l.ffn_norm, p.hidden);
     d.ffn_post_norm = upload_vec(l.ffn_post_norm, p.hidden);
     // (The per-head q/k norm kernels scale by w: Gemma 3's 1 + w is formed here.)
-    d.q_norm = upload_vec(l.attention.q_norm, p.head_dim, p.norm_weight_offset);
-    d.k_norm = upload_vec(l.attention.k_norm, p.head_dim, p.norm_weight_offset);
+    d.qk_norm_whole = l.attention.qk_norm_whole;
+    const int64_t q_cols = d.qk_norm_whole ? p.heads * p.head_dim : p.head_dim;
+    const int64_t k_cols = d.qk_norm_whole ? p.kv_heads * p.head_dim : p.head_dim;
+    d.q_norm = upload_vec(l.attention.q_norm, q_cols, p.norm_weight_offset);
+    d.k_norm = upload_vec(l.attention.k_norm, k_cols, p.norm_weight_offset);
     d.qkv = upload_matrices(weights_, plans(l.attention.qkv));
     d.gate_up = upload_matrices(weights_, plans(l.ffn.gate_up));
     d.o = upload_matrices(weights_, {to_matrix_plan(l.attention.o)}).front();
@@ -458,10 +462,17 @@ void CudaBackend::compute(int m, bool decode, bool prepare, int64_t rows_out) {
     const DevLayer& L = layers_[l];
     const KvLayer kvl = kv_->layer(int64_t(l));
     group(L.qkv, XIn{h_, xq, xd}, qkv_, qkv_cols);
+    // Per-head q/k norms happen where the heads are prepared; whole-projection ones here.
+    const float* q_norm = L.qk_norm_whole ? nullptr : L.q_norm;
+    const float* k_norm = L.qk_norm_whole ? nullptr : L.k_norm;
+    if (L.qk_norm_whole) {
+      segment_norm(qkv_, m, qkv_cols, H * D, L.q_norm, eps, stream_);
+      segment_norm(qkv_ + H * D, m, qkv_cols, KV * D, L.k_norm, eps, stream_);
+    }
     attn.scale = L.scale, attn.softcap = L.softcap, attn.window = L.window;
     attn.prepare = prepare;  // decode: the attention kernel prepares its own heads
-    attn.q_norm = L.q_norm, attn.k_norm = L.k_norm, attn.eps = eps, attn.rope = L.rope >= 0 ? ropes_[size_t(L.rope)] : no_rope;
-    if (!prepare) qkv_prepare(qkv_, m, H, KV, D, L.q_norm, L.k_norm, eps, attn.rope, rows_, tables_, freqs_, kvl, stream_);
+    attn.q_norm = q_norm, attn.k_norm = k_norm, attn.eps = eps, attn.rope = L.rope >= 0 ? ropes_[size_t(L.rope)] : no_rope;
+    if (!prepare) qkv_prepare(qkv_, m, H, KV, D, q_norm, k_norm, eps, attn.rope, rows_, tables_, freqs_, kvl, stream_);
     attention(qkv_, m, rows_, tables_, freqs_, kvl, attn, partial_, attn_, xq_attn, xd_attn, stream_);
     linear(L.o, XIn{attn_, xq_attn, xd_attn}, m, tmp_, p.hidden, f32_, scratch_, stream_, product);
     residual_norm(x_, tmp_, L.attn_post_norm, L.ffn_norm, h_, m, p.hidden, eps, off, xq, xd, stream_);
@@ -663,9 +674,6 @@ namespace mlxcpp {
 std::string cuda_unsupported(const ModelProgram& p) {
   if (!cuda::attention_supports_head_dim(p.head_dim)) return "head_dim " + std::to_string(p.head_dim) + " is over 256";
   if (p.heads % p.kv_heads != 0 || p.heads / p.kv_heads > 8) return "more than 8 query heads per KV head";
-  if (!p.layers.empty() && !p.layers.front().attn_norm) return "layers without a norm before attention";
-  for (const LayerProgram& l : p.layers)
-    if (l.attention.qk_norm_whole) return "q/k norms over the whole projection";
   return "";
 }
 

@@ -58,12 +58,14 @@ void split_nibbles(uint8_t* data, int64_t bytes, cudaStream_t st);
 // x[t] = embed[tokens[t]] · scale.
 void embed_rows(const DevMatrix& embed, const int32_t* tokens, int n, float scale, float* x, cudaStream_t st);
 
-// y = rms_norm(x) for n rows; xq/xd (optional) receive y quantized for dp4a.
+// y = rms_norm(x) for n rows (w null: y = x); xq/xd (optional) receive y quantized for dp4a.
 void rms_norm(const float* x, const float* w, float* y, int n, int64_t cols, float eps, bool offset, int8_t* xq,
               float2* xd, cudaStream_t st);
 // x += (delta_w ? rms_norm(delta, delta_w) : delta); then y = rms_norm(x, w) (+ quantized).
 void residual_norm(float* x, const float* delta, const float* delta_w, const float* w, float* y, int n, int64_t cols,
                    float eps, bool offset, int8_t* xq, float2* xd, cudaStream_t st);
+// In place: rms_norm of the `cols` values at x + r·stride, r < n.
+void segment_norm(float* x, int n, int64_t stride, int64_t cols, const float* w, float eps, cudaStream_t st);
 
 // out[t, k] = act(gu[t, k]) · gu[t, F + k] (+ quantized).
 void act_mul(const float* gu, int n, int64_t F, Activation act, float* out, int8_t* xq, float2* xd, cudaStream_t st);

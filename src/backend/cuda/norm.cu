@@ -9,8 +9,13 @@ namespace {
 // runs one row, so the block is the whole kernel).
 unsigned threads_for(int64_t cols) { return cols >= 4096 ? 1024u : cols >= 1024 ? 256u : 128u; }
 
-// y = x * w' / sqrt(mean(x²) + eps), w' = w or 1 + w; one block per row.
+// y = x * w' / sqrt(mean(x²) + eps), w' = w or 1 + w; one block per row. No w: y = x (a
+// layer without this norm, OLMo 2's).
 __device__ void norm_row(const float* x, const float* w, float* y, int64_t cols, float eps, bool offset) {
+  if (!w) {
+    for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) y[i] = x[i];
+    return;
+  }
   float ss = 0.0f;
   for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) ss += x[i] * x[i];
   const float inv = rsqrtf(block_sum(ss) / float(cols) + eps);
@@ -40,6 +45,14 @@ __global__ void rms_norm_kernel(const float* x, const float* w, float* y, int64_
     quantize_row_in_block(y + r * cols, cols, xq + r * cols, xd + r * (cols / 32));
 }
 
+// Row r's `cols` values at x + r·stride normalised in place (OLMo 2's q and k, normalised
+// over the whole projection inside the q|k|v rows).
+__global__ void segment_norm_kernel(float* x, int64_t stride, int64_t cols, const float* w, float eps) {
+  griddep_wait();
+  float* row = x + int64_t(blockIdx.x) * stride;
+  norm_row(row, w, row, cols, eps, false);  // each thread rewrites only what it read
+}
+
 __global__ void residual_norm_kernel(float* x, const float* delta, const float* delta_w, const float* w, float* y,
                                      int64_t cols, float eps, bool offset, int8_t* xq, float2* xd) {
   griddep_wait();
@@ -63,7 +76,7 @@ __global__ void norm_regs_kernel(float* x, const float* delta, const float* delt
 #pragma unroll
   for (int i = 0; i < VPT; i += 4) {
     const float4 a = *reinterpret_cast<const float4*>(x + base + i);
-    const float4 c = *reinterpret_cast<const float4*>(w + wbase + i);
+    const float4 c = w ? *reinterpret_cast<const float4*>(w + wbase + i) : make_float4(1, 1, 1, 1);
     xv[i] = a.x, xv[i + 1] = a.y, xv[i + 2] = a.z, xv[i + 3] = a.w;
     wv[i] = c.x, wv[i + 1] = c.y, wv[i + 2] = c.z, wv[i + 3] = c.w;
     if (delta) {
@@ -92,10 +105,10 @@ __global__ void norm_regs_kernel(float* x, const float* delta, const float* delt
   float ss = 0.0f;
 #pragma unroll
   for (int i = 0; i < VPT; ++i) ss += xv[i] * xv[i];
-  const float inv = rsqrtf(block_sum(ss) / float(cols) + eps);
+  const float inv = w ? rsqrtf(block_sum(ss) / float(cols) + eps) : 1.0f;  // no w: y = x
   float yv[VPT];
 #pragma unroll
-  for (int i = 0; i < VPT; ++i) yv[i] = (xv[i] * inv) * (offset ? 1.0f + wv[i] : wv[i]);
+  for (int i = 0; i < VPT; ++i) yv[i] = w ? (xv[i] * inv) * (offset ? 1.0f + wv[i] : wv[i]) : xv[i];
 #pragma unroll
   for (int i = 0; i < VPT; i += 4)
     *reinterpret_cast<float4*>(y + base + i) = make_float4(yv[i], yv[i + 1], yv[i + 2], yv[i + 3]);
@@ -144,6 +157,11 @@ void rms_norm(const float* x, const float* w, float* y, int n, int64_t cols, flo
               float2* xd, cudaStream_t st) {
   if (launch_regs(const_cast<float*>(x), nullptr, nullptr, w, y, n, cols, eps, offset, xq, xd, st)) return;
   launch(rms_norm_kernel, n, threads_for(cols), 0, st, x, w, y, cols, eps, offset, xq, xd);
+  MLXCPP_CUDA_CHECK(cudaGetLastError());
+}
+
+void segment_norm(float* x, int n, int64_t stride, int64_t cols, const float* w, float eps, cudaStream_t st) {
+  launch(segment_norm_kernel, n, threads_for(cols), 0, st, x, stride, cols, w, eps);
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 

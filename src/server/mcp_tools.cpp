@@ -142,7 +142,14 @@ ToolResult McpTools::call(const std::string& name, const json& args, const Progr
   if (!args.is_object()) invalid("arguments", "arguments must be an object");
   if (name == "list_models") {
     const std::string category = str_arg(args, "category");
-    if (!category.empty()) (void)category_for_task(category);
+    if (!category.empty()) {
+      // A wrong category is the caller's mistake (invalid params), listing the categories.
+      try {
+        (void)category_for_task(category);
+      } catch (const Error&) {
+        invalid("category", fmt::format("unknown category '{}' (categories: {})", category, fmt::join(Catalogue::categories(), ", ")));
+      }
+    }
     const Catalogue cat = Catalogue::load_default();
     return structured({{"models", catalogue_listing(cat, {category, std::nullopt, kDefaultContext})}, {"default_model", cat.default_model()}});
   }

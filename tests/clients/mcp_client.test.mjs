@@ -144,4 +144,7 @@ test("pull_model downloads from the Hub with progress, then generate uses it", a
 test("invalid arguments are JSON-RPC errors", async () => {
   await assert.rejects(call("generate", { prompt: "x", temperature: 9 }), /temperature/);
   await assert.rejects(call("no_such_tool", {}), /unknown tool/);
+  // A wrong category: invalid params (not an internal error), naming the categories.
+  await assert.rejects(call("list_models", { category: "bogus" }),
+    (e) => e.code === -32602 && /unknown category 'bogus' \(categories: code, general, small-fast, quality/.test(e.message));
 });

@@ -104,15 +104,7 @@ ApiRequest parse_messages_request(std::string_view body, const ApiLimits& limits
     parse_sampling_fields(j, r.sampling, 1, known);  // Anthropic's temperature goes to 1
   }
   reject_unknown_fields(j, known);
-  try {
-    validate_sampling(r.sampling);
-  } catch (const Error& e) {
-    bad_request("", e.what());
-  }
-  if (has_field(j, "model")) {
-    if (!j["model"].is_string()) bad_request("model", "'model' must be a string");
-    r.model = j["model"];
-  }
+  read_model_and_check_sampling(j, r);
   if (!count_only) {
     if (!j.contains("max_tokens")) bad_request("max_tokens", "'max_tokens' is required");
     r.max_tokens = int(integer_field(j, "max_tokens", 1, limits.max_tokens_cap));

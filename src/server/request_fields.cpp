@@ -79,6 +79,18 @@ void parse_sampling_fields(const ojson& j, SamplingParams& sampling, float max_t
   }
 }
 
+void read_model_and_check_sampling(const ojson& j, ApiRequest& r) {
+  try {
+    validate_sampling(r.sampling);
+  } catch (const Error& e) {
+    bad_request("", e.what());
+  }
+  if (has_field(j, "model")) {
+    if (!j["model"].is_string()) bad_request("model", "'model' must be a string");
+    r.model = j["model"];
+  }
+}
+
 void reject_unknown_fields(const ojson& j, const std::set<std::string>& known) {
   for (const auto& [k, v] : j.items())
     if (!known.count(k)) bad_request(k, fmt::format("unknown or unsupported field '{}'", k));

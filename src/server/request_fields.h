@@ -30,6 +30,9 @@ bool has_field(const nlohmann::ordered_json& j, const std::string& key);
 void parse_sampling_fields(const nlohmann::ordered_json& j, SamplingParams& sampling, float max_temperature,
                            std::set<std::string>& known);
 
+// `model` (when given) into r.model, and r.sampling checked as a whole (400s name the field).
+void read_model_and_check_sampling(const nlohmann::ordered_json& j, ApiRequest& r);
+
 // A 400 for the first field of `j` not in `known`.
 void reject_unknown_fields(const nlohmann::ordered_json& j, const std::set<std::string>& known);
 

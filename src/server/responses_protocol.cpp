@@ -159,15 +159,7 @@ ResponsesRequest parse_responses_request(std::string_view body, const ApiLimits&
   r.sampling.temperature = limits.default_temperature;
   parse_sampling_fields(j, r.sampling, 2, known);
   reject_unknown_fields(j, known);
-  try {
-    validate_sampling(r.sampling);
-  } catch (const Error& e) {
-    bad_request("", e.what());
-  }
-  if (has_field(j, "model")) {
-    if (!j["model"].is_string()) bad_request("model", "'model' must be a string");
-    r.model = j["model"];
-  }
+  read_model_and_check_sampling(j, r);
   r.max_tokens = limits.default_max_tokens;
   if (has_field(j, "max_output_tokens")) r.max_tokens = int(integer_field(j, "max_output_tokens", 1, limits.max_tokens_cap));
   if (has_field(j, "stream")) r.stream = boolean_field(j, "stream");

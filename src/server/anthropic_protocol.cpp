@@ -12,19 +12,6 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-// The text of a system prompt or of a tool result: a string or a list of text blocks.
-std::string text_blocks(const ojson& v, const std::string& where) {
-  if (v.is_string()) return v;
-  if (!v.is_array()) bad_request(where, "must be a string or a list of text blocks");
-  std::string out;
-  for (const auto& b : v) {
-    if (!b.is_object() || b.value("type", "") != "text" || !b.contains("text") || !b["text"].is_string())
-      bad_request(where, fmt::format("content block type '{}' is not supported here (text only)", b.is_object() ? b.value("type", "") : ""));
-    out += b["text"].get<std::string>();
-  }
-  return out;
-}
-
 // One Anthropic message → chat messages: a user turn's tool results become tool messages
 // (before its text), an assistant turn's tool_use blocks its tool calls.
 void append_message(ojson& messages, const ojson& m, const std::string& where) {
@@ -53,7 +40,7 @@ void append_message(ojson& messages, const ojson& m, const std::string& where) {
     } else if (type == "tool_result" && role == "user") {
       if (!b.contains("tool_use_id") || !b["tool_use_id"].is_string()) bad_request(at, "a tool_result block needs a string 'tool_use_id'");
       ojson result = {{"role", "tool"}, {"tool_call_id", b["tool_use_id"]},
-                      {"content", b.contains("content") ? text_blocks(b["content"], at + ".content") : ""}};
+                      {"content", b.contains("content") ? joined_text(b["content"], at + ".content") : ""}};
       for (const auto& earlier : messages)  // the call's name, which some templates print
         for (const auto& c : earlier.value("tool_calls", ojson::array()))
           if (c["id"] == b["tool_use_id"]) result["name"] = c["function"]["name"];
@@ -121,7 +108,7 @@ ApiRequest parse_messages_request(std::string_view body, const ApiLimits& limits
   }
   r.messages = ojson::array();
   if (has_field(j, "system")) {
-    const std::string system = text_blocks(j["system"], "system");
+    const std::string system = joined_text(j["system"], "system");
     if (!system.empty()) r.messages.push_back({{"role", "system"}, {"content", system}});
   }
   if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty())

@@ -84,21 +84,6 @@ void parse_common(const ojson& j, ApiRequest& r, const ApiLimits& limits, std::s
   }
 }
 
-// Message content as one string: a string, or a list of text parts.
-std::string content_text(const ojson& content, size_t index) {
-  const std::string where = fmt::format("messages[{}].content", index);
-  if (content.is_null()) return "";
-  if (content.is_string()) return content;
-  if (!content.is_array()) bad_request(where, "content must be a string or a list of text parts");
-  std::string out;
-  for (const auto& part : content) {
-    if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") || !part["text"].is_string())
-      bad_request(where, "only text parts ({\"type\": \"text\", \"text\": …}) are supported");
-    out += part["text"].get<std::string>();
-  }
-  return out;
-}
-
 }  // namespace
 
 nlohmann::json ApiError::to_json() const {
@@ -125,7 +110,9 @@ ApiRequest parse_chat_request(std::string_view body, const ApiLimits& limits) {
     const std::string role = m["role"];
     if (role != "system" && role != "user" && role != "assistant" && role != "tool" && role != "developer")
       bad_request(where + ".role", fmt::format("unknown role '{}'", role));
-    ojson out = {{"role", role == "developer" ? "system" : role}, {"content", content_text(m.value("content", ojson()), i)}};
+    const bool has_content = m.contains("content") && !m["content"].is_null();
+    ojson out = {{"role", role == "developer" ? "system" : role},
+                 {"content", has_content ? joined_text(m["content"], where + ".content") : ""}};
     for (const auto& [k, v] : m.items()) {
       if (k == "role" || k == "content") continue;
       if (k == "name" || k == "tool_call_id") {

@@ -91,6 +91,20 @@ void read_model_and_check_sampling(const ojson& j, ApiRequest& r) {
   }
 }
 
+std::string joined_text(const ojson& v, const std::string& where, const std::map<std::string, std::string>& text_fields) {
+  if (v.is_string()) return v;
+  if (!v.is_array()) bad_request(where, "content must be a string or a list of text parts");
+  std::string out;
+  for (const auto& part : v) {
+    const std::string type = part.is_object() && part.contains("type") && part["type"].is_string() ? part["type"].get<std::string>() : "";
+    const auto field = text_fields.find(type);
+    if (field == text_fields.end() || !part.contains(field->second) || !part[field->second].is_string())
+      bad_request(where, fmt::format("content part type '{}' is not supported here (text parts only)", type));
+    out += part[field->second].get<std::string>();
+  }
+  return out;
+}
+
 void reject_unknown_fields(const ojson& j, const std::set<std::string>& known) {
   for (const auto& [k, v] : j.items())
     if (!known.count(k)) bad_request(k, fmt::format("unknown or unsupported field '{}'", k));

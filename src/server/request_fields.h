@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -32,6 +33,12 @@ void parse_sampling_fields(const nlohmann::ordered_json& j, SamplingParams& samp
 
 // `model` (when given) into r.model, and r.sampling checked as a whole (400s name the field).
 void read_model_and_check_sampling(const nlohmann::ordered_json& j, ApiRequest& r);
+
+// Text given as a string or as a list of parts {"type": T, F: "…"} with F = text_fields[T]
+// (the parts' texts joined); any other part is a 400 at `where` naming its type. Every API
+// takes message content this way, each with its own part types.
+std::string joined_text(const nlohmann::ordered_json& v, const std::string& where,
+                        const std::map<std::string, std::string>& text_fields = {{"text", "text"}});
 
 // A 400 for the first field of `j` not in `known`.
 void reject_unknown_fields(const nlohmann::ordered_json& j, const std::set<std::string>& known);

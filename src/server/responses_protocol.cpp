@@ -51,22 +51,9 @@ namespace {
 
 // ── input items → chat messages ─────────────────────────────────────────────────────────
 
-// Text of content given as a string or as a list of text parts.
-std::string text_of(const ojson& content, const std::string& where) {
-  if (content.is_string()) return content;
-  if (!content.is_array()) bad_request(where, "content must be a string or a list of parts");
-  std::string out;
-  for (const auto& part : content) {
-    const std::string type = part.is_object() ? part.value("type", "") : "";
-    if ((type == "input_text" || type == "output_text" || type == "text") && part.contains("text") && part["text"].is_string())
-      out += part["text"].get<std::string>();
-    else if (type == "refusal" && part.contains("refusal") && part["refusal"].is_string())
-      out += part["refusal"].get<std::string>();
-    else
-      bad_request(where, fmt::format("content part type '{}' is not supported (text parts only)", type));
-  }
-  return out;
-}
+// Message content: input_text, output_text or text parts, or a refusal.
+const std::map<std::string, std::string> kTextParts = {
+    {"input_text", "text"}, {"output_text", "text"}, {"text", "text"}, {"refusal", "refusal"}};
 
 void append_item(ojson& messages, const ojson& item, const std::string& where, ResponseStore& store, int depth) {
   if (!item.is_object()) bad_request(where, "each input item must be an object");
@@ -82,7 +69,7 @@ void append_item(ojson& messages, const ojson& item, const std::string& where, R
     const std::string role = item.value("role", "");
     if (role != "user" && role != "system" && role != "developer" && role != "assistant")
       bad_request(where + ".role", fmt::format("unknown role '{}'", role));
-    messages.push_back({{"role", role == "developer" ? "system" : role}, {"content", text_of(item.value("content", ojson("")), where + ".content")}});
+    messages.push_back({{"role", role == "developer" ? "system" : role}, {"content", joined_text(item.value("content", ojson("")), where + ".content", kTextParts)}});
     return;
   }
   if (type == "function_call") {
@@ -98,7 +85,7 @@ void append_item(ojson& messages, const ojson& item, const std::string& where, R
   }
   if (type == "function_call_output") {
     if (!item.contains("call_id") || !item["call_id"].is_string()) bad_request(where, "a function_call_output item needs a string 'call_id'");
-    ojson out = {{"role", "tool"}, {"tool_call_id", item["call_id"]}, {"content", text_of(item.value("output", ojson("")), where + ".output")}};
+    ojson out = {{"role", "tool"}, {"tool_call_id", item["call_id"]}, {"content", joined_text(item.value("output", ojson("")), where + ".output", kTextParts)}};
     for (const auto& m : messages)  // the call's name, which some templates print
       for (const auto& c : m.value("tool_calls", ojson::array()))
         if (c["id"] == item["call_id"]) out["name"] = c["function"]["name"];

@@ -31,9 +31,6 @@ std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohma
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// One generation request from submission to its last byte. The scheduler thread (text,
-// done, error), the event loop (deadline, keep-alive, a client gone) and the worker that
-// submitted it all touch it: under `mu`, and `finished` makes the first ending the only one.
 // The APIs the server speaks; each parses its own bodies and writes its own answers.
 enum class Api { ChatCompletions, Completions, Responses, Messages, CountTokens };
 
@@ -48,6 +45,9 @@ std::optional<Api> api_of(const std::string& path) {
 
 bool anthropic(Api api) { return api == Api::Messages || api == Api::CountTokens; }
 
+// One generation request from submission to its last byte. The scheduler thread (text,
+// done, error), the event loop (deadline, keep-alive, a client gone) and the worker that
+// submitted it all touch it: under `mu`, and `finished` makes the first ending the only one.
 struct Exchange {
   std::mutex mu;
   Api api = Api::ChatCompletions;

@@ -10,8 +10,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -56,7 +59,10 @@ int connect_to(int port) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   timeval tv{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) __builtin_trap();  // the front stopped serving
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {  // the front stopped serving
+    std::fprintf(stderr, "fuzz_http_front: connect: %s\n", std::strerror(errno));
+    __builtin_trap();
+  }
   return fd;
 }
 
@@ -75,6 +81,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   char buf[4096];
   while (recv(fd, buf, sizeof buf, 0) > 0) {
   }
+  // This side sent the first FIN, so a plain close would hold its port in TIME_WAIT for a
+  // minute, and whether the kernel lends such ports again depends on its settings: at a
+  // thousand inputs a second the ephemeral ports could run out. The exchange is over (the
+  // front closed, or the wait ran out): end with a reset, which frees the port at once.
+  const linger no_time_wait{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &no_time_wait, sizeof no_time_wait);
   close(fd);
   const std::string in(reinterpret_cast<const char*>(data), size);
   std::string out;

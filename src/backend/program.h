@@ -43,10 +43,25 @@ struct AttentionStep {
   float softcap = 0.0f;  // 0: none
 };
 
-struct FeedForwardStep {
-  Activation activation = Activation::Silu;
+// A gated feed-forward: down(act(gate x) · up x).
+struct GatedProjections {
   std::vector<WeightMatrix> gate_up;  // gate, up (or one fused matrix): outputs side by side
   WeightMatrix down;
+};
+
+// A dense gated MLP of width ModelProgram::ffn, or a mixture of experts (when `experts` is
+// not empty): the softmax of the router's logits over all experts, in f32; each token's
+// top_k experts (the lower index first among equal probabilities), their probabilities
+// renormalised to sum to one when `renormalize`; the output is the sum of the chosen
+// experts' outputs (gated feed-forwards of width ModelProgram::expert_ffn) times those.
+struct FeedForwardStep {
+  Activation activation = Activation::Silu;
+  GatedProjections dense;
+  WeightMatrix router;  // [experts, hidden]
+  std::vector<GatedProjections> experts;
+  int top_k = 0;
+  bool renormalize = false;
+  bool mixture() const { return !experts.empty(); }
 };
 
 // x += post_norm(attention(norm(x))); x += post_norm(ffn(norm(x))) (a norm absent where
@@ -62,6 +77,7 @@ struct LayerProgram {
 
 struct ModelProgram {
   int64_t hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, ffn = 0, vocab = 0, context = 0;
+  int64_t expert_ffn = 0;  // the width of each expert (mixture-of-experts layers)
   float norm_eps = 1e-6f;
   bool norm_weight_offset = false;  // Gemma: norms scale by (1 + w)
   float embed_scale = 1.0f;         // on the embedding rows

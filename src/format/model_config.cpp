@@ -20,7 +20,7 @@ constexpr ArchInfo kArchs[] = {
     {Architecture::Llama, "llama"}, {Architecture::Mistral, "mistral"}, {Architecture::Phi3, "phi3"},
     {Architecture::Qwen2, "qwen2"}, {Architecture::Qwen3, "qwen3"},     {Architecture::Gemma, "gemma"},
     {Architecture::Gemma2, "gemma2"}, {Architecture::Gemma3, "gemma3_text"}, {Architecture::SmolLM3, "smollm3"},
-    {Architecture::Olmo2, "olmo2"},
+    {Architecture::Olmo2, "olmo2"}, {Architecture::Qwen3Moe, "qwen3_moe"}, {Architecture::Mixtral, "mixtral"},
 };
 
 // Typed field access with errors that name the file and field.
@@ -153,6 +153,33 @@ void check_token_ids(const std::vector<int64_t>& ids, int64_t vocab, const std::
     if (id < 0 || id >= vocab) fail("{}: token id {} is outside the vocabulary of {}", where, id, vocab);
 }
 
+// The mixture-of-experts fields, with transformers' defaults (mlx-lm requires every
+// qwen3_moe key; the published configs carry them all).
+void parse_experts(const Fields& f, const json& j, const std::string& label, ModelConfig& c) {
+  const bool qwen = c.arch == Architecture::Qwen3Moe;
+  c.experts = qwen ? f.integer("num_experts", 128) : f.integer("num_local_experts", 8);
+  c.experts_per_token = f.integer("num_experts_per_tok", qwen ? 8 : 2);
+  if (c.experts_per_token > c.experts)
+    fail("{}: num_experts_per_tok {} is more than the {} experts", label, c.experts_per_token, c.experts);
+  // Mixtral's experts have the dense width; Qwen3-MoE's their own.
+  c.expert_intermediate_size = qwen ? f.integer("moe_intermediate_size", 768) : c.intermediate_size;
+  c.normalize_top_k = qwen ? f.boolean("norm_topk_prob", false) : true;  // Mixtral: softmax over the chosen
+  c.moe_layers.assign(size_t(c.num_hidden_layers), true);
+  if (!qwen) return;
+  // Layer i is a mixture unless listed in mlp_only_layers or off the decoder_sparse_step.
+  const int64_t step = f.integer("decoder_sparse_step", 1);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) c.moe_layers[size_t(i)] = (i + 1) % step == 0;
+  if (f.has("mlp_only_layers")) {
+    const json& only = j.at("mlp_only_layers");
+    if (!only.is_array()) fail("{}: 'mlp_only_layers' must be a list of layer indices", label);
+    for (const auto& x : only) {
+      if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() >= c.num_hidden_layers)
+        fail("{}: 'mlp_only_layers' lists {}, not a layer of the {}", label, x.dump(), c.num_hidden_layers);
+      c.moe_layers[size_t(x.get<int64_t>())] = false;
+    }
+  }
+}
+
 }  // namespace
 
 ModelConfig parse_model_config(const json& j, const std::string& label) {
@@ -197,11 +224,11 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
   c.num_attention_heads = f.integer("num_attention_heads");
   c.vocab_size = f.integer("vocab_size");
   c.rms_norm_eps = f.number("rms_norm_eps");
-  const bool kv_required = c.arch == Architecture::Qwen2 || c.arch == Architecture::Qwen3 ||
+  const bool kv_required = c.arch == Architecture::Qwen2 || c.arch == Architecture::Qwen3 || c.arch == Architecture::Qwen3Moe ||
                            c.arch == Architecture::Gemma || c.arch == Architecture::Gemma2 || c.arch == Architecture::Gemma3;
   c.num_key_value_heads = kv_required ? f.integer("num_key_value_heads")
                                       : f.integer("num_key_value_heads", c.num_attention_heads);
-  const bool head_dim_required = c.arch == Architecture::Qwen3 || c.arch == Architecture::Gemma ||
+  const bool head_dim_required = c.arch == Architecture::Qwen3 || c.arch == Architecture::Qwen3Moe || c.arch == Architecture::Gemma ||
                                  c.arch == Architecture::Gemma2;
   // qwen2 and phi3 ignore a head_dim key: it is always hidden / heads there.
   const bool head_dim_ignored = c.arch == Architecture::Qwen2 || c.arch == Architecture::Phi3;
@@ -229,13 +256,14 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
     }
   }
   // (SmolLM3: transformers' default; mlx-lm's is 10000, but the configs carry theirs.)
-  const double default_theta = c.arch == Architecture::Qwen2 || c.arch == Architecture::Gemma3 ? 1e6
+  const double default_theta = c.arch == Architecture::Qwen2 || c.arch == Architecture::Gemma3 || c.arch == Architecture::Mixtral ? 1e6
                                : c.arch == Architecture::SmolLM3                              ? 2e6
                                                                                               : 10000.0;
   if (f.has("rope_theta")) c.rope_theta = f.number("rope_theta");
   else if (rope_params && rope_params->contains("rope_theta"))
     c.rope_theta = Fields(*rope_params, label + ": rope_parameters").number("rope_theta");
-  else if (c.arch == Architecture::Qwen3) c.rope_theta = f.number("rope_theta");  // required: throws
+  else if (c.arch == Architecture::Qwen3 || c.arch == Architecture::Qwen3Moe)
+    c.rope_theta = f.number("rope_theta");  // required: throws
   else c.rope_theta = default_theta;
   // A base that cannot be right (zero or negative) would rotate by NaN or not at all.
   if (!(c.rope_theta > 0)) fail("{}: field 'rope_theta' must be positive, got {}", label, c.rope_theta);
@@ -261,6 +289,7 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
       c.max_position_embeddings = f.integer("max_position_embeddings", 32768);
       break;
     case Architecture::Qwen3:
+    case Architecture::Qwen3Moe:
       c.max_position_embeddings = f.integer("max_position_embeddings");
       break;
     default:
@@ -270,6 +299,7 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
   switch (c.arch) {
     case Architecture::Phi3: c.tie_word_embeddings = f.boolean("tie_word_embeddings", false); break;
     case Architecture::Qwen3:
+    case Architecture::Qwen3Moe:
       if (!f.has("tie_word_embeddings")) fail("{}: required field 'tie_word_embeddings' is missing", label);
       c.tie_word_embeddings = f.boolean("tie_word_embeddings", true);
       break;
@@ -277,7 +307,8 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
     case Architecture::Gemma2:
     case Architecture::Gemma3: c.tie_word_embeddings = true; break;
     // transformers' default (mlx-lm's is true: docs/deviations.md).
-    case Architecture::Olmo2: c.tie_word_embeddings = f.boolean("tie_word_embeddings", false); break;
+    case Architecture::Olmo2:
+    case Architecture::Mixtral: c.tie_word_embeddings = f.boolean("tie_word_embeddings", false); break;
     default: c.tie_word_embeddings = f.boolean("tie_word_embeddings", true);
   }
   c.attention_bias = c.arch == Architecture::Qwen2 || f.boolean("attention_bias", false);
@@ -311,6 +342,7 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
       for (int64_t i = 0; i < c.num_hidden_layers; ++i) c.rope_layers.push_back((i + 1) % interval != 0);
     }
   }
+  if (c.arch == Architecture::Qwen3Moe || c.arch == Architecture::Mixtral) parse_experts(f, j, label, c);
   if (c.arch == Architecture::Gemma3) {
     c.query_pre_attn_scalar = f.number("query_pre_attn_scalar", 256.0);
     c.local_rope_theta = local_rope_params && local_rope_params->contains("rope_theta")

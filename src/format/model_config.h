@@ -16,7 +16,7 @@
 
 namespace mlxcpp {
 
-enum class Architecture { Llama, Mistral, Phi3, Qwen2, Qwen3, Gemma, Gemma2, Gemma3, SmolLM3, Olmo2 };
+enum class Architecture { Llama, Mistral, Phi3, Qwen2, Qwen3, Gemma, Gemma2, Gemma3, SmolLM3, Olmo2, Qwen3Moe, Mixtral };
 
 std::string_view architecture_name(Architecture a);  // the config's model_type
 const std::vector<std::string>& supported_model_types();
@@ -66,6 +66,17 @@ struct ModelConfig {
   // the global layers')
   std::optional<double> local_rope_theta;
   bool multimodal = false;  // gemma3: a vision tower beside the text model, not run here
+
+  // Mixture of experts (qwen3_moe, mixtral): `experts` feed-forwards of width
+  // expert_intermediate_size, the router's top `experts_per_token` for each token, their
+  // probabilities renormalised to sum to one when normalize_top_k. Layer i is a mixture
+  // iff moe_layers[i] (the others: the dense MLP of width intermediate_size).
+  int64_t experts = 0;
+  int64_t experts_per_token = 0;
+  int64_t expert_intermediate_size = 0;
+  bool normalize_top_k = false;
+  std::vector<bool> moe_layers;
+  bool is_moe_layer(int64_t layer) const { return experts > 0 && moe_layers[size_t(layer)]; }
 
   std::string dtype;  // "bfloat16", "float16", "float32" or empty when the config has none
   std::optional<int64_t> bos_token_id;

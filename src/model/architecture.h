@@ -3,6 +3,8 @@
 // the one place that maps a model_type to them.
 #pragma once
 
+#include <array>
+
 #include "backend/program.h"
 #include "format/model_config.h"
 
@@ -25,6 +27,11 @@ struct ArchTraits {
   bool honour_sliding_window = false;  // layer_types "sliding_attention" with sliding_window
   bool post_norms_only = false;  // olmo2: no norm before attention or the MLP, a norm after each
   bool qk_norm_whole = false;    // olmo2: q/k RMSNorm over the whole projection, before the heads split
+  // Mixture-of-experts layers (ModelConfig::is_moe_layer): the module that holds the router
+  // (`.gate`) and the experts, MLX's `.switch_mlp.{gate,up,down}_proj` stacked, or Hugging
+  // Face's `.experts.E.<name>` with these names of the gate, up and down projections.
+  const char* moe_module = "mlp";
+  std::array<const char*, 3> expert_projections = {"gate_proj", "up_proj", "down_proj"};
 };
 
 ArchTraits llama_traits(const ModelConfig& c);
@@ -32,6 +39,7 @@ ArchTraits qwen_traits(const ModelConfig& c);
 ArchTraits phi3_traits(const ModelConfig& c);
 ArchTraits gemma_traits(const ModelConfig& c);
 ArchTraits olmo2_traits(const ModelConfig& c);
+ArchTraits mixtral_traits(const ModelConfig& c);
 
 // The registry: model_type → traits.
 ArchTraits traits_for(const ModelConfig& c);

@@ -8,7 +8,9 @@ ArchTraits traits_for(const ModelConfig& c) {
     case Architecture::Mistral:
     case Architecture::SmolLM3: return llama_traits(c);  // (+ layers without RoPE: ModelConfig::rope_layers)
     case Architecture::Qwen2:
-    case Architecture::Qwen3: return qwen_traits(c);
+    case Architecture::Qwen3:
+    case Architecture::Qwen3Moe: return qwen_traits(c);  // (+ mixture-of-experts layers)
+    case Architecture::Mixtral: return mixtral_traits(c);
     case Architecture::Phi3: return phi3_traits(c);
     case Architecture::Gemma:
     case Architecture::Gemma2:

@@ -29,6 +29,7 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
   p.kv_heads = c.num_key_value_heads;
   p.head_dim = hd;
   p.ffn = ffn;
+  p.expert_ffn = c.expert_intermediate_size;
   p.vocab = c.vocab_size;
   p.context = c.context_length();
   p.norm_eps = float(c.rms_norm_eps);
@@ -96,7 +97,7 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
     if (c.sliding_window) {
       if (!c.layer_types.empty())
         sliding = c.layer_types[size_t(i)] == "sliding_attention";
-      else if (c.arch == Architecture::Mistral || c.arch == Architecture::Phi3)
+      else if (c.arch == Architecture::Mistral || c.arch == Architecture::Phi3 || c.arch == Architecture::Mixtral)
         sliding = true;
       else if (c.arch == Architecture::Gemma2)
         sliding = i % 2 == 0;
@@ -108,13 +109,29 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
     }
     FeedForwardStep& F = L.ffn;
     F.activation = t.activation;
-    if (t.fused_gate_up) {
-      F.gate_up = {bind_weight_matrix(w, c, owned_, pre + "mlp.gate_up_proj", 2 * ffn, h)};
+    if (c.is_moe_layer(i)) {
+      const std::string moe = pre + t.moe_module + ".";
+      const int64_t E = c.experts, fe = c.expert_intermediate_size;
+      F.router = bind_weight_matrix(w, c, owned_, moe + "gate", E, h);
+      F.top_k = int(c.experts_per_token);
+      F.renormalize = c.normalize_top_k;
+      auto experts = [&](int which, int64_t rows, int64_t cols) {
+        const char* mlx[] = {"gate_proj", "up_proj", "down_proj"};
+        return bind_expert_matrices(
+            w, c, owned_, moe + "switch_mlp." + mlx[which],
+            [&](int64_t e) { return fmt::format("{}experts.{}.{}", moe, e, t.expert_projections[size_t(which)]); }, E,
+            rows, cols);
+      };
+      const auto gate = experts(0, fe, h), up = experts(1, fe, h), down = experts(2, h, fe);
+      for (int64_t e = 0; e < E; ++e) F.experts.push_back({{gate[size_t(e)], up[size_t(e)]}, down[size_t(e)]});
+    } else if (t.fused_gate_up) {
+      F.dense.gate_up = {bind_weight_matrix(w, c, owned_, pre + "mlp.gate_up_proj", 2 * ffn, h)};
+      F.dense.down = bind_weight_matrix(w, c, owned_, pre + "mlp.down_proj", h, ffn, t.mlp_bias);
     } else {
-      F.gate_up = {bind_weight_matrix(w, c, owned_, pre + "mlp.gate_proj", ffn, h, t.mlp_bias),
-                   bind_weight_matrix(w, c, owned_, pre + "mlp.up_proj", ffn, h, t.mlp_bias)};
+      F.dense.gate_up = {bind_weight_matrix(w, c, owned_, pre + "mlp.gate_proj", ffn, h, t.mlp_bias),
+                         bind_weight_matrix(w, c, owned_, pre + "mlp.up_proj", ffn, h, t.mlp_bias)};
+      F.dense.down = bind_weight_matrix(w, c, owned_, pre + "mlp.down_proj", h, ffn, t.mlp_bias);
     }
-    F.down = bind_weight_matrix(w, c, owned_, pre + "mlp.down_proj", h, ffn, t.mlp_bias);
     p.layers.push_back(std::move(L));
   }
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,18 @@ class OwnedFloats {
 WeightMatrix bind_weight_matrix(const WeightSet& ws, const ModelConfig& cfg, OwnedFloats& owned,
                                 const std::string& module, int64_t rows, int64_t cols, bool with_bias = false);
 
-// A 1-D float vector (norm weights, biases) widened to f32.
-std::vector<float> load_vector(const WeightSet& ws, const std::string& name, int64_t size);
+// The experts of a mixture-of-experts projection, one [rows, cols] matrix each: views into
+// MLX's stacked `stacked`.weight [experts, rows, cols] (quantized per expert, its scales and
+// biases stacked alike) when the file has it, else Hugging Face's one module per expert,
+// `per_expert(e)`.
+std::vector<WeightMatrix> bind_expert_matrices(const WeightSet& ws, const ModelConfig& cfg, OwnedFloats& owned,
+                                               const std::string& stacked,
+                                               const std::function<std::string(int64_t)>& per_expert,
+                                               int64_t experts, int64_t rows, int64_t cols, bool with_bias = false);
+
+// A float vector (norm weights, biases) of `size` elements widened to f32; its tensor has
+// shape [size], or `shape` when given.
+std::vector<float> load_vector(const WeightSet& ws, const std::string& name, int64_t size,
+                               const std::vector<int64_t>& shape = {});
 
 }  // namespace mlxcpp

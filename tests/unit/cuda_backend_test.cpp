@@ -482,9 +482,9 @@ TEST(CudaMemory, RefusesAModelLargerThanTheFreeMemory) {
   for (int i = 0; i < 126; ++i) {  // Llama 3.1 405B in bf16: about 810 GB
     LayerProgram l;
     l.attention.qkv = {bf16((p.heads + 2 * p.kv_heads) * p.head_dim, p.hidden)};
-    l.ffn.gate_up = {bf16(2 * p.ffn, p.hidden)};
+    l.ffn.dense.gate_up = {bf16(2 * p.ffn, p.hidden)};
     l.attention.o = bf16(p.hidden, p.heads * p.head_dim);
-    l.ffn.down = bf16(p.hidden, p.ffn);
+    l.ffn.dense.down = bf16(p.hidden, p.ffn);
     p.layers.push_back(l);
   }
   try {

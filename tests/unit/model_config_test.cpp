@@ -139,6 +139,46 @@ TEST(ModelConfig, ArchitectureDefaultsFollowMlxLm) {
   EXPECT_EQ(c.query_pre_attn_scalar, 144.0);
 }
 
+// Which layers are mixtures, how many experts a token takes and how their probabilities
+// are scaled; impossible values named.
+TEST(ModelConfig, MixtureOfExpertsFields) {
+  json j = base("qwen3_moe");
+  j["num_hidden_layers"] = 6;
+  j["num_experts"] = 16, j["num_experts_per_tok"] = 4, j["moe_intermediate_size"] = 96;
+  j["decoder_sparse_step"] = 2, j["mlp_only_layers"] = {3}, j["norm_topk_prob"] = true;
+  ModelConfig c = parse_model_config(j, "x");
+  EXPECT_EQ(c.experts, 16);
+  EXPECT_EQ(c.experts_per_token, 4);
+  EXPECT_EQ(c.expert_intermediate_size, 96);
+  EXPECT_TRUE(c.normalize_top_k);
+  // Every 2nd layer (1, 3, 5) but layer 3.
+  EXPECT_EQ(c.moe_layers, (std::vector<bool>{false, true, false, false, false, true}));
+
+  j = base("qwen3_moe");  // transformers' defaults
+  c = parse_model_config(j, "x");
+  EXPECT_EQ(c.experts, 128);
+  EXPECT_EQ(c.experts_per_token, 8);
+  EXPECT_EQ(c.expert_intermediate_size, 768);
+  EXPECT_FALSE(c.normalize_top_k);
+  EXPECT_EQ(c.moe_layers, (std::vector<bool>{true, true}));
+
+  j = base("mixtral");
+  j.erase("tie_word_embeddings");
+  j["num_local_experts"] = 8, j["num_experts_per_tok"] = 2;
+  c = parse_model_config(j, "x");
+  EXPECT_EQ(c.experts, 8);
+  EXPECT_EQ(c.expert_intermediate_size, 512);  // the dense width
+  EXPECT_TRUE(c.normalize_top_k);
+  EXPECT_FALSE(c.tie_word_embeddings);
+
+  j = base("qwen3_moe");
+  j["num_experts"] = 4, j["num_experts_per_tok"] = 5;
+  EXPECT_NE(error_of(j).find("num_experts_per_tok 5 is more than the 4 experts"), std::string::npos) << error_of(j);
+  j = base("qwen3_moe");
+  j["mlp_only_layers"] = {2};
+  EXPECT_NE(error_of(j).find("'mlp_only_layers' lists 2, not a layer of the 2"), std::string::npos) << error_of(j);
+}
+
 TEST(ModelConfig, QuantizationOverrides) {
   json j = base("llama");
   j["quantization"] = {{"group_size", 64}, {"bits", 4}, {"mode", "affine"},

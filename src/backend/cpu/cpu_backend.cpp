@@ -76,6 +76,8 @@ class CpuBackend final : public Backend {
  private:
   void attention(const LayerProgram& L, int64_t layer, std::span<const SequenceStep> batch, KvBlocks& kv, float* out);
   void feed_forward(const FeedForwardStep& f, float* out);
+  void gated(const GatedProjections& g, Activation activation, const float* x, int64_t rows, int64_t width, float* out);
+  void mixture(const FeedForwardStep& f, float* out);
   void norm_rows(const float* x, const float* w, float* y) const {
     if (!w) {  // no norm here (OLMo 2 before attention and the MLP)
       if (y != x) std::copy_n(x, n_ * p_.hidden, y);
@@ -95,6 +97,14 @@ class CpuBackend final : public Backend {
   std::vector<Row> rows_;
   std::vector<AttentionJob> jobs_;
   std::vector<float> x_, h_, tmp_, q_, k_, v_, fused_, attn_, gate_, up_, out_rows_;
+  // Mixture of experts: the router's probabilities, each row's choices, an expert's rows.
+  struct Choice {
+    int32_t expert;
+    float weight;
+  };
+  std::vector<float> router_, expert_in_, expert_out_;
+  std::vector<Choice> choices_;
+  std::vector<int64_t> expert_rows_;
   // Each thread's attention scratch, sized by the caller before the jobs start (so that a
   // step of a shape seen before allocates nothing, whichever thread takes which job).
   struct JobScratch {
@@ -291,39 +301,89 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
 }
 
 void CpuBackend::feed_forward(const FeedForwardStep& f, float* out) {
-  const int64_t F = p_.ffn;
-  float* gate = sized(gate_, n_ * F);
-  float* up = sized(up_, n_ * F);
-  if (f.gate_up.size() == 1) {
-    float* gu = sized(fused_, n_ * 2 * F);
-    cpu::matmul(f.gate_up[0], h_.data(), n_, gu, pool_, p_.precision);
-    for (int64_t i = 0; i < n_; ++i) {
+  if (f.mixture()) return mixture(f, out);
+  gated(f.dense, f.activation, h_.data(), n_, p_.ffn, out);
+}
+
+// down(act(gate x) · up x) for `rows` rows of x.
+void CpuBackend::gated(const GatedProjections& g, Activation activation, const float* x, int64_t rows, int64_t width,
+                       float* out) {
+  const int64_t F = width, n = rows;
+  float* gate = sized(gate_, n * F);
+  float* up = sized(up_, n * F);
+  if (g.gate_up.size() == 1) {
+    float* gu = sized(fused_, n * 2 * F);
+    cpu::matmul(g.gate_up[0], x, n, gu, pool_, p_.precision);
+    for (int64_t i = 0; i < n; ++i) {
       std::memcpy(gate + i * F, gu + i * 2 * F, size_t(F) * sizeof(float));
       std::memcpy(up + i * F, gu + i * 2 * F + F, size_t(F) * sizeof(float));
     }
   } else {
-    const Product gate_up[] = {{&f.gate_up[0], gate}, {&f.gate_up[1], up}};
-    cpu::matmul_shared_input(gate_up, h_.data(), n_, pool_, p_.precision);
+    const Product gate_up[] = {{&g.gate_up[0], gate}, {&g.gate_up[1], up}};
+    cpu::matmul_shared_input(gate_up, x, n, pool_, p_.precision);
   }
   // The activation in place over the gate (elementwise): one buffer of n × F fewer.
-  switch (f.activation) {
+  switch (activation) {
     case Activation::Silu:
       if (fast())
-        cpu::silu_mul_fast(gate, up, gate, n_ * F);
+        cpu::silu_mul_fast(gate, up, gate, n * F);
       else
-        cpu::silu_mul(gate, up, gate, n_ * F);
+        cpu::silu_mul(gate, up, gate, n * F);
       break;
     case Activation::Gelu:
-      cpu::gelu_mul(gate, up, gate, n_ * F);
+      cpu::gelu_mul(gate, up, gate, n * F);
       break;
     case Activation::GeluTanh:
       if (fast())
-        cpu::gelu_tanh_mul_fast(gate, up, gate, n_ * F);
+        cpu::gelu_tanh_mul_fast(gate, up, gate, n * F);
       else
-        cpu::gelu_tanh_mul(gate, up, gate, n_ * F);
+        cpu::gelu_tanh_mul(gate, up, gate, n * F);
       break;
   }
-  cpu::matmul(f.down, gate, n_, out, pool_, p_.precision);
+  cpu::matmul(g.down, gate, n, out, pool_, p_.precision);
+}
+
+// Each expert runs once over the rows that chose it (decode reads only the chosen experts'
+// weights); a row's output adds its experts' in the experts' order, whatever rows come
+// with it, so a sequence gets the same alone or in a batch.
+void CpuBackend::mixture(const FeedForwardStep& f, float* out) {
+  const int64_t E = int64_t(f.experts.size()), K = f.top_k, Hd = p_.hidden;
+  float* probs = sized(router_, n_ * E);
+  cpu::matmul(f.router, h_.data(), n_, probs, pool_, p_.precision);
+  choices_.resize(size_t(n_ * K));
+  std::vector<int32_t> order(static_cast<size_t>(E));
+  for (int64_t i = 0; i < n_; ++i) {
+    float* row = probs + i * E;
+    cpu::softmax(row, E);
+    for (int32_t e = 0; e < int32_t(E); ++e) order[size_t(e)] = e;
+    std::partial_sort(order.begin(), order.begin() + K, order.end(), [row](int32_t a, int32_t b) {
+      return row[a] > row[b] || (row[a] == row[b] && a < b);
+    });
+    float sum = 0.0f;
+    for (int64_t k = 0; k < K; ++k) sum += row[order[size_t(k)]];
+    for (int64_t k = 0; k < K; ++k) {
+      const int32_t e = order[size_t(k)];
+      choices_[size_t(i * K + k)] = {e, f.renormalize ? row[e] / sum : row[e]};
+    }
+  }
+  std::fill_n(out, n_ * Hd, 0.0f);
+  for (int32_t e = 0; e < int32_t(E); ++e) {
+    expert_rows_.clear();
+    for (int64_t i = 0; i < n_ * K; ++i)
+      if (choices_[size_t(i)].expert == e) expert_rows_.push_back(i);
+    const int64_t m = int64_t(expert_rows_.size());
+    if (m == 0) continue;
+    float* in = sized(expert_in_, m * Hd);
+    float* y = sized(expert_out_, m * Hd);
+    for (int64_t j = 0; j < m; ++j) std::copy_n(h_.data() + expert_rows_[size_t(j)] / K * Hd, Hd, in + j * Hd);
+    gated(f.experts[size_t(e)], f.activation, in, m, p_.expert_ffn, y);
+    for (int64_t j = 0; j < m; ++j) {
+      const int64_t slot = expert_rows_[size_t(j)];
+      const float weight = choices_[size_t(slot)].weight;
+      float* o = out + slot / K * Hd;
+      for (int64_t d = 0; d < Hd; ++d) o[d] += weight * y[j * Hd + d];
+    }
+  }
 }
 
 }  // namespace

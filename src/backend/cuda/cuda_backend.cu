@@ -270,9 +270,9 @@ void CudaBackend::plan_weights() {
   vec(p.final_norm, p.hidden);
   for (const LayerProgram& l : p.layers) {
     for (const auto& m : l.attention.qkv) weights_.reserve(matrix_upload_bytes(to_matrix_plan(m)));
-    for (const auto& m : l.ffn.gate_up) weights_.reserve(matrix_upload_bytes(to_matrix_plan(m)));
+    for (const auto& m : l.ffn.dense.gate_up) weights_.reserve(matrix_upload_bytes(to_matrix_plan(m)));
     weights_.reserve(matrix_upload_bytes(to_matrix_plan(l.attention.o)));
-    weights_.reserve(matrix_upload_bytes(to_matrix_plan(l.ffn.down)));
+    weights_.reserve(matrix_upload_bytes(to_matrix_plan(l.ffn.dense.down)));
     for (const float* v : {l.attn_norm, l.attn_post_norm, l.ffn_norm, l.ffn_post_norm}) vec(v, p.hidden);
     vec(l.attention.q_norm, p.head_dim);
     vec(l.attention.k_norm, p.head_dim);
@@ -289,7 +289,7 @@ void CudaBackend::carve_scratch() {
   int64_t max_matrix = p.lm_head.rows * p.lm_head.cols;
   for (const LayerProgram& l : p.layers) {
     max_matrix = std::max({max_matrix, qkv_cols * p.hidden, 2 * p.ffn * p.hidden, l.attention.o.rows * l.attention.o.cols,
-                           l.ffn.down.rows * l.ffn.down.cols});
+                           l.ffn.dense.down.rows * l.ffn.dense.down.cols});
   }
   auto f = [](int64_t n) { return uint64_t(n) * 4; };
   x_ = a.take<float>(f(kChunk * p.hidden));
@@ -320,9 +320,9 @@ void CudaBackend::carve_scratch() {
     };
     for (const LayerProgram& l : p.layers) {
       need_parts(l.attention.qkv);
-      need_parts(l.ffn.gate_up);
+      need_parts(l.ffn.dense.gate_up);
       need(l.attention.o.rows, l.attention.o.cols);
-      need(l.ffn.down.rows, l.ffn.down.cols);
+      need(l.ffn.dense.down.rows, l.ffn.dense.down.cols);
     }
     scratch_.tc_partial = a.take<float>(f(scratch_.tc_partial_elems));
   }
@@ -349,9 +349,9 @@ void CudaBackend::upload() {
     d.q_norm = upload_vec(l.attention.q_norm, q_cols, p.norm_weight_offset);
     d.k_norm = upload_vec(l.attention.k_norm, k_cols, p.norm_weight_offset);
     d.qkv = upload_matrices(weights_, plans(l.attention.qkv));
-    d.gate_up = upload_matrices(weights_, plans(l.ffn.gate_up));
+    d.gate_up = upload_matrices(weights_, plans(l.ffn.dense.gate_up));
     d.o = upload_matrices(weights_, {to_matrix_plan(l.attention.o)}).front();
-    d.down = upload_matrices(weights_, {to_matrix_plan(l.ffn.down)}).front();
+    d.down = upload_matrices(weights_, {to_matrix_plan(l.ffn.dense.down)}).front();
     d.window = l.attention.kind == AttentionKind::SlidingWindow ? l.attention.window : 0;
     d.rope = l.attention.rope;
     d.scale = l.attention.scale;
@@ -674,6 +674,8 @@ namespace mlxcpp {
 std::string cuda_unsupported(const ModelProgram& p) {
   if (!cuda::attention_supports_head_dim(p.head_dim)) return "head_dim " + std::to_string(p.head_dim) + " is over 256";
   if (p.heads % p.kv_heads != 0 || p.heads / p.kv_heads > 8) return "more than 8 query heads per KV head";
+  for (const LayerProgram& l : p.layers)
+    if (l.ffn.mixture()) return "mixture-of-experts layers run on the CPU only in this version";
   return "";
 }
 

@@ -1,0 +1,295 @@
+// Mixture-of-experts layers (qwen3_moe, mixtral): routing against a direct computation of
+// its definition, both checkpoint layouts (MLX's stacked experts, Hugging Face's one tensor
+// per expert) against transformers' logits, batch invariance, and errors that name what is
+// missing.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <deque>
+#include <cmath>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
+
+#include "backend/cpu/cpu_backend.h"
+#include "format/safetensors_writer.h"
+#include "format/weight_set.h"
+#include "model_checks.h"
+#include "runtime/engine.h"
+#include "test_support.h"
+#include "util/error.h"
+#include "util/files.h"
+
+namespace mlxcpp {
+namespace {
+
+namespace fs = std::filesystem;
+
+// --- Routing, on a one-layer program whose only work is the mixture -----------------------
+
+struct Floats {
+  std::vector<float> v;
+  WeightMatrix matrix(int64_t rows, int64_t cols, const std::string& name) const {
+    WeightMatrix m;
+    m.name = name;
+    m.rows = rows;
+    m.cols = cols;
+    m.dtype = DType::F32;
+    m.data = reinterpret_cast<const uint8_t*>(v.data());
+    return m;
+  }
+};
+
+Floats random_floats(size_t n, std::mt19937& rng, float scale) {
+  std::normal_distribution<float> d(0.0f, scale);
+  Floats f;
+  for (size_t i = 0; i < n; ++i) f.v.push_back(d(rng));
+  return f;
+}
+
+// x (the token's embedding) + Σ over its top-k experts of p_e · down_e(silu(gate_e x) · up_e x),
+// computed here straight from the definition, then the final RMSNorm: what the program below
+// must give as logits (its attention adds nothing and its head is the identity).
+std::vector<float> expected_output(const std::vector<float>& x, const std::vector<Floats>& gate,
+                                   const std::vector<Floats>& up, const std::vector<Floats>& down,
+                                   const Floats& router, int64_t H, int64_t F, int top_k, bool renormalize) {
+  const int64_t E = int64_t(gate.size());
+  std::vector<double> logits(static_cast<size_t>(E));
+  for (int64_t e = 0; e < E; ++e)
+    for (int64_t j = 0; j < H; ++j) logits[size_t(e)] += double(router.v[size_t(e * H + j)]) * x[size_t(j)];
+  const double top = *std::max_element(logits.begin(), logits.end());
+  std::vector<double> p(logits.size());
+  double z = 0;
+  for (size_t e = 0; e < p.size(); ++e) z += p[e] = std::exp(logits[e] - top);
+  for (double& q : p) q /= z;
+  std::vector<int64_t> order(static_cast<size_t>(E));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return p[size_t(a)] > p[size_t(b)]; });
+  double chosen = 0;
+  for (int k = 0; k < top_k; ++k) chosen += p[size_t(order[size_t(k)])];
+  std::vector<double> y(x.begin(), x.end());
+  for (int k = 0; k < top_k; ++k) {
+    const int64_t e = order[size_t(k)];
+    const double w = renormalize ? p[size_t(e)] / chosen : p[size_t(e)];
+    std::vector<double> act(static_cast<size_t>(F));
+    for (int64_t i = 0; i < F; ++i) {
+      double g = 0, u = 0;
+      for (int64_t j = 0; j < H; ++j) {
+        g += double(gate[size_t(e)].v[size_t(i * H + j)]) * x[size_t(j)];
+        u += double(up[size_t(e)].v[size_t(i * H + j)]) * x[size_t(j)];
+      }
+      act[size_t(i)] = g / (1 + std::exp(-g)) * u;
+    }
+    for (int64_t o = 0; o < H; ++o) {
+      double s = 0;
+      for (int64_t i = 0; i < F; ++i) s += double(down[size_t(e)].v[size_t(o * F + i)]) * act[size_t(i)];
+      y[size_t(o)] += w * s;
+    }
+  }
+  double ms = 0;
+  for (double v : y) ms += v * v;
+  const double inv = 1 / std::sqrt(ms / double(H) + 1e-6);
+  std::vector<float> out;
+  for (double v : y) out.push_back(float(v * inv));
+  return out;
+}
+
+TEST(MixtureOfExperts, EachTokenGetsItsTopExpertsWeightedByTheirProbabilities) {
+  constexpr int64_t H = 32, F = 24, E = 6, V = H;  // vocabulary = hidden: the head is the identity
+  for (const bool renormalize : {false, true})
+    for (const int top_k : {1, 2, 4}) {
+      SCOPED_TRACE(std::string(renormalize ? "renormalised" : "raw") + " top " + std::to_string(top_k));
+      std::mt19937 rng(uint32_t(17 + top_k));
+      const Floats embed = random_floats(size_t(V * H), rng, 1.0f);
+      const Floats router = random_floats(size_t(E * H), rng, 0.5f);
+      std::vector<Floats> gate, up, down;
+      for (int64_t e = 0; e < E; ++e) {
+        gate.push_back(random_floats(size_t(F * H), rng, 0.3f));
+        up.push_back(random_floats(size_t(F * H), rng, 0.3f));
+        down.push_back(random_floats(size_t(H * F), rng, 0.3f));
+      }
+      Floats identity, zeros, ones;
+      identity.v.assign(size_t(V * H), 0.0f);
+      for (int64_t i = 0; i < H; ++i) identity.v[size_t(i * H + i)] = 1.0f;
+      zeros.v.assign(size_t(H * H), 0.0f);
+      ones.v.assign(size_t(H), 1.0f);
+
+      ModelProgram p;
+      p.hidden = H, p.heads = 2, p.kv_heads = 2, p.head_dim = H / 2, p.ffn = F, p.expert_ffn = F, p.vocab = V;
+      p.context = 64;
+      p.ropes.push_back({H / 2, false, 1.0, 1.0f});
+      p.embed = embed.matrix(V, H, "embed");
+      p.lm_head = identity.matrix(V, H, "head");
+      p.final_norm = ones.v.data();
+      LayerProgram L;
+      // Attention that adds nothing: its output projection is zero.
+      L.attention.qkv = {zeros.matrix(H, H, "q"), zeros.matrix(H, H, "k"), zeros.matrix(H, H, "v")};
+      L.attention.o = zeros.matrix(H, H, "o");
+      L.attention.scale = 0.25f;
+      L.ffn.router = router.matrix(E, H, "router");
+      L.ffn.top_k = top_k;
+      L.ffn.renormalize = renormalize;
+      for (int64_t e = 0; e < E; ++e)
+        L.ffn.experts.push_back({{gate[size_t(e)].matrix(F, H, "gate"), up[size_t(e)].matrix(F, H, "up")},
+                                 down[size_t(e)].matrix(H, F, "down")});
+      p.layers.push_back(L);
+
+      auto backend = make_cpu_backend(p, {.threads = 2});
+      auto pool = std::make_shared<KvPool>(backend->make_kv_store({1, p.kv_heads, p.head_dim}, 8));
+      KvSequence kv(pool);
+      const std::vector<int32_t> tokens = {3, 17, 9, 30, 0, 22, 5, 11};
+      kv.reserve(int64_t(tokens.size()));
+      std::vector<float> freqs(size_t(H / 4), 1.0f), logits(tokens.size() * size_t(V));
+      const SequenceStep step{tokens, &kv, freqs, StepOutput::AllLogits, nullptr, logits.data(), nullptr};
+      backend->forward({&step, 1});
+      for (size_t t = 0; t < tokens.size(); ++t) {
+        const std::vector<float> x(embed.v.begin() + tokens[t] * H, embed.v.begin() + (tokens[t] + 1) * H);
+        const auto want = expected_output(x, gate, up, down, router, H, F, top_k, renormalize);
+        for (int64_t o = 0; o < H; ++o)
+          ASSERT_NEAR(logits[t * size_t(V) + size_t(o)], want[size_t(o)], 2e-5) << "token " << t << " output " << o;
+      }
+    }
+}
+
+// --- Checkpoints made from the dense fixtures ----------------------------------------------
+
+struct MoeCase {
+  std::string dense;       // tests/data/arch fixture
+  std::string model_type;  // qwen3_moe or mixtral
+};
+void PrintTo(const MoeCase& c, std::ostream* os) { *os << c.model_type << " from " << c.dense; }
+
+// The dense fixture as a mixture of `experts` experts per layer (but layer 1 of qwen3_moe,
+// kept dense through mlp_only_layers): expert e is the dense MLP with its down projection
+// times down_scale(e), under a random router; in MLX's stacked layout or Hugging Face's.
+void write_moe_checkpoint(const fs::path& src, const MoeCase& c, bool stacked, int experts, int top_k,
+                          const std::function<float(int)>& down_scale, const fs::path& dst) {
+  nlohmann::json config = read_json_file(src / "config.json");
+  const bool qwen = c.model_type == "qwen3_moe";
+  config["model_type"] = c.model_type;
+  config["num_experts_per_tok"] = top_k;
+  if (qwen) {
+    config["num_experts"] = experts;
+    config["moe_intermediate_size"] = config["intermediate_size"];
+    config["norm_topk_prob"] = true;
+    config["decoder_sparse_step"] = 1;
+    config["mlp_only_layers"] = {1};
+  } else {
+    config["num_local_experts"] = experts;
+  }
+  write_file_atomic(dst / "config.json", config.dump());
+  const WeightSet dense = WeightSet::open(src);
+  const std::string block = qwen ? "mlp" : "block_sparse_moe";
+  const char* hf_names[3] = {qwen ? "gate_proj" : "w1", qwen ? "up_proj" : "w3", qwen ? "down_proj" : "w2"};
+  const char* projections[3] = {"gate_proj", "up_proj", "down_proj"};
+  const int64_t hidden = config["hidden_size"].get<int64_t>();
+  std::deque<std::vector<float>> keep;  // the bytes add_copy points at (stable addresses)
+  SafetensorsWriter out;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> router_init(0.0f, 0.3f);
+  for (const std::string& name : dense.names()) {
+    const TensorView t = dense.get(name);
+    const auto mlp = name.find(".mlp.");
+    const int layer = name.starts_with("model.layers.") ? std::stoi(name.substr(13)) : -1;
+    if (mlp == std::string::npos || (qwen && layer == 1)) {
+      out.add_copy(name, t.dtype(), t.shape(), t.bytes());
+      continue;
+    }
+    const std::string pre = name.substr(0, mlp) + "." + block + ".";
+    const int which = name.find("gate_proj") != std::string::npos ? 0 : name.find("up_proj") != std::string::npos ? 1 : 2;
+    ASSERT_EQ(t.dtype(), DType::F32) << name;
+    const auto* w = reinterpret_cast<const float*>(t.data);
+    const size_t n = size_t(t.shape()[0] * t.shape()[1]);
+    std::vector<float> all;
+    for (int e = 0; e < experts; ++e) {
+      std::vector<float> m(w, w + n);
+      if (which == 2)
+        for (float& v : m) v *= down_scale(e);
+      if (!stacked)
+        out.add_copy(pre + "experts." + std::to_string(e) + "." + hf_names[which] + ".weight", DType::F32, t.shape(),
+                     {reinterpret_cast<const uint8_t*>(keep.emplace_back(std::move(m)).data()), n * 4});
+      else
+        all.insert(all.end(), m.begin(), m.end());
+    }
+    if (stacked)
+      out.add_copy(pre + "switch_mlp." + projections[which] + ".weight", DType::F32,
+                   {experts, t.shape()[0], t.shape()[1]},
+                   {reinterpret_cast<const uint8_t*>(keep.emplace_back(std::move(all)).data()), n * experts * 4});
+    if (which == 0) {
+      std::vector<float>& router = keep.emplace_back(size_t(experts * hidden));
+      for (float& v : router) v = router_init(rng);
+      out.add_copy(pre + "gate.weight", DType::F32, {experts, hidden},
+                   {reinterpret_cast<const uint8_t*>(router.data()), router.size() * 4});
+    }
+  }
+  out.write(dst / "model.safetensors");
+}
+
+class MoeFromDense : public ::testing::TestWithParam<MoeCase> {};
+
+// Identical experts whose probabilities are renormalised to sum to one are the dense MLP:
+// the logits must be transformers' for the dense model, through either layout.
+TEST_P(MoeFromDense, IdenticalExpertsGiveTheDenseModelsLogits) {
+  const fs::path src = test::data_dir() / "arch" / GetParam().dense;
+  const auto ref = read_json_file(src / "reference.json");
+  for (const bool stacked : {true, false}) {
+    SCOPED_TRACE(stacked ? "MLX stacked experts" : "one tensor per expert");
+    test::TempDir dir;
+    write_moe_checkpoint(src, GetParam(), stacked, 4, 2, [](int) { return 1.0f; }, dir.path());
+    auto model = Engine::load(dir.path(), {.threads = 2});
+    EXPECT_EQ(model->config().experts, 4);
+    EXPECT_LE(test::logits_error(*model, ref), 1e-4);
+    EXPECT_EQ(test::greedy_continuation(*model, ref), ref["greedy_ids"].get<std::vector<int32_t>>());
+  }
+}
+
+// Experts that differ: both layouts give the same bits, and a sequence the same logits
+// alone and in any batch.
+TEST_P(MoeFromDense, DistinctExpertsAgreeAcrossLayoutsAndBatches) {
+  const fs::path src = test::data_dir() / "arch" / GetParam().dense;
+  const auto scale = [](int e) { return 0.5f + 0.4f * float(e); };
+  test::TempDir a, b;
+  write_moe_checkpoint(src, GetParam(), true, 5, 3, scale, a.path());
+  write_moe_checkpoint(src, GetParam(), false, 5, 3, scale, b.path());
+  auto stacked = Engine::load(a.path(), {.threads = 2});
+  auto separate = Engine::load(b.path(), {.threads = 2});
+  std::vector<int32_t> ids;
+  for (int32_t i = 0; i < 20; ++i) ids.push_back((i * 53 + 7) % 300 + 3);
+  const auto x = test::logits_of_every_position(*stacked, ids, false);
+  EXPECT_EQ(x, test::logits_of_every_position(*separate, ids, false));
+  EXPECT_EQ(x, test::logits_of_every_position(*stacked, ids, true)) << "prefill and decode differ";
+  // The experts matter: unlike the dense model's logits.
+  const auto ref = read_json_file(src / "reference.json");
+  EXPECT_GT(test::logits_error(*stacked, ref), 1e-2);
+  for (const Precision p : {Precision::Fast, Precision::F32}) {
+    auto model = Engine::load(a.path(), {.threads = 2, .precision = p});
+    EXPECT_GT(test::expect_batch_invariance(*model, 3), 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, MoeFromDense,
+                         ::testing::Values(MoeCase{"qwen3-qknorm", "qwen3_moe"}, MoeCase{"llama3-rope", "mixtral"}),
+                         [](const auto& info) { return test::param_name(info.param.model_type); });
+
+TEST(MixtureOfExperts, MissingExpertsAreNamed) {
+  const fs::path src = test::data_dir() / "arch" / "qwen3-qknorm";
+  test::TempDir dir;
+  write_moe_checkpoint(src, {"qwen3-qknorm", "qwen3_moe"}, false, 4, 2, [](int) { return 1.0f; }, dir.path());
+  nlohmann::json config = read_json_file(dir / "config.json");
+  config["num_experts"] = 6;  // two more than the file has
+  write_file_atomic(dir / "config.json", config.dump());
+  try {
+    Engine::load(dir.path(), {.threads = 2});
+    FAIL() << "loaded a checkpoint with experts missing";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.layers.0.mlp.gate.weight"), std::string::npos) << e.what();
+  }
+  config["num_experts"] = 4;
+  config["num_experts_per_tok"] = 5;
+  write_file_atomic(dir / "config.json", config.dump());
+  EXPECT_THROW(Engine::load(dir.path(), {.threads = 2}), Error);
+}
+
+}  // namespace
+}  // namespace mlxcpp

@@ -1,10 +1,15 @@
 #include "convert/convert.h"
 
+#include <algorithm>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "convert/mlx_writer.h"
 #include "format/model_config.h"
 #include "format/weight_set.h"
+#include "model/architecture.h"
+#include "model/weight_layout.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -27,6 +32,57 @@ void copy_model_side_files(const fs::path& src, const fs::path& dst) {
     if (fs::is_regular_file(src / name)) fs::copy_file(src / name, dst / name);
 }
 
+namespace {
+
+FloatSource float_source(const std::string& name, const TensorView& t) {
+  const size_t cols = t.shape().empty() ? 1 : size_t(t.shape().back());
+  return {name, t.shape(), [t, cols](size_t row, size_t count, float* out) {
+            convert_to_f32(t.dtype(), t.data + row * cols * dtype_size(t.dtype()), out, count * cols);
+          }};
+}
+
+// mlx-lm's sanitize for mixtures of experts: Hugging Face's one tensor per expert,
+// <moe>.experts.E.<gate|up|down>.weight, becomes MLX's stacked
+// <moe>.switch_mlp.{gate,up,down}_proj.weight [experts, rows, cols]. Returns the names
+// consumed; a checkpoint already stacked is left as it is.
+std::vector<std::string> stack_experts(const ModelConfig& cfg, const WeightSet& weights, std::vector<FloatSource>& out) {
+  std::vector<std::string> consumed;
+  const ArchTraits traits = traits_for(cfg);
+  const char* stacked_names[] = {"gate_proj", "up_proj", "down_proj"};
+  for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
+    if (!cfg.is_moe_layer(i)) continue;
+    const std::string moe = fmt::format("model.layers.{}.{}.", i, traits.moe_module);
+    for (size_t which = 0; which < 3; ++which) {
+      std::vector<TensorView> experts;
+      for (int64_t e = 0; e < cfg.experts; ++e) {
+        const std::string name = fmt::format("{}experts.{}.{}.weight", moe, e, traits.expert_projections[which]);
+        if (!weights.contains(name)) break;
+        experts.push_back(weights.get(name));
+        consumed.push_back(name);
+      }
+      if (experts.empty()) continue;
+      if (int64_t(experts.size()) != cfg.experts)
+        fail("{}: {} of the {} experts of '{}' are in the checkpoint", weights.dir().string(), experts.size(),
+             cfg.experts, moe + "experts");
+      for (const TensorView& t : experts)
+        if (t.shape().size() != 2 || t.shape() != experts[0].shape() || !dtype_is_float(t.dtype()))
+          fail("{}: tensor '{}' is not a float matrix of the shape of expert 0's", weights.dir().string(), t.name());
+      const size_t rows = size_t(experts[0].shape()[0]), cols = size_t(experts[0].shape()[1]);
+      out.push_back({moe + "switch_mlp." + stacked_names[which] + ".weight",
+                     {cfg.experts, int64_t(rows), int64_t(cols)},
+                     [experts, rows, cols](size_t row, size_t count, float* dst) {
+                       for (size_t r = row; r < row + count; ++r, dst += cols) {
+                         const TensorView& t = experts[r / rows];
+                         convert_to_f32(t.dtype(), t.data + (r % rows) * cols * dtype_size(t.dtype()), dst, cols);
+                       }
+                     }});
+    }
+  }
+  return consumed;
+}
+
+}  // namespace
+
 ConvertResult convert_model(const fs::path& src, const fs::path& dst, const ConvertOptions& options) {
   const ModelConfig cfg = load_model_config(src);
   nlohmann::json config = read_json_file(src / "config.json");
@@ -41,7 +97,13 @@ ConvertResult convert_model(const fs::path& src, const fs::path& dst, const Conv
   std::optional<DType> dtype = options.dtype;
   if (!dtype && !cfg.dtype.empty()) dtype = parse_float_dtype(cfg.dtype);
   std::vector<FloatSource> sources;
+  std::vector<std::string> stacked = stack_experts(cfg, weights, sources);
+  std::sort(stacked.begin(), stacked.end());
   for (const auto& name : weights.names()) {
+    if (std::binary_search(stacked.begin(), stacked.end(), name)) {
+      result.bytes_read += weights.get(name).nbytes();
+      continue;
+    }
     // mlx-lm's sanitize: rotary inverse frequencies are recomputed, a tied lm_head is dropped.
     if (name.ends_with("rotary_emb.inv_freq")) continue;
     if (cfg.tie_word_embeddings && name == "lm_head.weight") continue;
@@ -50,11 +112,7 @@ ConvertResult convert_model(const fs::path& src, const fs::path& dst, const Conv
       fail("{}: tensor '{}' has dtype {}; convert handles float tensors only", src.string(), name, dtype_name(t.dtype()));
     if (!dtype) dtype = t.dtype() == DType::F64 ? DType::F32 : t.dtype();
     result.bytes_read += t.nbytes();
-    const size_t cols = t.shape().empty() ? 1 : size_t(t.shape().back());
-    sources.push_back({name, t.shape(), [t, cols](size_t row, size_t count, float* out) {
-                         const size_t esz = dtype_size(t.dtype());
-                         convert_to_f32(t.dtype(), t.data + row * cols * esz, out, count * cols);
-                       }});
+    sources.push_back(float_source(name, t));
   }
   result.tensors_in = int(sources.size());
   if (*dtype != DType::F32 && *dtype != DType::F16 && *dtype != DType::BF16)
@@ -72,6 +130,7 @@ ConvertResult convert_model(const fs::path& src, const fs::path& dst, const Conv
   MlxWriteOptions wo;
   wo.dtype = *dtype;
   wo.quant = options.quant;
+  wo.quant_overrides = quantization_overrides(cfg);
   wo.threads = options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   wo.on_tensor = options.on_tensor;
   build_directory_atomically(dst, [&](const fs::path& tmp) {

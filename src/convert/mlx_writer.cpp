@@ -55,10 +55,13 @@ MlxWriteResult write_mlx_model(const std::vector<FloatSource>& tensors, nlohmann
   std::vector<Unit> units;
   for (const auto& t : tensors) {
     Unit u{&t, std::nullopt, {}, 0, 0};
-    if (options.quant && is_quantizable(t, *options.quant)) {
-      const QuantSpec& q = *options.quant;
+    const std::string module = t.name.ends_with(".weight") ? t.name.substr(0, t.name.size() - 7) : t.name;
+    const auto override_spec = options.quant_overrides.find(module);
+    const std::optional<QuantSpec> spec =
+        options.quant && override_spec != options.quant_overrides.end() ? override_spec->second : options.quant;
+    if (spec && is_quantizable(t, *spec)) {
+      const QuantSpec& q = *spec;
       const QuantizedLayout l = quantized_layout(t.shape, q, options.dtype, t.name);
-      const std::string module = t.name.substr(0, t.name.size() - 7);
       u.quant = q;
       u.decls.push_back({t.name, DType::U32, l.weight_shape});
       u.decls.push_back({module + ".scales", l.scales_dtype, l.scales_shape});
@@ -147,6 +150,7 @@ MlxWriteResult write_mlx_model(const std::vector<FloatSource>& tensors, nlohmann
   if (options.quant) {
     QuantizationConfig q;
     q.global = options.quant;
+    for (const auto& [module, spec] : options.quant_overrides) q.overrides[module] = spec;
     config["quantization"] = quantization_to_json(q);
     config["quantization_config"] = config["quantization"];
   }

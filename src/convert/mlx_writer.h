@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ struct FloatSource {
 struct MlxWriteOptions {
   DType dtype = DType::BF16;  // F32, F16 or BF16
   std::optional<QuantSpec> quant;
+  // Modules quantized otherwise than `quant` (mlx-lm's per-model quant_predicate; written
+  // into config.json's `quantization` under the module's path). Only when `quant` is set.
+  std::map<std::string, QuantSpec> quant_overrides;
   int threads = 1;
   uint64_t max_shard_bytes = uint64_t(5) << 30;  // mlx-lm's MAX_FILE_SIZE_GB
   // Called (from writer threads, one call at a time) as each tensor is written.

@@ -82,6 +82,27 @@ std::vector<SynthPreset> make_presets() {
                     {"torch_dtype", "bfloat16"}},
                "shapes as recalled for Gemma 3 4B (no real config.json could be read here: "
                "../shared/reference/mlx-archs-2.md marks them unverified)"});
+  // Mixtures of experts: Qwen3-30B-A3B (128 experts of width 768, 8 per token, every layer;
+  // ~3.3B of its ~30.5B parameters active per token) and Mixtral 8x7B (8 experts of the
+  // dense width, 2 per token).
+  p.push_back({"qwen3-30b-a3b", "qwen3",
+               json{{"architectures", {"Qwen3MoeForCausalLM"}}, {"model_type", "qwen3_moe"}, {"hidden_size", 2048},
+                    {"intermediate_size", 6144}, {"moe_intermediate_size", 768}, {"num_hidden_layers", 48},
+                    {"num_attention_heads", 32}, {"num_key_value_heads", 4}, {"head_dim", 128},
+                    {"num_experts", 128}, {"num_experts_per_tok", 8}, {"decoder_sparse_step", 1},
+                    {"mlp_only_layers", json::array()}, {"norm_topk_prob", true}, {"vocab_size", 151936},
+                    {"rms_norm_eps", 1e-6}, {"rope_theta", 1000000.0}, {"max_position_embeddings", 40960},
+                    {"tie_word_embeddings", false}, {"bos_token_id", 151643}, {"eos_token_id", 151645},
+                    {"torch_dtype", "bfloat16"}},
+               "shapes as recalled for Qwen3-30B-A3B (../shared/reference/mlx-archs-2.md marks them recalled)"});
+  p.push_back({"mixtral-8x7b", "mistral-7b-v0.1",
+               json{{"architectures", {"MixtralForCausalLM"}}, {"model_type", "mixtral"}, {"hidden_size", 4096},
+                    {"intermediate_size", 14336}, {"num_hidden_layers", 32}, {"num_attention_heads", 32},
+                    {"num_key_value_heads", 8}, {"num_local_experts", 8}, {"num_experts_per_tok", 2},
+                    {"vocab_size", 32000}, {"rms_norm_eps", 1e-5}, {"rope_theta", 1000000.0},
+                    {"max_position_embeddings", 32768}, {"tie_word_embeddings", false}, {"bos_token_id", 1},
+                    {"eos_token_id", 2}, {"torch_dtype", "bfloat16"}},
+               ""});
   return p;
 }
 

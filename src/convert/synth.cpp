@@ -92,6 +92,7 @@ SynthResult synth_model(const SynthOptions& o, const fs::path& dst) {
   MlxWriteOptions wo;
   wo.dtype = o.dtype;
   wo.quant = o.quant;
+  wo.quant_overrides = quantization_overrides(cfg);
   wo.threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   config["torch_dtype"] = o.dtype == DType::F32 ? "float32" : o.dtype == DType::F16 ? "float16" : "bfloat16";
   SynthResult result;

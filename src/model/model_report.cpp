@@ -87,6 +87,15 @@ ModelReport build_model_report(const std::filesystem::path& dir) {
     cls.parameters += params;
     cls.bytes += bytes;
     r.parameters += params;
+    // A token reads only its experts' share of the expert tensors (MLX's stacked switch_mlp
+    // or one tensor per expert).
+    const bool expert = r.config.experts > 0 && (module.find(".switch_mlp.") != std::string::npos ||
+                                                  module.find(".experts.") != std::string::npos);
+    const double share = expert ? double(r.config.experts_per_token) / double(r.config.experts) : 1.0;
+    r.active_parameters += int64_t(double(params) * share);
+    // (An untied embedding table gives one row per token; the output head reads all of it.)
+    const bool lookup_only = module.ends_with("embed_tokens") && !r.config.tie_word_embeddings;
+    r.active_weight_bytes += lookup_only ? 0 : uint64_t(double(bytes) * share);
   }
   int64_t best = -1;
   for (const auto& [d, n] : dtype_count)
@@ -104,6 +113,10 @@ nlohmann::json model_report_to_json(const ModelReport& r) {
   j["path"] = r.dir.string();
   j["architecture"] = c.model_type;
   j["parameters"] = r.parameters;
+  j["active_parameters"] = r.active_parameters;
+  j["active_weight_bytes"] = r.active_weight_bytes;
+  if (c.experts > 0)
+    j["experts"] = {{"count", c.experts}, {"per_token", c.experts_per_token}, {"intermediate_size", c.expert_intermediate_size}};
   j["hidden_size"] = c.hidden_size;
   j["layers"] = c.num_hidden_layers;
   j["attention_heads"] = c.num_attention_heads;
@@ -136,6 +149,14 @@ std::string model_report_to_text(const ModelReport& r) {
                                    c.model_type, c.num_hidden_layers, c.hidden_size, c.num_attention_heads,
                                    c.num_key_value_heads, c.head_dim, c.intermediate_size));
   line("parameters", fmt::format("{} ({:.2f} M)", r.parameters, double(r.parameters) / 1e6));
+  if (c.experts > 0) {
+    int64_t moe_layers = 0;
+    for (int64_t i = 0; i < c.num_hidden_layers; ++i) moe_layers += c.is_moe_layer(i);
+    line("experts", fmt::format("{} per layer in {} of {} layers, {} per token, width {}", c.experts, moe_layers,
+                                c.num_hidden_layers, c.experts_per_token, c.expert_intermediate_size));
+    line("active per token", fmt::format("{:.2f} M parameters, {} of weights read", double(r.active_parameters) / 1e6,
+                                         human_bytes(double(r.active_weight_bytes))));
+  }
   line("vocabulary", std::to_string(c.vocab_size));
   line("context length", std::to_string(c.context_length()));
   line("embeddings", c.tie_word_embeddings ? "tied" : "separate lm_head");

@@ -26,6 +26,10 @@ struct ModelReport {
   std::filesystem::path dir;
   ModelConfig config;
   int64_t parameters = 0;
+  // What one token's forward pass reads: every weight, but only its share of a mixture's
+  // experts (experts_per_token / experts of them) — what bounds decode speed.
+  int64_t active_parameters = 0;
+  uint64_t active_weight_bytes = 0;
   uint64_t weight_bytes = 0;  // tensor bytes, i.e. memory for the weights when mapped
   uint64_t disk_bytes = 0;    // shard files on disk (headers included)
   int shards = 0;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "model/architecture.h"
+
 namespace mlxcpp {
 
 std::vector<WeightDecl> weight_layout(const ModelConfig& c) {
@@ -24,11 +26,22 @@ std::vector<WeightDecl> weight_layout(const ModelConfig& c) {
       w.push_back({p + "self_attn.q_proj.weight", {q, h}, TensorRole::Linear});
       w.push_back({p + "self_attn.k_proj.weight", {kv, h}, TensorRole::Linear});
       w.push_back({p + "self_attn.v_proj.weight", {kv, h}, TensorRole::Linear});
-      w.push_back({p + "mlp.gate_proj.weight", {ffn, h}, TensorRole::Linear});
-      w.push_back({p + "mlp.up_proj.weight", {ffn, h}, TensorRole::Linear});
     }
     w.push_back({p + "self_attn.o_proj.weight", {h, q}, TensorRole::Linear});
-    w.push_back({p + "mlp.down_proj.weight", {h, ffn}, TensorRole::Linear});
+    if (c.is_moe_layer(i)) {  // the router and MLX's stacked experts
+      const std::string moe = p + traits_for(c).moe_module + ".";
+      const int64_t E = c.experts, fe = c.expert_intermediate_size;
+      w.push_back({moe + "gate.weight", {E, h}, TensorRole::Linear});
+      w.push_back({moe + "switch_mlp.gate_proj.weight", {E, fe, h}, TensorRole::Linear});
+      w.push_back({moe + "switch_mlp.up_proj.weight", {E, fe, h}, TensorRole::Linear});
+      w.push_back({moe + "switch_mlp.down_proj.weight", {E, h, fe}, TensorRole::Linear});
+    } else if (c.arch != Architecture::Phi3) {
+      w.push_back({p + "mlp.gate_proj.weight", {ffn, h}, TensorRole::Linear});
+      w.push_back({p + "mlp.up_proj.weight", {ffn, h}, TensorRole::Linear});
+      w.push_back({p + "mlp.down_proj.weight", {h, ffn}, TensorRole::Linear});
+    } else {
+      w.push_back({p + "mlp.down_proj.weight", {h, ffn}, TensorRole::Linear});
+    }
     if (c.attention_bias) {
       w.push_back({p + "self_attn.q_proj.bias", {q}, TensorRole::Bias});
       w.push_back({p + "self_attn.k_proj.bias", {kv}, TensorRole::Bias});
@@ -40,7 +53,7 @@ std::vector<WeightDecl> weight_layout(const ModelConfig& c) {
       w.push_back({p + "mlp.up_proj.bias", {ffn}, TensorRole::Bias});
       w.push_back({p + "mlp.down_proj.bias", {h}, TensorRole::Bias});
     }
-    if (c.arch == Architecture::Qwen3 || c.arch == Architecture::Gemma3) {
+    if (c.arch == Architecture::Qwen3 || c.arch == Architecture::Qwen3Moe || c.arch == Architecture::Gemma3) {
       w.push_back({p + "self_attn.q_norm.weight", {c.head_dim}, TensorRole::Norm});
       w.push_back({p + "self_attn.k_norm.weight", {c.head_dim}, TensorRole::Norm});
     }
@@ -52,6 +65,20 @@ std::vector<WeightDecl> weight_layout(const ModelConfig& c) {
   w.push_back({"model.norm.weight", {h}, TensorRole::Norm});
   if (!c.tie_word_embeddings) w.push_back({"lm_head.weight", {c.vocab_size, h}, TensorRole::Linear});
   return w;
+}
+
+}  // namespace mlxcpp
+
+namespace mlxcpp {
+
+std::map<std::string, QuantSpec> quantization_overrides(const ModelConfig& c) {
+  std::map<std::string, QuantSpec> out;
+  // mlx-lm (since 2025-08) keeps Qwen3-MoE's routers at 8 bits: a coarse router moves
+  // tokens to other experts.
+  if (c.arch == Architecture::Qwen3Moe)
+    for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+      if (c.is_moe_layer(i)) out[fmt::format("model.layers.{}.mlp.gate", i)] = {QuantMode::Affine, 8, 64};
+  return out;
 }
 
 }  // namespace mlxcpp

@@ -13,8 +13,10 @@
 #include <random>
 
 #include "backend/cpu/cpu_backend.h"
+#include "convert/convert.h"
 #include "format/safetensors_writer.h"
 #include "format/weight_set.h"
+#include "model/model_report.h"
 #include "model_checks.h"
 #include "runtime/engine.h"
 #include "test_support.h"
@@ -271,6 +273,71 @@ TEST_P(MoeFromDense, DistinctExpertsAgreeAcrossLayoutsAndBatches) {
 INSTANTIATE_TEST_SUITE_P(Architectures, MoeFromDense,
                          ::testing::Values(MoeCase{"qwen3-qknorm", "qwen3_moe"}, MoeCase{"llama3-rope", "mixtral"}),
                          [](const auto& info) { return test::param_name(info.param.model_type); });
+
+// `convert` writes MLX's layout: the experts stacked (switch_mlp), quantized per expert,
+// Qwen3-MoE's routers at 8 bits (mlx-lm's quant_predicate), and the result runs.
+TEST(MixtureOfExperts, ConvertStacksAndQuantizesTheExperts) {
+  const fs::path src = test::data_dir() / "arch" / "qwen3-qknorm";
+  test::TempDir hf, out;
+  write_moe_checkpoint(src, {"qwen3-qknorm", "qwen3_moe"}, false, 4, 2, [](int e) { return 0.6f + 0.3f * float(e); },
+                       hf.path());
+  convert_model(hf.path(), out / "f32", {.dtype = DType::F32});
+  ConvertOptions q4;
+  q4.quant = QuantSpec{QuantMode::Affine, 4, 32};
+  convert_model(hf.path(), out / "q4", q4);
+
+  const WeightSet f32 = WeightSet::open(out / "f32");
+  EXPECT_EQ(f32.get("model.layers.0.mlp.switch_mlp.gate_proj.weight").shape(), (std::vector<int64_t>{4, 160, 64}));
+  EXPECT_EQ(f32.get("model.layers.2.mlp.switch_mlp.down_proj.weight").shape(), (std::vector<int64_t>{4, 64, 160}));
+  EXPECT_FALSE(f32.contains("model.layers.0.mlp.experts.0.gate_proj.weight"));
+  EXPECT_TRUE(f32.contains("model.layers.1.mlp.gate_proj.weight"));  // the dense layer stays
+  std::vector<int32_t> ids;
+  for (int32_t i = 0; i < 16; ++i) ids.push_back((i * 41 + 5) % 300 + 3);
+  auto original = Engine::load(hf.path(), {.threads = 2});
+  auto stacked = Engine::load(out / "f32", {.threads = 2});
+  const auto want = test::logits_of_every_position(*original, ids, false);
+  EXPECT_EQ(test::logits_of_every_position(*stacked, ids, false), want);
+
+  const WeightSet q = WeightSet::open(out / "q4");
+  EXPECT_EQ(q.get("model.layers.0.mlp.switch_mlp.up_proj.weight").shape(), (std::vector<int64_t>{4, 160, 8}));
+  EXPECT_EQ(q.get("model.layers.0.mlp.switch_mlp.up_proj.scales").shape(), (std::vector<int64_t>{4, 160, 2}));
+  EXPECT_EQ(q.get("model.layers.0.mlp.gate.weight").shape(), (std::vector<int64_t>{4, 16}));  // 8 bits, g64
+  const auto config = read_json_file(out / "q4" / "config.json");
+  EXPECT_EQ(config["quantization"]["model.layers.0.mlp.gate"]["bits"], 8);
+  EXPECT_FALSE(config["quantization"].contains("model.layers.1.mlp.gate"));  // dense: no router
+  EXPECT_NO_THROW(Engine::load(out / "q4", {.threads = 2}));
+
+  // Quantized per expert: identical experts quantize as the dense MLP does, so the 4-bit
+  // mixture gives the 4-bit dense model's logits.
+  test::TempDir same;
+  write_moe_checkpoint(src, {"qwen3-qknorm", "qwen3_moe"}, false, 4, 2, [](int) { return 1.0f; }, same.path());
+  convert_model(same.path(), out / "same-q4", q4);
+  convert_model(src, out / "dense-q4", q4);
+  auto moe = Engine::load(out / "same-q4", {.threads = 2});
+  auto dense = Engine::load(out / "dense-q4", {.threads = 2});
+  const auto got = test::logits_of_every_position(*moe, ids, false);
+  const auto dense_logits = test::logits_of_every_position(*dense, ids, false);
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    diff = std::max(diff, double(std::abs(got[i] - dense_logits[i])));
+    scale = std::max(scale, double(std::abs(dense_logits[i])));
+  }
+  EXPECT_LT(diff / scale, 1e-4) << "the 4-bit mixture differs from the 4-bit dense model";
+}
+
+// inspect: a token reads every weight but only top_k / experts of the experts' tensors.
+TEST(MixtureOfExperts, InspectCountsWhatATokenReads) {
+  test::TempDir dir;
+  write_moe_checkpoint(test::data_dir() / "arch" / "qwen3-qknorm", {"qwen3-qknorm", "qwen3_moe"}, false, 4, 1,
+                       [](int) { return 1.0f; }, dir.path());
+  const ModelReport r = build_model_report(dir.path());
+  const int64_t expert_params = 2 * 4 * 3 * 160 * 64;  // 2 mixture layers, 4 experts, 3 projections
+  EXPECT_EQ(r.active_parameters, r.parameters - expert_params * 3 / 4);
+  // f32 weights; the untied embedding table is looked up, not read.
+  EXPECT_EQ(r.active_weight_bytes, r.weight_bytes - uint64_t(expert_params * 3 / 4) * 4 - 320 * 64 * 4);
+  EXPECT_NE(model_report_to_text(r).find("4 per layer in 2 of 3 layers, 1 per token"), std::string::npos)
+      << model_report_to_text(r);
+}
 
 TEST(MixtureOfExperts, MissingExpertsAreNamed) {
   const fs::path src = test::data_dir() / "arch" / "qwen3-qknorm";

@@ -78,6 +78,7 @@ class CpuBackend final : public Backend {
   void feed_forward(const FeedForwardStep& f, float* out);
   void gated(const GatedProjections& g, Activation activation, const float* x, int64_t rows, int64_t width, float* out);
   void mixture(const FeedForwardStep& f, float* out);
+  void activate(Activation activation, float* gate, const float* up, int64_t n) const;
   void norm_rows(const float* x, const float* w, float* y) const {
     if (!w) {  // no norm here (OLMo 2 before attention and the MLP)
       if (y != x) std::copy_n(x, n_ * p_.hidden, y);
@@ -102,9 +103,9 @@ class CpuBackend final : public Backend {
     int32_t expert;
     float weight;
   };
-  std::vector<float> router_, expert_in_, expert_out_;
+  std::vector<float> router_, expert_in_, expert_gate_up_, expert_out_;
   std::vector<Choice> choices_;
-  std::vector<int64_t> expert_rows_;
+  std::vector<std::vector<int64_t>> expert_slots_;  // per expert: the (row · top_k + k) that chose it
   // Each thread's attention scratch, sized by the caller before the jobs start (so that a
   // step of a shape seen before allocates nothing, whichever thread takes which job).
   struct JobScratch {
@@ -305,6 +306,27 @@ void CpuBackend::feed_forward(const FeedForwardStep& f, float* out) {
   gated(f.dense, f.activation, h_.data(), n_, p_.ffn, out);
 }
 
+// gate = act(gate) · up, elementwise.
+void CpuBackend::activate(Activation activation, float* gate, const float* up, int64_t n) const {
+  switch (activation) {
+    case Activation::Silu:
+      if (fast())
+        cpu::silu_mul_fast(gate, up, gate, n);
+      else
+        cpu::silu_mul(gate, up, gate, n);
+      break;
+    case Activation::Gelu:
+      cpu::gelu_mul(gate, up, gate, n);
+      break;
+    case Activation::GeluTanh:
+      if (fast())
+        cpu::gelu_tanh_mul_fast(gate, up, gate, n);
+      else
+        cpu::gelu_tanh_mul(gate, up, gate, n);
+      break;
+  }
+}
+
 // down(act(gate x) · up x) for `rows` rows of x.
 void CpuBackend::gated(const GatedProjections& g, Activation activation, const float* x, int64_t rows, int64_t width,
                        float* out) {
@@ -322,32 +344,17 @@ void CpuBackend::gated(const GatedProjections& g, Activation activation, const f
     const Product gate_up[] = {{&g.gate_up[0], gate}, {&g.gate_up[1], up}};
     cpu::matmul_shared_input(gate_up, x, n, pool_, p_.precision);
   }
-  // The activation in place over the gate (elementwise): one buffer of n × F fewer.
-  switch (activation) {
-    case Activation::Silu:
-      if (fast())
-        cpu::silu_mul_fast(gate, up, gate, n * F);
-      else
-        cpu::silu_mul(gate, up, gate, n * F);
-      break;
-    case Activation::Gelu:
-      cpu::gelu_mul(gate, up, gate, n * F);
-      break;
-    case Activation::GeluTanh:
-      if (fast())
-        cpu::gelu_tanh_mul_fast(gate, up, gate, n * F);
-      else
-        cpu::gelu_tanh_mul(gate, up, gate, n * F);
-      break;
-  }
+  activate(activation, gate, up, n * F);  // in place over the gate: one buffer of n × F fewer
   cpu::matmul(g.down, gate, n, out, pool_, p_.precision);
 }
 
 // Each expert runs once over the rows that chose it (decode reads only the chosen experts'
-// weights); a row's output adds its experts' in the experts' order, whatever rows come
-// with it, so a sequence gets the same alone or in a batch.
+// weights). Experts chosen by the same rows — every expert of a lone decoding token — take
+// their gate and up products in one pass over the input (matmul_shared_input gives what
+// separate products give). A row's output then adds its experts' in the experts' order,
+// whatever rows come with it, so a sequence gets the same bits alone or in a batch.
 void CpuBackend::mixture(const FeedForwardStep& f, float* out) {
-  const int64_t E = int64_t(f.experts.size()), K = f.top_k, Hd = p_.hidden;
+  const int64_t E = int64_t(f.experts.size()), K = f.top_k, Hd = p_.hidden, F = p_.expert_ffn;
   float* probs = sized(router_, n_ * E);
   cpu::matmul(f.router, h_.data(), n_, probs, pool_, p_.precision);
   choices_.resize(size_t(n_ * K));
@@ -366,22 +373,69 @@ void CpuBackend::mixture(const FeedForwardStep& f, float* out) {
       choices_[size_t(i * K + k)] = {e, f.renormalize ? row[e] / sum : row[e]};
     }
   }
-  std::fill_n(out, n_ * Hd, 0.0f);
-  for (int32_t e = 0; e < int32_t(E); ++e) {
-    expert_rows_.clear();
-    for (int64_t i = 0; i < n_ * K; ++i)
-      if (choices_[size_t(i)].expert == e) expert_rows_.push_back(i);
-    const int64_t m = int64_t(expert_rows_.size());
-    if (m == 0) continue;
+  // Each chosen expert's rows (ascending), and its place in the output buffer.
+  expert_slots_.resize(size_t(E));
+  for (auto& s : expert_slots_) s.clear();  // (keeping their memory from step to step)
+  for (int64_t i = 0; i < n_ * K; ++i) expert_slots_[size_t(choices_[size_t(i)].expert)].push_back(i);
+  std::vector<int64_t> offset(static_cast<size_t>(E), -1);
+  int64_t outputs = 0;
+  for (int64_t e = 0; e < E; ++e)
+    if (!expert_slots_[size_t(e)].empty()) offset[size_t(e)] = outputs, outputs += int64_t(expert_slots_[size_t(e)].size());
+  float* y = sized(expert_out_, outputs * Hd);
+  std::vector<bool> done(static_cast<size_t>(E), false);
+  auto same_rows = [&](int64_t a, int64_t b) {
+    const auto &x = expert_slots_[size_t(a)], &z = expert_slots_[size_t(b)];
+    if (x.size() != z.size()) return false;
+    for (size_t j = 0; j < x.size(); ++j)
+      if (x[j] / K != z[j] / K) return false;
+    return true;
+  };
+  std::vector<int64_t> group;
+  std::vector<Product> products;
+  for (int64_t e0 = 0; e0 < E; ++e0) {
+    if (done[size_t(e0)] || expert_slots_[size_t(e0)].empty()) continue;
+    group.clear();
+    for (int64_t e = e0; e < E; ++e)
+      if (!done[size_t(e)] && !expert_slots_[size_t(e)].empty() && same_rows(e0, e)) group.push_back(e), done[size_t(e)] = true;
+    const auto& slots = expert_slots_[size_t(e0)];
+    const int64_t m = int64_t(slots.size()), G = int64_t(group.size());
     float* in = sized(expert_in_, m * Hd);
-    float* y = sized(expert_out_, m * Hd);
-    for (int64_t j = 0; j < m; ++j) std::copy_n(h_.data() + expert_rows_[size_t(j)] / K * Hd, Hd, in + j * Hd);
-    gated(f.experts[size_t(e)], f.activation, in, m, p_.expert_ffn, y);
-    for (int64_t j = 0; j < m; ++j) {
-      const int64_t slot = expert_rows_[size_t(j)];
-      const float weight = choices_[size_t(slot)].weight;
-      float* o = out + slot / K * Hd;
-      for (int64_t d = 0; d < Hd; ++d) o[d] += weight * y[j * Hd + d];
+    for (int64_t j = 0; j < m; ++j) std::copy_n(h_.data() + slots[size_t(j)] / K * Hd, Hd, in + j * Hd);
+    // Gate and up of every expert of the group: [expert][gate | up][m × F] (a fused
+    // gate_up matrix writes both halves per row).
+    float* gu = sized(expert_gate_up_, G * 2 * m * F);
+    products.clear();
+    for (int64_t g = 0; g < G; ++g) {
+      const GatedProjections& x = f.experts[size_t(group[size_t(g)])];
+      float* base = gu + g * 2 * m * F;
+      if (x.gate_up.size() == 1) products.push_back({&x.gate_up[0], base});
+      else products.push_back({&x.gate_up[0], base}), products.push_back({&x.gate_up[1], base + m * F});
+    }
+    cpu::matmul_shared_input(products, in, m, pool_, p_.precision);
+    for (int64_t g = 0; g < G; ++g) {
+      const GatedProjections& x = f.experts[size_t(group[size_t(g)])];
+      float* gate = gu + g * 2 * m * F;
+      float* up = gate + m * F;
+      if (x.gate_up.size() == 1) {  // rows of [gate | up] → the two halves
+        float* fused = sized(fused_, m * 2 * F);
+        std::copy_n(gate, m * 2 * F, fused);
+        for (int64_t j = 0; j < m; ++j) {
+          std::copy_n(fused + j * 2 * F, F, gate + j * F);
+          std::copy_n(fused + j * 2 * F + F, F, up + j * F);
+        }
+      }
+      activate(f.activation, gate, up, m * F);
+      cpu::matmul(x.down, gate, m, y + offset[size_t(group[size_t(g)])] * Hd, pool_, p_.precision);
+    }
+  }
+  std::fill_n(out, n_ * Hd, 0.0f);
+  for (int64_t e = 0; e < E; ++e) {
+    const auto& slots = expert_slots_[size_t(e)];
+    for (size_t j = 0; j < slots.size(); ++j) {
+      const float weight = choices_[size_t(slots[j])].weight;
+      const float* ye = y + (offset[size_t(e)] + int64_t(j)) * Hd;
+      float* o = out + slots[j] / K * Hd;
+      for (int64_t d = 0; d < Hd; ++d) o[d] += weight * ye[d];
     }
   }
 }

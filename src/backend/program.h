@@ -14,7 +14,9 @@
 
 namespace mlxcpp {
 
-enum class Activation { Silu, Gelu, GeluTanh };  // of the gate, times the up projection
+// Of the gate, times the up projection; ClampedSwiglu (gpt-oss): g = min(gate, limit),
+// u = clamp(up, ±limit): g · sigmoid(1.702 g) · (u + 1).
+enum class Activation { Silu, Gelu, GeluTanh, ClampedSwiglu };
 
 enum class AttentionKind {
   Full,           // every earlier position
@@ -41,6 +43,9 @@ struct AttentionStep {
   bool qk_norm_whole = false;
   float scale = 1.0f;    // on q·k
   float softcap = 0.0f;  // 0: none
+  // A learned logit per query head [heads] in each softmax beside the scores (gpt-oss's
+  // sinks): it takes a share of the weight and brings no value. Null: none.
+  const float* sinks = nullptr;
 };
 
 // A gated feed-forward: down(act(gate x) · up x).
@@ -56,6 +61,7 @@ struct GatedProjections {
 // experts' outputs (gated feed-forwards of width ModelProgram::expert_ffn) times those.
 struct FeedForwardStep {
   Activation activation = Activation::Silu;
+  float clamp_limit = 7.0f;  // ClampedSwiglu
   GatedProjections dense;
   WeightMatrix router;  // [experts, hidden]
   std::vector<GatedProjections> experts;

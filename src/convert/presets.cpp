@@ -103,6 +103,23 @@ std::vector<SynthPreset> make_presets() {
                     {"max_position_embeddings", 32768}, {"tie_word_embeddings", false}, {"bos_token_id", 1},
                     {"eos_token_id", 2}, {"torch_dtype", "bfloat16"}},
                ""});
+  // gpt-oss-20b (openai's config.json as quoted in ../shared/reference/mlx-archs-2.md): 24
+  // layers alternating sliding (128) and full attention, 32 experts of width 2880, 4 per token.
+  json layer_types = json::array();
+  for (int i = 0; i < 24; ++i) layer_types.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
+  p.push_back({"gpt-oss-20b", "llama3.1",
+               json{{"architectures", {"GptOssForCausalLM"}}, {"model_type", "gpt_oss"}, {"hidden_size", 2880},
+                    {"intermediate_size", 2880}, {"num_hidden_layers", 24}, {"num_attention_heads", 64},
+                    {"num_key_value_heads", 8}, {"head_dim", 64}, {"num_local_experts", 32},
+                    {"num_experts_per_tok", 4}, {"experts_per_token", 4}, {"vocab_size", 201088},
+                    {"rms_norm_eps", 1e-5}, {"rope_theta", 150000.0}, {"sliding_window", 128},
+                    {"layer_types", layer_types}, {"swiglu_limit", 7.0}, {"max_position_embeddings", 131072},
+                    {"rope_scaling", {{"rope_type", "yarn"}, {"factor", 32.0}, {"beta_fast", 32.0}, {"beta_slow", 1.0},
+                                      {"original_max_position_embeddings", 4096}, {"truncate", false}}},
+                    {"tie_word_embeddings", false}, {"eos_token_id", {200002, 199999, 200012}},
+                    {"pad_token_id", 199999}, {"torch_dtype", "bfloat16"}},
+               "tokenizer is Llama 3.1's (gpt-oss's o200k_harmony is not bundled): ids past its 128,256 "
+               "have no text"});
   return p;
 }
 

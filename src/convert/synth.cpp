@@ -66,7 +66,19 @@ SynthResult synth_model(const SynthOptions& o, const fs::path& dst) {
     for (const auto& q : synth_presets()) names += (names.empty() ? "" : ", ") + q.name;
     fail("synth --like '{}': neither a preset ({}) nor a config.json file", o.like, names);
   }
-  if (o.layers) config["num_hidden_layers"] = *o.layers;
+  if (o.layers) {
+    config["num_hidden_layers"] = *o.layers;
+    // Per-layer lists keep their first layers; layer indices past the end go.
+    for (const char* key : {"layer_types", "no_rope_layers"})
+      if (config.contains(key) && config[key].is_array() && int64_t(config[key].size()) > *o.layers)
+        config[key].erase(config[key].begin() + *o.layers, config[key].end());
+    if (config.contains("mlp_only_layers") && config["mlp_only_layers"].is_array()) {
+      nlohmann::json kept = nlohmann::json::array();
+      for (const auto& i : config["mlp_only_layers"])
+        if (i.is_number_integer() && i.get<int64_t>() < *o.layers) kept.push_back(i);
+      config["mlp_only_layers"] = kept;
+    }
+  }
   config.erase("quantization");
   config.erase("quantization_config");
   const ModelConfig cfg = parse_model_config(config, o.like);

@@ -21,6 +21,7 @@ constexpr ArchInfo kArchs[] = {
     {Architecture::Qwen2, "qwen2"}, {Architecture::Qwen3, "qwen3"},     {Architecture::Gemma, "gemma"},
     {Architecture::Gemma2, "gemma2"}, {Architecture::Gemma3, "gemma3_text"}, {Architecture::SmolLM3, "smollm3"},
     {Architecture::Olmo2, "olmo2"}, {Architecture::Qwen3Moe, "qwen3_moe"}, {Architecture::Mixtral, "mixtral"},
+    {Architecture::GptOss, "gpt_oss"},
 };
 
 // Typed field access with errors that name the file and field.
@@ -100,6 +101,7 @@ RopeScaling parse_rope_scaling(const json& j, const std::string& where) {
   r.beta_slow = f.number("beta_slow", 1.0);
   r.mscale = f.number("mscale", 1.0);
   r.mscale_all_dim = f.number("mscale_all_dim", 0.0);
+  r.truncate = f.boolean("truncate", true);
   auto list = [&](const char* key) {
     std::vector<double> out;
     if (!f.has(key)) return out;
@@ -156,14 +158,16 @@ void check_token_ids(const std::vector<int64_t>& ids, int64_t vocab, const std::
 // The mixture-of-experts fields, with transformers' defaults (mlx-lm requires every
 // qwen3_moe key; the published configs carry them all).
 void parse_experts(const Fields& f, const json& j, const std::string& label, ModelConfig& c) {
-  const bool qwen = c.arch == Architecture::Qwen3Moe;
-  c.experts = qwen ? f.integer("num_experts", 128) : f.integer("num_local_experts", 8);
-  c.experts_per_token = f.integer("num_experts_per_tok", qwen ? 8 : 2);
+  const bool qwen = c.arch == Architecture::Qwen3Moe, gpt_oss = c.arch == Architecture::GptOss;
+  c.experts = qwen ? f.integer("num_experts", 128) : f.integer("num_local_experts", gpt_oss ? 128 : 8);
+  c.experts_per_token = f.integer("num_experts_per_tok", qwen ? 8 : gpt_oss ? 4 : 2);
   if (c.experts_per_token > c.experts)
     fail("{}: num_experts_per_tok {} is more than the {} experts", label, c.experts_per_token, c.experts);
-  // Mixtral's experts have the dense width; Qwen3-MoE's their own.
+  // Mixtral's and gpt-oss's experts have the width intermediate_size; Qwen3-MoE's their own.
   c.expert_intermediate_size = qwen ? f.integer("moe_intermediate_size", 768) : c.intermediate_size;
-  c.normalize_top_k = qwen ? f.boolean("norm_topk_prob", false) : true;  // Mixtral: softmax over the chosen
+  // Mixtral and gpt-oss: the softmax over the chosen experts' logits, the same as the
+  // softmax over all renormalised.
+  c.normalize_top_k = qwen ? f.boolean("norm_topk_prob", false) : true;
   c.moe_layers.assign(size_t(c.num_hidden_layers), true);
   if (!qwen) return;
   // Layer i is a mixture unless listed in mlp_only_layers or off the decoder_sparse_step.
@@ -233,6 +237,7 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
   // qwen2 and phi3 ignore a head_dim key: it is always hidden / heads there.
   const bool head_dim_ignored = c.arch == Architecture::Qwen2 || c.arch == Architecture::Phi3;
   if (c.arch == Architecture::Gemma3) c.head_dim = f.integer("head_dim", 256);  // transformers' default
+  else if (c.arch == Architecture::GptOss) c.head_dim = f.integer("head_dim", 64);
   else if (head_dim_required) c.head_dim = f.integer("head_dim");
   else if (head_dim_ignored) c.head_dim = c.hidden_size / c.num_attention_heads;
   else c.head_dim = f.integer("head_dim", c.hidden_size / c.num_attention_heads);
@@ -258,6 +263,7 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
   // (SmolLM3: transformers' default; mlx-lm's is 10000, but the configs carry theirs.)
   const double default_theta = c.arch == Architecture::Qwen2 || c.arch == Architecture::Gemma3 || c.arch == Architecture::Mixtral ? 1e6
                                : c.arch == Architecture::SmolLM3                              ? 2e6
+                               : c.arch == Architecture::GptOss                               ? 150000.0
                                                                                               : 10000.0;
   if (f.has("rope_theta")) c.rope_theta = f.number("rope_theta");
   else if (rope_params && rope_params->contains("rope_theta"))
@@ -309,9 +315,10 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
     // transformers' default (mlx-lm's is true: docs/deviations.md).
     case Architecture::Olmo2:
     case Architecture::Mixtral: c.tie_word_embeddings = f.boolean("tie_word_embeddings", false); break;
+    case Architecture::GptOss: c.tie_word_embeddings = false; break;  // lm_head always exists
     default: c.tie_word_embeddings = f.boolean("tie_word_embeddings", true);
   }
-  c.attention_bias = c.arch == Architecture::Qwen2 || f.boolean("attention_bias", false);
+  c.attention_bias = c.arch == Architecture::Qwen2 || c.arch == Architecture::GptOss || f.boolean("attention_bias", false);
   c.mlp_bias = f.boolean("mlp_bias", false);
   c.sliding_window = f.opt_integer("sliding_window");
   if (f.has("layer_types")) {
@@ -342,7 +349,17 @@ ModelConfig parse_model_config(const json& j, const std::string& label) {
       for (int64_t i = 0; i < c.num_hidden_layers; ++i) c.rope_layers.push_back((i + 1) % interval != 0);
     }
   }
-  if (c.arch == Architecture::Qwen3Moe || c.arch == Architecture::Mixtral) parse_experts(f, j, label, c);
+  if (c.arch == Architecture::Qwen3Moe || c.arch == Architecture::Mixtral || c.arch == Architecture::GptOss)
+    parse_experts(f, j, label, c);
+  if (c.arch == Architecture::GptOss) {
+    // Sliding and full layers alternate (even layers slide) unless layer_types says otherwise.
+    if (!c.sliding_window) c.sliding_window = 128;
+    if (c.layer_types.empty())
+      for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+        c.layer_types.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
+    c.swiglu_limit = f.number("swiglu_limit", 7.0);
+    if (!(c.swiglu_limit > 0)) fail("{}: field 'swiglu_limit' must be positive, got {}", label, c.swiglu_limit);
+  }
   if (c.arch == Architecture::Gemma3) {
     c.query_pre_attn_scalar = f.number("query_pre_attn_scalar", 256.0);
     c.local_rope_theta = local_rope_params && local_rope_params->contains("rope_theta")

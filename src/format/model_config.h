@@ -16,7 +16,7 @@
 
 namespace mlxcpp {
 
-enum class Architecture { Llama, Mistral, Phi3, Qwen2, Qwen3, Gemma, Gemma2, Gemma3, SmolLM3, Olmo2, Qwen3Moe, Mixtral };
+enum class Architecture { Llama, Mistral, Phi3, Qwen2, Qwen3, Gemma, Gemma2, Gemma3, SmolLM3, Olmo2, Qwen3Moe, Mixtral, GptOss };
 
 std::string_view architecture_name(Architecture a);  // the config's model_type
 const std::vector<std::string>& supported_model_types();
@@ -29,6 +29,7 @@ struct RopeScaling {
   std::optional<int64_t> original_max_position_embeddings;
   std::vector<double> long_factor, short_factor;  // longrope / su
   double beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.0;  // yarn
+  bool truncate = true;  // yarn: the correction range rounded out to whole dimensions
 };
 
 struct ModelConfig {
@@ -76,6 +77,7 @@ struct ModelConfig {
   int64_t expert_intermediate_size = 0;
   bool normalize_top_k = false;
   std::vector<bool> moe_layers;
+  double swiglu_limit = 7.0;  // gpt_oss: the clamp of its SwiGLU
   bool is_moe_layer(int64_t layer) const { return experts > 0 && moe_layers[size_t(layer)]; }
 
   std::string dtype;  // "bfloat16", "float16", "float32" or empty when the config has none

@@ -32,6 +32,10 @@ struct ArchTraits {
   // Face's `.experts.E.<name>` with these names of the gate, up and down projections.
   const char* moe_module = "mlp";
   std::array<const char*, 3> expert_projections = {"gate_proj", "up_proj", "down_proj"};
+  const char* router = "gate";              // gpt_oss: router
+  const char* expert_stack = "switch_mlp";  // gpt_oss: experts (MLX's stacked experts)
+  bool router_bias = false, expert_bias = false;  // gpt_oss
+  bool attention_sinks = false;  // gpt_oss: self_attn.sinks, a learned logit per query head
 };
 
 ArchTraits llama_traits(const ModelConfig& c);
@@ -40,6 +44,7 @@ ArchTraits phi3_traits(const ModelConfig& c);
 ArchTraits gemma_traits(const ModelConfig& c);
 ArchTraits olmo2_traits(const ModelConfig& c);
 ArchTraits mixtral_traits(const ModelConfig& c);
+ArchTraits gpt_oss_traits(const ModelConfig& c);
 
 // The registry: model_type → traits.
 ArchTraits traits_for(const ModelConfig& c);

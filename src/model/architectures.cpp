@@ -16,6 +16,7 @@ ArchTraits traits_for(const ModelConfig& c) {
     case Architecture::Gemma2:
     case Architecture::Gemma3: return gemma_traits(c);
     case Architecture::Olmo2: return olmo2_traits(c);
+    case Architecture::GptOss: return gpt_oss_traits(c);
   }
   return {};
 }

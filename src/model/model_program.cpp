@@ -89,6 +89,7 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
       A.k_norm = norm(pre + "self_attn.k_norm.weight", t.qk_norm_whole ? nkv : hd);
     }
     A.scale = t.query_scale > 0 ? t.query_scale : 1.0f / std::sqrt(float(hd));
+    if (t.attention_sinks) A.sinks = norm(pre + "self_attn.sinks", c.num_attention_heads);
     A.softcap = t.attn_softcap;
     A.rope = c.rope_layers.empty() || c.rope_layers[size_t(i)] ? 0 : -1;
     // Sliding windows as transformers applies them: where layer_types says so; every
@@ -112,15 +113,20 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
     if (c.is_moe_layer(i)) {
       const std::string moe = pre + t.moe_module + ".";
       const int64_t E = c.experts, fe = c.expert_intermediate_size;
-      F.router = bind_weight_matrix(w, c, owned_, moe + "gate", E, h);
+      F.router = bind_weight_matrix(w, c, owned_, moe + t.router, E, h, t.router_bias);
+      F.clamp_limit = float(c.swiglu_limit);
+      if (w.contains(moe + "experts.gate_up_proj_blocks"))
+        fail("{}: '{}experts.gate_up_proj_blocks' is OpenAI's original gpt-oss layout (fused, interleaved MXFP4); "
+             "mlxcpp reads mlx-community's conversions (mlp.experts.{{gate,up,down}}_proj)",
+             w.dir().string(), moe);
       F.top_k = int(c.experts_per_token);
       F.renormalize = c.normalize_top_k;
       auto experts = [&](int which, int64_t rows, int64_t cols) {
         const char* mlx[] = {"gate_proj", "up_proj", "down_proj"};
         return bind_expert_matrices(
-            w, c, owned_, moe + "switch_mlp." + mlx[which],
+            w, c, owned_, moe + t.expert_stack + "." + mlx[which],
             [&](int64_t e) { return fmt::format("{}experts.{}.{}", moe, e, t.expert_projections[size_t(which)]); }, E,
-            rows, cols);
+            rows, cols, t.expert_bias);
       };
       const auto gate = experts(0, fe, h), up = experts(1, fe, h), down = experts(2, h, fe);
       for (int64_t e = 0; e < E; ++e) F.experts.push_back({{gate[size_t(e)], up[size_t(e)]}, down[size_t(e)]});

@@ -47,8 +47,12 @@ Rope::Rope(const ModelConfig& c) : cfg_(&c) {
     auto corr_dim = [&](double rot) {
       return double(dims_) * std::log(orig / (rot * 2 * std::numbers::pi)) / (2 * std::log(base_));
     };
-    double low = std::max(std::floor(corr_dim(r.beta_fast)), 0.0);
-    double high = std::min(std::ceil(corr_dim(r.beta_slow)), double(dims_ - 1));
+    // (transformers rounds the range out to whole dimensions unless `truncate` is false, as
+    // gpt-oss's configs say; mlx-lm always rounds: docs/deviations.md.)
+    double low = corr_dim(r.beta_fast), high = corr_dim(r.beta_slow);
+    if (r.truncate) low = std::floor(low), high = std::ceil(high);
+    low = std::max(low, 0.0);
+    high = std::min(high, double(dims_ - 1));
     if (high == low) high += 0.001;
     for (int64_t i = 0; i < half; ++i) {
       const double ramp = std::clamp((double(i) - low) / (high - low), 0.0, 1.0);

@@ -29,12 +29,20 @@ std::vector<WeightDecl> weight_layout(const ModelConfig& c) {
     }
     w.push_back({p + "self_attn.o_proj.weight", {h, q}, TensorRole::Linear});
     if (c.is_moe_layer(i)) {  // the router and MLX's stacked experts
-      const std::string moe = p + traits_for(c).moe_module + ".";
+      const ArchTraits t = traits_for(c);
+      const std::string moe = p + t.moe_module + ".", stack = moe + t.expert_stack + ".";
       const int64_t E = c.experts, fe = c.expert_intermediate_size;
-      w.push_back({moe + "gate.weight", {E, h}, TensorRole::Linear});
-      w.push_back({moe + "switch_mlp.gate_proj.weight", {E, fe, h}, TensorRole::Linear});
-      w.push_back({moe + "switch_mlp.up_proj.weight", {E, fe, h}, TensorRole::Linear});
-      w.push_back({moe + "switch_mlp.down_proj.weight", {E, h, fe}, TensorRole::Linear});
+      w.push_back({moe + t.router + ".weight", {E, h}, TensorRole::Linear});
+      w.push_back({stack + "gate_proj.weight", {E, fe, h}, TensorRole::Linear});
+      w.push_back({stack + "up_proj.weight", {E, fe, h}, TensorRole::Linear});
+      w.push_back({stack + "down_proj.weight", {E, h, fe}, TensorRole::Linear});
+      if (t.router_bias) w.push_back({moe + t.router + ".bias", {E}, TensorRole::Bias});
+      if (t.expert_bias) {
+        w.push_back({stack + "gate_proj.bias", {E, fe}, TensorRole::Bias});
+        w.push_back({stack + "up_proj.bias", {E, fe}, TensorRole::Bias});
+        w.push_back({stack + "down_proj.bias", {E, h}, TensorRole::Bias});
+      }
+      if (t.attention_sinks) w.push_back({p + "self_attn.sinks", {c.num_attention_heads}, TensorRole::Bias});
     } else if (c.arch != Architecture::Phi3) {
       w.push_back({p + "mlp.gate_proj.weight", {ffn, h}, TensorRole::Linear});
       w.push_back({p + "mlp.up_proj.weight", {ffn, h}, TensorRole::Linear});
@@ -73,11 +81,13 @@ namespace mlxcpp {
 
 std::map<std::string, QuantSpec> quantization_overrides(const ModelConfig& c) {
   std::map<std::string, QuantSpec> out;
-  // mlx-lm (since 2025-08) keeps Qwen3-MoE's routers at 8 bits: a coarse router moves
+  // mlx-lm (since 2025-08-05) keeps Qwen3-MoE's routers at 8 bits: a coarse router moves
   // tokens to other experts.
-  if (c.arch == Architecture::Qwen3Moe)
+  // gpt-oss's the same (since 2025-08-29).
+  if (c.arch == Architecture::Qwen3Moe || c.arch == Architecture::GptOss)
     for (int64_t i = 0; i < c.num_hidden_layers; ++i)
-      if (c.is_moe_layer(i)) out[fmt::format("model.layers.{}.mlp.gate", i)] = {QuantMode::Affine, 8, 64};
+      if (c.is_moe_layer(i))
+        out[fmt::format("model.layers.{}.mlp.{}", i, traits_for(c).router)] = {QuantMode::Affine, 8, 64};
   return out;
 }
 

@@ -5,9 +5,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "model/rope.h"
 #include "runtime/engine.h"
 #include "test_support.h"
 #include "util/error.h"
@@ -177,6 +180,61 @@ TEST(ModelConfig, MixtureOfExpertsFields) {
   j = base("qwen3_moe");
   j["mlp_only_layers"] = {2};
   EXPECT_NE(error_of(j).find("'mlp_only_layers' lists 2, not a layer of the 2"), std::string::npos) << error_of(j);
+}
+
+// gpt_oss's defaults: alternating sliding (even) and full layers, window 128, biases on the
+// attention projections, an untied head; YaRN with truncate false read.
+TEST(ModelConfig, GptOssDefaults) {
+  json j = base("gpt_oss");
+  j["num_hidden_layers"] = 4;
+  j.erase("head_dim");
+  j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 32.0}, {"truncate", false}};
+  const ModelConfig c = parse_model_config(j, "x");
+  EXPECT_EQ(c.layer_types, (std::vector<std::string>{"sliding_attention", "full_attention", "sliding_attention",
+                                                     "full_attention"}));
+  EXPECT_EQ(c.sliding_window, 128);
+  EXPECT_EQ(c.head_dim, 64);
+  EXPECT_TRUE(c.attention_bias);
+  EXPECT_FALSE(c.tie_word_embeddings);
+  EXPECT_EQ(c.experts, 128);
+  EXPECT_EQ(c.experts_per_token, 4);
+  EXPECT_TRUE(c.normalize_top_k);
+  EXPECT_EQ(c.swiglu_limit, 7.0);
+  ASSERT_TRUE(c.rope_scaling);
+  EXPECT_FALSE(c.rope_scaling->truncate);
+}
+
+// YaRN's inverse frequencies and attention factor as transformers computes them
+// (_compute_yarn_parameters), with the correction range rounded out (truncate, the
+// default) and not (gpt-oss).
+TEST(Rope, YarnFollowsTransformers) {
+  for (const bool truncate : {true, false}) {
+    SCOPED_TRACE(truncate ? "truncate" : "no truncate");
+    json j = base("llama");
+    j["head_dim"] = 64;
+    j["rope_theta"] = 150000.0;
+    j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 32.0}, {"beta_fast", 32.0}, {"beta_slow", 1.0},
+                         {"original_max_position_embeddings", 4096}, {"truncate", truncate}};
+    const ModelConfig c = parse_model_config(j, "x");
+    const Rope rope(c);
+    std::vector<float> inv;
+    rope.append_inv_freq(100, inv);
+    const double dim = 64, base = 150000, factor = 32, orig = 4096;
+    auto correction = [&](double rotations) {
+      return dim * std::log(orig / (rotations * 2 * M_PI)) / (2 * std::log(base));
+    };
+    double low = correction(32), high = correction(1);
+    if (truncate) low = std::floor(low), high = std::ceil(high);
+    low = std::max(low, 0.0), high = std::min(high, dim - 1);
+    ASSERT_EQ(inv.size(), 32u);
+    for (int i = 0; i < 32; ++i) {
+      const double extrapolation = 1 / std::pow(base, 2 * i / dim), interpolation = extrapolation / factor;
+      const double ramp = std::clamp((i - low) / (high - low), 0.0, 1.0);
+      const double want = interpolation * ramp + extrapolation * (1 - ramp);
+      EXPECT_NEAR(inv[size_t(i)], want, want * 1e-6) << "pair " << i;
+    }
+    EXPECT_NEAR(rope.mscale(), 0.1 * std::log(32.0) + 1, 1e-6);
+  }
 }
 
 TEST(ModelConfig, QuantizationOverrides) {

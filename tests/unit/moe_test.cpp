@@ -14,6 +14,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "convert/convert.h"
+#include "convert/synth.h"
 #include "format/safetensors_writer.h"
 #include "format/weight_set.h"
 #include "model/model_report.h"
@@ -53,13 +54,22 @@ Floats random_floats(size_t n, std::mt19937& rng, float scale) {
 // x (the token's embedding) + Σ over its top-k experts of p_e · down_e(silu(gate_e x) · up_e x),
 // computed here straight from the definition, then the final RMSNorm: what the program below
 // must give as logits (its attention adds nothing and its head is the identity).
+// gpt-oss's variant: biases on the router and the experts, the clamped SwiGLU (limit 7).
+struct Biases {
+  bool on = false;
+  Floats router, gate, up, down;  // [E], [E·F], [E·F], [E·H]
+};
+
 std::vector<float> expected_output(const std::vector<float>& x, const std::vector<Floats>& gate,
                                    const std::vector<Floats>& up, const std::vector<Floats>& down,
-                                   const Floats& router, int64_t H, int64_t F, int top_k, bool renormalize) {
+                                   const Floats& router, int64_t H, int64_t F, int top_k, bool renormalize,
+                                   const Biases& b = {}) {
   const int64_t E = int64_t(gate.size());
   std::vector<double> logits(static_cast<size_t>(E));
-  for (int64_t e = 0; e < E; ++e)
+  for (int64_t e = 0; e < E; ++e) {
     for (int64_t j = 0; j < H; ++j) logits[size_t(e)] += double(router.v[size_t(e * H + j)]) * x[size_t(j)];
+    if (b.on) logits[size_t(e)] += b.router.v[size_t(e)];
+  }
   const double top = *std::max_element(logits.begin(), logits.end());
   std::vector<double> p(logits.size());
   double z = 0;
@@ -81,10 +91,16 @@ std::vector<float> expected_output(const std::vector<float>& x, const std::vecto
         g += double(gate[size_t(e)].v[size_t(i * H + j)]) * x[size_t(j)];
         u += double(up[size_t(e)].v[size_t(i * H + j)]) * x[size_t(j)];
       }
-      act[size_t(i)] = g / (1 + std::exp(-g)) * u;
+      if (b.on) {
+        g = std::min(g + b.gate.v[size_t(e * F + i)], 7.0);
+        u = std::clamp(u + b.up.v[size_t(e * F + i)], -7.0, 7.0);
+        act[size_t(i)] = g / (1 + std::exp(-1.702 * g)) * (u + 1);
+      } else {
+        act[size_t(i)] = g / (1 + std::exp(-g)) * u;
+      }
     }
     for (int64_t o = 0; o < H; ++o) {
-      double s = 0;
+      double s = b.on ? b.down.v[size_t(e * H + o)] : 0.0;
       for (int64_t i = 0; i < F; ++i) s += double(down[size_t(e)].v[size_t(o * F + i)]) * act[size_t(i)];
       y[size_t(o)] += w * s;
     }
@@ -99,9 +115,12 @@ std::vector<float> expected_output(const std::vector<float>& x, const std::vecto
 
 TEST(MixtureOfExperts, EachTokenGetsItsTopExpertsWeightedByTheirProbabilities) {
   constexpr int64_t H = 32, F = 24, E = 6, V = H;  // vocabulary = hidden: the head is the identity
+  for (const bool gpt_oss : {false, true})
   for (const bool renormalize : {false, true})
     for (const int top_k : {1, 2, 4}) {
-      SCOPED_TRACE(std::string(renormalize ? "renormalised" : "raw") + " top " + std::to_string(top_k));
+      if (gpt_oss && !renormalize) continue;
+      SCOPED_TRACE(std::string(gpt_oss ? "gpt-oss " : "") + (renormalize ? "renormalised" : "raw") + " top " +
+                   std::to_string(top_k));
       std::mt19937 rng(uint32_t(17 + top_k));
       const Floats embed = random_floats(size_t(V * H), rng, 1.0f);
       const Floats router = random_floats(size_t(E * H), rng, 0.5f);
@@ -135,6 +154,22 @@ TEST(MixtureOfExperts, EachTokenGetsItsTopExpertsWeightedByTheirProbabilities) {
       for (int64_t e = 0; e < E; ++e)
         L.ffn.experts.push_back({{gate[size_t(e)].matrix(F, H, "gate"), up[size_t(e)].matrix(F, H, "up")},
                                  down[size_t(e)].matrix(H, F, "down")});
+      Biases biases;
+      if (gpt_oss) {  // large enough that the clamps at ±7 bite
+        biases.on = true;
+        biases.router = random_floats(size_t(E), rng, 0.5f);
+        biases.gate = random_floats(size_t(E * F), rng, 5.0f);
+        biases.up = random_floats(size_t(E * F), rng, 5.0f);
+        biases.down = random_floats(size_t(E * H), rng, 0.5f);
+        L.ffn.activation = Activation::ClampedSwiglu;
+        L.ffn.clamp_limit = 7.0f;
+        L.ffn.router.bias = biases.router.v.data();
+        for (int64_t e = 0; e < E; ++e) {
+          L.ffn.experts[size_t(e)].gate_up[0].bias = biases.gate.v.data() + e * F;
+          L.ffn.experts[size_t(e)].gate_up[1].bias = biases.up.v.data() + e * F;
+          L.ffn.experts[size_t(e)].down.bias = biases.down.v.data() + e * H;
+        }
+      }
       p.layers.push_back(L);
 
       auto backend = make_cpu_backend(p, {.threads = 2});
@@ -147,9 +182,89 @@ TEST(MixtureOfExperts, EachTokenGetsItsTopExpertsWeightedByTheirProbabilities) {
       backend->forward({&step, 1});
       for (size_t t = 0; t < tokens.size(); ++t) {
         const std::vector<float> x(embed.v.begin() + tokens[t] * H, embed.v.begin() + (tokens[t] + 1) * H);
-        const auto want = expected_output(x, gate, up, down, router, H, F, top_k, renormalize);
+        const auto want = expected_output(x, gate, up, down, router, H, F, top_k, renormalize, biases);
         for (int64_t o = 0; o < H; ++o)
           ASSERT_NEAR(logits[t * size_t(V) + size_t(o)], want[size_t(o)], 2e-5) << "token " << t << " output " << o;
+      }
+    }
+}
+
+// gpt-oss's attention sinks: a learned logit per query head in each softmax, which takes
+// weight and brings no value; on full and sliding-window layers, both precisions.
+TEST(AttentionSinks, TakeTheirShareOfEverySoftmax) {
+  constexpr int64_t H = 32, heads = 4, kv_heads = 2, D = 8, V = H;
+  std::mt19937 rng(5);
+  const Floats embed = random_floats(size_t(V * H), rng, 1.0f);
+  const Floats wq = random_floats(size_t(H * H), rng, 0.4f), wk = random_floats(size_t(kv_heads * D * H), rng, 0.4f),
+               wv = random_floats(size_t(kv_heads * D * H), rng, 0.4f);
+  const Floats sinks = random_floats(size_t(heads), rng, 2.0f);
+  Floats identity, zeros, ones;
+  identity.v.assign(size_t(H * H), 0.0f);
+  for (int64_t i = 0; i < H; ++i) identity.v[size_t(i * H + i)] = 1.0f;
+  zeros.v.assign(size_t(H * H), 0.0f);
+  ones.v.assign(size_t(H), 1.0f);
+  const std::vector<int32_t> tokens = {3, 17, 9, 30, 0, 22, 5, 11, 3, 3};
+  for (const int64_t window : {int64_t(0), int64_t(3)})
+    for (const Precision precision : {Precision::F32, Precision::Fast}) {
+      SCOPED_TRACE((window ? "window 3" : "full") + std::string(precision == Precision::F32 ? " f32" : " fast"));
+      ModelProgram p;
+      p.hidden = H, p.heads = heads, p.kv_heads = kv_heads, p.head_dim = D, p.ffn = H, p.vocab = V, p.context = 64;
+      p.precision = precision;
+      p.embed = embed.matrix(V, H, "embed");
+      p.lm_head = identity.matrix(V, H, "head");
+      p.final_norm = ones.v.data();
+      LayerProgram L;
+      L.attention.kind = window ? AttentionKind::SlidingWindow : AttentionKind::Full;
+      L.attention.window = window;
+      L.attention.rope = -1;
+      L.attention.qkv = {wq.matrix(H, H, "q"), wk.matrix(kv_heads * D, H, "k"), wv.matrix(kv_heads * D, H, "v")};
+      L.attention.o = identity.matrix(H, H, "o");
+      L.attention.scale = 0.35f;
+      L.attention.sinks = sinks.v.data();
+      // A feed-forward that adds nothing: its down projection is zero.
+      L.ffn.dense = {{zeros.matrix(H, H, "gate"), zeros.matrix(H, H, "up")}, zeros.matrix(H, H, "down")};
+      p.layers.push_back(L);
+      auto backend = make_cpu_backend(p, {.threads = 2});
+      auto pool = std::make_shared<KvPool>(backend->make_kv_store({1, kv_heads, D}, 8));
+      KvSequence kv(pool);
+      kv.reserve(int64_t(tokens.size()));
+      std::vector<float> logits(tokens.size() * size_t(V));
+      const SequenceStep step{tokens, &kv, {}, StepOutput::AllLogits, nullptr, logits.data(), nullptr};
+      backend->forward({&step, 1});
+
+      auto project = [&](const Floats& w, int64_t rows, int32_t token) {
+        std::vector<double> y(static_cast<size_t>(rows));
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t j = 0; j < H; ++j) y[size_t(r)] += double(w.v[size_t(r * H + j)]) * embed.v[size_t(token * H + j)];
+        return y;
+      };
+      for (size_t t = 0; t < tokens.size(); ++t) {
+        const auto q = project(wq, H, tokens[t]);
+        std::vector<double> y(embed.v.begin() + tokens[t] * H, embed.v.begin() + (tokens[t] + 1) * H);
+        const size_t first = window ? size_t(std::max<int64_t>(0, int64_t(t) - window + 1)) : 0;
+        for (int64_t h = 0; h < heads; ++h) {
+          const int64_t g = h / (heads / kv_heads);
+          std::vector<double> score, value;
+          for (size_t j = first; j <= t; ++j) {
+            const auto k = project(wk, kv_heads * D, tokens[j]), v = project(wv, kv_heads * D, tokens[j]);
+            double s = 0;
+            for (int64_t d = 0; d < D; ++d) s += q[size_t(h * D + d)] * k[size_t(g * D + d)];
+            score.push_back(s * 0.35);
+            value.insert(value.end(), v.begin() + g * D, v.begin() + (g + 1) * D);
+          }
+          double top = sinks.v[size_t(h)], z = 0;
+          for (double s : score) top = std::max(top, s);
+          for (double s : score) z += std::exp(s - top);
+          z += std::exp(sinks.v[size_t(h)] - top);  // the sink's share
+          for (size_t j = 0; j < score.size(); ++j)
+            for (int64_t d = 0; d < D; ++d) y[size_t(h * D + d)] += std::exp(score[j] - top) / z * value[j * size_t(D) + size_t(d)];
+        }
+        double ms = 0;
+        for (double v : y) ms += v * v;
+        const double inv = 1 / std::sqrt(ms / double(H) + 1e-6);
+        for (int64_t o = 0; o < H; ++o)
+          ASSERT_NEAR(logits[t * size_t(V) + size_t(o)], y[size_t(o)] * inv, precision == Precision::F32 ? 2e-5 : 2e-2)
+              << "token " << t << " output " << o;
       }
     }
 }
@@ -337,6 +452,67 @@ TEST(MixtureOfExperts, InspectCountsWhatATokenReads) {
   EXPECT_EQ(r.active_weight_bytes, r.weight_bytes - uint64_t(expert_params * 3 / 4) * 4 - 320 * 64 * 4);
   EXPECT_NE(model_report_to_text(r).find("4 per layer in 2 of 3 layers, 1 per token"), std::string::npos)
       << model_report_to_text(r);
+}
+
+// A small gpt_oss in mlx-community's layouts (synthesized: float, and MXFP4 everywhere but
+// the 8-bit affine routers): it loads, sliding and full layers alternate, a position's
+// logits are the same through prefill and decode, and alone or in any batch.
+TEST(GptOss, SynthesizedModelsRunInMlxLayouts) {
+  test::TempDir dir;
+  nlohmann::json config = {
+      {"model_type", "gpt_oss"}, {"hidden_size", 64}, {"intermediate_size", 64}, {"num_hidden_layers", 3},
+      {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"head_dim", 16}, {"num_local_experts", 4},
+      {"num_experts_per_tok", 2}, {"vocab_size", 320}, {"rms_norm_eps", 1e-5}, {"sliding_window", 6},
+      {"rope_theta", 150000.0}, {"max_position_embeddings", 4096},
+      {"rope_scaling", {{"rope_type", "yarn"}, {"factor", 32.0}, {"original_max_position_embeddings", 4096},
+                        {"beta_fast", 32.0}, {"beta_slow", 1.0}, {"truncate", false}}}};
+  write_file_atomic(dir / "config.json", config.dump());
+  std::vector<int32_t> ids;
+  for (int32_t i = 0; i < 20; ++i) ids.push_back((i * 29 + 3) % 300 + 3);
+  for (const bool mxfp4 : {false, true}) {
+    SCOPED_TRACE(mxfp4 ? "mxfp4" : "float");
+    SynthOptions o;
+    o.like = (dir / "config.json").string();
+    o.dtype = DType::F32;
+    if (mxfp4) o.quant = QuantSpec{QuantMode::MxFp4, 4, 32};
+    const fs::path model_dir = dir / (mxfp4 ? "mxfp4" : "float");
+    synth_model(o, model_dir);
+    if (mxfp4) {
+      const auto written = read_json_file(model_dir / "config.json");
+      EXPECT_EQ(written["quantization"]["model.layers.0.mlp.router"]["bits"], 8);
+      EXPECT_EQ(written["quantization"]["mode"], "mxfp4");
+    }
+    auto model = Engine::load(model_dir, {.threads = 2});
+    const ModelConfig& c = model->config();
+    EXPECT_EQ(c.layer_types, (std::vector<std::string>{"sliding_attention", "full_attention", "sliding_attention"}));
+    EXPECT_EQ(c.experts, 4);
+    const auto prefill = test::logits_of_every_position(*model, ids, false);
+    EXPECT_EQ(prefill, test::logits_of_every_position(*model, ids, true)) << "prefill and decode differ";
+    EXPECT_GT(test::expect_batch_invariance(*model, 11), 0);
+  }
+  // OpenAI's original layout (fused, interleaved MXFP4 blocks) is named, not misread.
+  const fs::path openai = dir / "openai";
+  fs::create_directory(openai);
+  fs::copy_file(dir / "float" / "config.json", openai / "config.json");
+  const WeightSet synthesized = WeightSet::open(dir / "float");
+  SafetensorsWriter out;
+  for (const std::string& name : synthesized.names()) {
+    if (name.find(".mlp.experts.") != std::string::npos) continue;
+    const TensorView t = synthesized.get(name);
+    out.add_copy(name, t.dtype(), t.shape(), t.bytes());
+  }
+  const std::vector<uint8_t> blocks(4 * 128 * 2 * 16, 0x11);
+  for (int layer = 0; layer < 3; ++layer)
+    out.add_copy("model.layers." + std::to_string(layer) + ".mlp.experts.gate_up_proj_blocks", DType::U8,
+                 {4, 128, 2, 16}, blocks);
+  out.write(openai / "model.safetensors");
+  try {
+    Engine::load(openai, {.threads = 2});
+    FAIL() << "loaded OpenAI's layout as if it were MLX's";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gate_up_proj_blocks' is OpenAI's original gpt-oss layout"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(MixtureOfExperts, MissingExpertsAreNamed) {

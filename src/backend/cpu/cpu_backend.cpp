@@ -76,9 +76,9 @@ class CpuBackend final : public Backend {
  private:
   void attention(const LayerProgram& L, int64_t layer, std::span<const SequenceStep> batch, KvBlocks& kv, float* out);
   void feed_forward(const FeedForwardStep& f, float* out);
-  void gated(const GatedProjections& g, Activation activation, const float* x, int64_t rows, int64_t width, float* out);
+  void gated(const GatedProjections& g, const FeedForwardStep& f, const float* x, int64_t rows, int64_t width, float* out);
   void mixture(const FeedForwardStep& f, float* out);
-  void activate(Activation activation, float* gate, const float* up, int64_t n) const;
+  void activate(Activation activation, float clamp_limit, float* gate, const float* up, int64_t n) const;
   void norm_rows(const float* x, const float* w, float* y) const {
     if (!w) {  // no norm here (OLMo 2 before attention and the MLP)
       if (y != x) std::copy_n(x, n_ * p_.hidden, y);
@@ -279,11 +279,12 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
         const int64_t pos = p0 + r / job.heads, first = first_seen(pos);
         float* row = &scores[size_t(r * stride)];
         const int64_t len = pos - first + 1;
+        const float sink = A.sinks ? A.sinks[job.head0 + r % job.heads] : -INFINITY;
         if (A.softcap > 0) cpu::softcap(row + (first - base), len, A.softcap);
         if (fast())
-          cpu::softmax_fast(row + (first - base), len);
+          cpu::softmax_fast(row + (first - base), len, sink);
         else
-          cpu::softmax(row + (first - base), len);
+          cpu::softmax(row + (first - base), len, sink);
         std::fill(row + (lo - base), row + (first - base), 0.0f);
         std::fill(row + (pos - base) + 1, row + (hi - base) + 1, 0.0f);
       }
@@ -303,11 +304,11 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
 
 void CpuBackend::feed_forward(const FeedForwardStep& f, float* out) {
   if (f.mixture()) return mixture(f, out);
-  gated(f.dense, f.activation, h_.data(), n_, p_.ffn, out);
+  gated(f.dense, f, h_.data(), n_, p_.ffn, out);
 }
 
 // gate = act(gate) · up, elementwise.
-void CpuBackend::activate(Activation activation, float* gate, const float* up, int64_t n) const {
+void CpuBackend::activate(Activation activation, float clamp_limit, float* gate, const float* up, int64_t n) const {
   switch (activation) {
     case Activation::Silu:
       if (fast())
@@ -324,11 +325,14 @@ void CpuBackend::activate(Activation activation, float* gate, const float* up, i
       else
         cpu::gelu_tanh_mul(gate, up, gate, n);
       break;
+    case Activation::ClampedSwiglu:
+      cpu::clamped_swiglu_mul(gate, up, gate, n, clamp_limit);
+      break;
   }
 }
 
-// down(act(gate x) · up x) for `rows` rows of x.
-void CpuBackend::gated(const GatedProjections& g, Activation activation, const float* x, int64_t rows, int64_t width,
+// down(act(gate x) · up x) for `rows` rows of x (the activation: f's).
+void CpuBackend::gated(const GatedProjections& g, const FeedForwardStep& f, const float* x, int64_t rows, int64_t width,
                        float* out) {
   const int64_t F = width, n = rows;
   float* gate = sized(gate_, n * F);
@@ -344,7 +348,7 @@ void CpuBackend::gated(const GatedProjections& g, Activation activation, const f
     const Product gate_up[] = {{&g.gate_up[0], gate}, {&g.gate_up[1], up}};
     cpu::matmul_shared_input(gate_up, x, n, pool_, p_.precision);
   }
-  activate(activation, gate, up, n * F);  // in place over the gate: one buffer of n × F fewer
+  activate(f.activation, f.clamp_limit, gate, up, n * F);  // in place over the gate: one buffer of n × F fewer
   cpu::matmul(g.down, gate, n, out, pool_, p_.precision);
 }
 
@@ -424,7 +428,7 @@ void CpuBackend::mixture(const FeedForwardStep& f, float* out) {
           std::copy_n(fused + j * 2 * F + F, F, up + j * F);
         }
       }
-      activate(f.activation, gate, up, m * F);
+      activate(f.activation, f.clamp_limit, gate, up, m * F);
       cpu::matmul(x.down, gate, m, y + offset[size_t(group[size_t(g)])] * Hd, pool_, p_.precision);
     }
   }

@@ -41,8 +41,8 @@ __attribute__((always_inline)) inline void exp16(v16f* v) {
 }  // namespace
 
 MLXCPP_SIMD_CLONES
-void softmax_fast(float* x, int64_t n) {
-  float m = -INFINITY;
+void softmax_fast(float* x, int64_t n, float sink) {
+  float m = sink;
   for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
   // The normaliser in double, as the reference: a float sum moved 1/sum by an ulp, which
   // was enough to change a near-tied greedy token of the bundled model.
@@ -66,6 +66,12 @@ void softmax_fast(float* x, int64_t n) {
     sum += x[i];
   }
   for (int k = 0; k < 8; ++k) sum += sum8[k];
+  if (sink > -INFINITY) {  // its share, through the same exponential
+    v16f v = {};
+    v[0] = sink - m;
+    exp16(&v);
+    sum += v[0];
+  }
   const float inv = float(1.0 / sum);
   for (int64_t k = 0; k < n; ++k) x[k] *= inv;
 }

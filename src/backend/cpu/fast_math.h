@@ -5,11 +5,12 @@
 // kernels.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 namespace mlxcpp::cpu {
 
-void softmax_fast(float* x, int64_t n);
+void softmax_fast(float* x, int64_t n, float sink = -INFINITY);  // sink: as cpu::softmax
 void silu_mul_fast(const float* gate, const float* up, float* out, int64_t n);  // silu(gate) * up
 // gelu_tanh(gate) * up (Gemma's), as gate · sigmoid(2u) — the same as 0.5·gate·(1 + tanh u)
 // without its cancellation where tanh u nears -1.

@@ -13,16 +13,23 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps, bo
   for (int64_t i = 0; i < n; ++i) y[i] = (weight_offset ? 1.0f + w[i] : w[i]) * (x[i] * inv);
 }
 
-void softmax(float* x, int64_t n) {
-  float m = -INFINITY;
+void softmax(float* x, int64_t n, float sink) {
+  float m = sink;
   for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
-  double sum = 0;
+  double sum = std::exp(sink - m);  // 0 without a sink
   for (int64_t i = 0; i < n; ++i) {
     x[i] = std::exp(x[i] - m);
     sum += x[i];
   }
   const float inv = float(1.0 / sum);
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void clamped_swiglu_mul(const float* gate, const float* up, float* out, int64_t n, float limit) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = std::min(gate[i], limit), u = std::clamp(up[i], -limit, limit);
+    out[i] = g / (1.0f + std::exp(-1.702f * g)) * (u + 1.0f);
+  }
 }
 
 void silu_mul(const float* gate, const float* up, float* out, int64_t n) {

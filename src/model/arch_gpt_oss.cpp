@@ -1,0 +1,20 @@
+// gpt_oss: biases on every attention projection, a learned sink logit per query head,
+// sliding and full layers (ModelConfig::layer_types), YaRN RoPE, and in every layer a
+// mixture of experts whose router and experts have biases and whose activation is the
+// clamped SwiGLU. Experts as MLX stacks them: mlp.experts.{gate,up,down}_proj.
+#include "model/architecture.h"
+
+namespace mlxcpp {
+
+ArchTraits gpt_oss_traits(const ModelConfig&) {
+  ArchTraits t;
+  t.qkv_bias = t.o_bias = true;
+  t.attention_sinks = true;
+  t.activation = Activation::ClampedSwiglu;
+  t.router = "router";
+  t.expert_stack = "experts";
+  t.router_bias = t.expert_bias = true;
+  return t;
+}
+
+}  // namespace mlxcpp

@@ -1,6 +1,7 @@
 #include "backend/cpu/fast_matmul.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -56,6 +57,13 @@ const Prepared& prepare(const WeightMatrix& w, const float* x, int64_t n) {
   return p;
 }
 
+// MXFP4 and MXFP8: one power-of-two scale per group of 32, applied to the group's dot
+// product — the same bits as scaling each element, as a power of two scales exactly.
+bool power_of_two_scales(const WeightMatrix& w) {
+  return w.quant && (w.quant->mode == QuantMode::MxFp4 || w.quant->mode == QuantMode::MxFp8) &&
+         w.quant->group_size == kBlock;
+}
+
 // Widens `count` codes (kBlock, or a whole nvfp4 group of 16) of row r starting at column
 // c into q (unpack order).
 inline void unpack_block(const WeightMatrix& w, int64_t r, int64_t c, float* q, int count = kBlock) {
@@ -82,7 +90,29 @@ inline void unpack_block(const WeightMatrix& w, int64_t r, int64_t c, float* q, 
     for (int k = 0; k < count; ++k) q[k] = float(unpack_bits(row, size_t(c + k), s.bits));
     return;
   }
-  // Floating-point modes: the element value times its (power-of-two or E4M3) scale.
+  if (power_of_two_scales(w)) {  // the element values; rows_kernel applies the group's scale
+    const uint8_t* b = row + c * s.bits / 8;
+    if (s.bits == 4) {
+      static const std::array<float, 16> fp4 = [] {
+        std::array<float, 16> t{};
+        for (int v = 0; v < 16; ++v) t[size_t(v)] = fp4_e2m1_to_f32(uint8_t(v));
+        return t;
+      }();
+      for (int k = 0; k < kBlock / 2; ++k) {
+        q[2 * k] = fp4[b[k] & 0x0f];
+        q[2 * k + 1] = fp4[b[k] >> 4];
+      }
+    } else {
+      static const std::array<float, 256> fp8 = [] {
+        std::array<float, 256> t{};
+        for (int v = 0; v < 256; ++v) t[size_t(v)] = fp8_e4m3_to_f32(uint8_t(v));
+        return t;
+      }();
+      for (int k = 0; k < kBlock; ++k) q[k] = fp8[b[k]];
+    }
+    return;
+  }
+  // NVFP4: the element value times its E4M3 scale.
   const size_t groups = size_t(w.cols / s.group_size);
   for (int k = 0; k < count; ++k) {
     const uint8_t sc = w.scales[size_t(r) * groups + size_t((c + k) / s.group_size)];
@@ -94,14 +124,16 @@ inline void unpack_block(const WeightMatrix& w, int64_t r, int64_t c, float* q, 
 
 MLXCPP_SIMD_CLONES
 void rows_kernel(const WeightMatrix& w, const Prepared& p, std::vector<float>& acc, float* y, int64_t r0, int64_t r1) {
-  const bool affine = w.quant && w.quant->mode == QuantMode::Affine;
+  const bool affine = w.quant && w.quant->mode == QuantMode::Affine, pow2 = power_of_two_scales(w);
   const int64_t group = p.group, groups = w.cols / group;
   alignas(64) float q[128];  // one group of codes (group sizes are at most 128)
   for (int64_t r = r0; r < r1; ++r) {
     std::fill(acc.begin(), acc.end(), 0.0f);
     for (int64_t g = 0; g < groups; ++g) {
       for (int64_t c = 0; c < group; c += kBlock) unpack_block(w, r, g * group + c, q + c, int(std::min(group, kBlock)));
-      const float scale = affine ? read_f32(w.dtype, w.scales, size_t(r * groups + g)) : 1.0f;
+      const float scale = affine ? read_f32(w.dtype, w.scales, size_t(r * groups + g))
+                          : pow2 ? e8m0_to_f32(w.scales[size_t(r * groups + g)])
+                                 : 1.0f;
       const float bias = affine ? read_f32(w.dtype, w.biases, size_t(r * groups + g)) : 0.0f;
       // Σ q·x over the group, for every input row, the codes widened once.
       for (int64_t i = 0; i < p.n; ++i) {
@@ -118,7 +150,7 @@ void rows_kernel(const WeightMatrix& w, const Prepared& p, std::vector<float>& a
         }
         const v8f s = a0 + a1;
         const float dot = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-        acc[size_t(i)] += affine ? scale * dot + bias * p.gsum[size_t(i * groups + g)] : dot;
+        acc[size_t(i)] += affine ? scale * dot + bias * p.gsum[size_t(i * groups + g)] : pow2 ? scale * dot : dot;
       }
     }
     for (int64_t i = 0; i < p.n; ++i) y[i * w.rows + r] = acc[size_t(i)] + (w.bias ? w.bias[size_t(r)] : 0.0f);

@@ -21,6 +21,7 @@ CatalogueEntry parse_entry(const nlohmann::json& j, const std::string& where) {
     e.architecture = j.value("architecture", std::string());
     e.categories = j.value("categories", std::vector<std::string>{});
     e.parameters_b = j.value("parameters_b", 0.0);
+    e.active_parameters_b = j.value("active_parameters_b", 0.0);
     e.quantization = j.value("quantization", std::string());
     e.size_gb = j.value("size_gb", 0.0);
     e.context_length = j.value("context_length", int64_t(0));
@@ -43,6 +44,8 @@ CatalogueEntry parse_entry(const nlohmann::json& j, const std::string& where) {
     if (std::find(Catalogue::categories().begin(), Catalogue::categories().end(), c) == Catalogue::categories().end())
       fail("{}: unknown category '{}'", w, c);
   if (e.id.find('/') == std::string::npos) fail("{}: id must be 'org/name'", w);
+  if (e.active_parameters_b < 0 || e.active_parameters_b > e.parameters_b)
+    fail("{}: active_parameters_b {} must be between 0 and parameters_b {}", w, e.active_parameters_b, e.parameters_b);
   return e;
 }
 
@@ -53,7 +56,7 @@ nlohmann::json CatalogueEntry::to_json() const {
           {"categories", categories}, {"parameters_b", parameters_b}, {"quantization", quantization},
           {"size_gb", size_gb}, {"context_length", context_length}, {"license", license},
           {"chat_template", chat_template}, {"supported", supported}, {"best_for", best_for},
-          {"evidence", evidence}, {"variants", variants},
+          {"evidence", evidence}, {"variants", variants}, {"active_parameters_b", active_parameters_b},
           {"shape", {{"layers", shape.layers}, {"kv_heads", shape.kv_heads}, {"head_dim", shape.head_dim},
                      {"hidden", shape.hidden}, {"vocab", shape.vocab}}}};
 }

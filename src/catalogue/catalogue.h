@@ -23,6 +23,9 @@ struct CatalogueEntry {
   std::string family, architecture;
   std::vector<std::string> categories;
   double parameters_b = 0;
+  // A mixture of experts: the parameters one token uses (0: a dense model, all of them).
+  double active_parameters_b = 0;
+  bool mixture() const { return active_parameters_b > 0 && active_parameters_b < parameters_b; }
   std::string quantization;  // "4bit", "8bit", "bf16", ...
   double size_gb = 0;
   int64_t context_length = 0;

@@ -1,5 +1,7 @@
 #include "catalogue/recommend.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -128,6 +130,10 @@ double quantization_quality(const std::string& q) {
   return 0.9;
 }
 
+double effective_parameters_b(const CatalogueEntry& e) {
+  return e.mixture() ? std::sqrt(e.parameters_b * e.active_parameters_b) : e.parameters_b;
+}
+
 nlohmann::json Candidate::to_json() const {
   nlohmann::json j = {{"id", entry->id},
                       {"quantization", entry->quantization},
@@ -139,6 +145,7 @@ nlohmann::json Candidate::to_json() const {
                                   {"runtime_bytes", need.runtime}, {"total_bytes", need.total()}}},
                       {"arithmetic", fit.message}};
   if (tokens_per_s > 0) j["expected_tokens_per_s"] = tokens_per_s, j["bytes_per_token"] = bytes_per_token;
+  if (entry->mixture()) j["active_parameters_b"] = entry->active_parameters_b;
   if (!reason.empty()) j["reason"] = reason;
   return j;
 }
@@ -164,15 +171,17 @@ Recommendation recommend(const Catalogue& catalogue, const RecommendRequest& req
     c.entry = &e;
     c.need = estimate_memory(e, request.context);
     c.fit = check_fit(c.need, budget);
-    c.score = e.parameters_b * quantization_quality(e.quantization);
+    c.score = effective_parameters_b(e) * quantization_quality(e.quantization);
     if (!e.supported) c.reason = "architecture '" + e.architecture + "' is not supported by the engine yet";
     else if (!e.shape.known()) c.reason = "its shape is not in the catalogue, so its KV cache cannot be sized";
     else if (request.context > e.context_length)
       c.reason = fmt::format("context {} exceeds the model's {}", request.context, e.context_length);
     else if (!c.fit.fits) c.reason = "does not fit: " + c.fit.message;
     if (c.reason.empty()) {
-      // A token reads the weights and the KV cache (bf16: half the float32 bound above).
-      c.bytes_per_token = c.need.weights + c.need.kv_cache / 2;
+      // A token reads the weights — a mixture of experts only its share of them (the
+      // experts dominate its weights) — and the KV cache (bf16: half the float32 bound above).
+      const double share = e.mixture() ? e.active_parameters_b / e.parameters_b : 1.0;
+      c.bytes_per_token = uint64_t(double(c.need.weights) * share) + c.need.kv_cache / 2;
       const double bw = c.fit.device == "cuda" ? budget.vram_bandwidth : budget.ram_bandwidth;
       c.tokens_per_s = bw > 0 ? bw / double(c.bytes_per_token) : 0;
     }
@@ -225,13 +234,20 @@ Recommendation recommend(const Catalogue& catalogue, const RecommendRequest& req
                         slow(c) ? fmt::format(", below the {:.0f} tokens/s floor: nothing faster fits", kMinTokensPerSecond)
                                 : "")
           : "";
+  const std::string parameters =
+      c.entry->mixture()
+          ? fmt::format("{} B parameters of which {} B per token, a mixture of experts", c.entry->parameters_b,
+                        c.entry->active_parameters_b)
+          : fmt::format("{} B parameters", c.entry->parameters_b);
+  const std::string score_basis =
+      c.entry->mixture() ? fmt::format("√(total × active) = {:.1f} B", effective_parameters_b(*c.entry)) : "parameters";
   rec.explanation =
       rec.other_category.empty()
-          ? fmt::format("{} ({} B parameters, {}) is the highest-quality '{}' model that fits on {} at context {}: {}. "
-                        "Quality score {:.2f} = parameters × {:.2f} for {}; larger or less-quantized models were rejected "
+          ? fmt::format("{} ({}, {}) is the highest-quality '{}' model that fits on {} at context {}: {}. "
+                        "Quality score {:.2f} = {} × {:.2f} for {}; larger or less-quantized models were rejected "
                         "for memory or context.{}",
-                        c.entry->id, c.entry->parameters_b, c.entry->quantization, category, c.fit.device,
-                        request.context, c.fit.message, c.score, quantization_quality(c.entry->quantization),
+                        c.entry->id, parameters, c.entry->quantization, category, c.fit.device, request.context,
+                        c.fit.message, c.score, score_basis, quantization_quality(c.entry->quantization),
                         c.entry->quantization, speed)
           : fmt::format("{}. The best model that fits from another category is {} ('{}' category; {} B parameters, {}) on "
                         "{}: {}.{}",

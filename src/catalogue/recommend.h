@@ -6,7 +6,8 @@
 // + runtime   (256 MiB + one 512-token prefill chunk of activations + two vocab-sized float rows)
 // and it fits a device when need ≤ headroom × memory (85 % of RAM, 92 % of VRAM).
 // Its expected decode speed there is the device's memory bandwidth over the bytes one token
-// reads (the weights, and the bf16 KV cache at the full context); a model slower than
+// reads (the weights — for a mixture of experts, active/total of them — and the bf16 KV
+// cache at the full context); a model slower than
 // kMinTokensPerSecond is only chosen when nothing faster fits, and the explanation says so.
 #pragma once
 
@@ -69,7 +70,7 @@ struct Candidate {
   const CatalogueEntry* entry = nullptr;
   MemoryNeed need;
   FitCheck fit;
-  double score = 0;    // higher is better: parameters × the quantization's quality factor
+  double score = 0;    // higher is better: effective_parameters_b × the quantization's quality factor
   uint64_t bytes_per_token = 0;
   double tokens_per_s = 0;  // expected decode speed on its device; 0: bandwidth unknown
   std::string reason;  // why it was not chosen, for rejected ones
@@ -90,6 +91,10 @@ struct Recommendation {
 // The task's catalogue category ("fast" → "small-fast"); throws Error for unknown tasks.
 std::string category_for_task(const std::string& task);
 double quantization_quality(const std::string& quantization);
+// The size that stands for a model's quality in the score: its parameters, or for a mixture
+// of experts the geometric mean of its total and active parameters (the rule of thumb that
+// a 30B-A3B model answers about as a 10B dense one).
+double effective_parameters_b(const CatalogueEntry& entry);
 
 Recommendation recommend(const Catalogue& catalogue, const RecommendRequest& request, const MemoryBudget& budget);
 

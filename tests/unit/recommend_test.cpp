@@ -148,3 +148,45 @@ TEST(Recommend, SizesAreShownInAUnitThatSuitsThem) {
 
 }  // namespace
 }  // namespace mlxcpp
+
+namespace mlxcpp {
+namespace {
+
+// A mixture of experts (active_parameters_b in a user's catalogue entry): all of its weights
+// must fit, but a token reads only its share, and its quality counts as √(total × active).
+TEST(Recommend, MixturesOfExpertsFitByTotalAndRunByActive) {
+  test::TempDir dir;
+  const nlohmann::json user = {
+      {"models",
+       {{{"id", "example/moe-30b-a3b-4bit"}, {"architecture", "qwen3_moe"}, {"categories", {"quality"}},
+         {"parameters_b", 30.5}, {"active_parameters_b", 3.3}, {"quantization", "4bit"}, {"size_gb", 17.2},
+         {"context_length", 40960}, {"evidence", "test entry"},
+         {"shape", {{"layers", 48}, {"kv_heads", 4}, {"head_dim", 128}, {"hidden", 2048}, {"vocab", 151936}}}}}}};
+  write_file_atomic(dir / "user.json", user.dump());
+  Catalogue catalogue = Catalogue::builtin();
+  catalogue.merge_file(dir / "user.json");
+  MemoryBudget budget;
+  budget.ram_bytes = uint64_t(64) << 30;
+  budget.ram_bandwidth = 100e9;
+  const Recommendation rec = recommend(catalogue, {.task = "quality", .context = 4096}, budget);
+  std::vector<Candidate> all = rec.alternatives;
+  if (rec.choice) all.push_back(*rec.choice);
+  const Candidate* moe = nullptr;
+  for (const Candidate& c : all)
+    if (c.entry->id == "example/moe-30b-a3b-4bit") moe = &c;
+  ASSERT_NE(moe, nullptr) << rec.explanation;
+  EXPECT_NEAR(moe->score, std::sqrt(30.5 * 3.3) * quantization_quality("4bit"), 1e-9);
+  const uint64_t kv = moe->need.kv_cache;
+  EXPECT_EQ(moe->bytes_per_token, uint64_t(double(moe->need.weights) * 3.3 / 30.5) + kv / 2);
+  EXPECT_NEAR(moe->tokens_per_s, 100e9 / double(moe->bytes_per_token), 1e-6);
+  EXPECT_GE(moe->need.weights, uint64_t(17.2e9));  // every expert is resident
+  EXPECT_EQ(moe->to_json()["active_parameters_b"], 3.3);
+
+  nlohmann::json bad = user;
+  bad["models"][0]["active_parameters_b"] = 31.0;
+  write_file_atomic(dir / "bad.json", bad.dump());
+  EXPECT_THROW(catalogue.merge_file(dir / "bad.json"), Error);
+}
+
+}  // namespace
+}  // namespace mlxcpp

@@ -9,6 +9,7 @@
 #include "format/model_config.h"
 #include "format/weight_set.h"
 #include "model/architecture.h"
+#include "model/expert_layout.h"
 #include "model/weight_layout.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -41,10 +42,30 @@ FloatSource float_source(const std::string& name, const TensorView& t) {
           }};
 }
 
+// The experts of one projection as MLX stacks them, [experts, rows, cols], row by row.
+FloatSource stacked_experts(std::string name, std::vector<StridedMatrix> experts) {
+  const int64_t rows = experts[0].rows, cols = experts[0].cols, count = int64_t(experts.size());
+  return {std::move(name), {count, rows, cols}, [experts = std::move(experts), rows](size_t row, size_t n, float* dst) {
+            for (size_t r = row; r < row + n; ++r, dst += experts[0].cols)
+              experts[r / size_t(rows)].read_row(int64_t(r % size_t(rows)), dst);
+          }};
+}
+
+FloatSource stacked_biases(std::string name, std::vector<StridedVector> biases) {
+  const int64_t size = biases[0].size, count = int64_t(biases.size());
+  return {std::move(name), {count, size}, [biases = std::move(biases)](size_t row, size_t n, float* dst) {
+            for (size_t r = row; r < row + n; ++r, dst += biases[0].size) {
+              const std::vector<float> v = biases[r].read();
+              std::copy(v.begin(), v.end(), dst);
+            }
+          }};
+}
+
 // mlx-lm's sanitize for mixtures of experts: Hugging Face's one tensor per expert,
-// <moe>.experts.E.<gate|up|down>.weight, becomes MLX's stacked
-// <moe>.switch_mlp.{gate,up,down}_proj.weight [experts, rows, cols]. Returns the names
-// consumed; a checkpoint already stacked is left as it is.
+// <moe>.experts.E.<gate|up|down>.weight, or transformers' fused tensors
+// (model/expert_layout.h), become MLX's stacked <moe>.<stack>.{gate,up,down}_proj.weight
+// [experts, rows, cols] (and .bias [experts, rows]). Returns the names consumed; a
+// checkpoint already stacked is left as it is.
 std::vector<std::string> stack_experts(const ModelConfig& cfg, const WeightSet& weights, std::vector<FloatSource>& out) {
   std::vector<std::string> consumed;
   const ArchTraits traits = traits_for(cfg);
@@ -52,30 +73,35 @@ std::vector<std::string> stack_experts(const ModelConfig& cfg, const WeightSet& 
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
     if (!cfg.is_moe_layer(i)) continue;
     const std::string moe = fmt::format("model.layers.{}.{}.", i, traits.moe_module);
+    const std::string stack = moe + traits.expert_stack + ".";
+    if (auto fused = find_fused_experts(weights, moe, cfg.experts, cfg.hidden_size, cfg.expert_intermediate_size,
+                                        traits.interleaved_gate_up)) {
+      const ExpertProjection* projections[] = {&fused->gate, &fused->up, &fused->down};
+      for (size_t which = 0; which < 3; ++which) {
+        out.push_back(stacked_experts(stack + stacked_names[which] + ".weight", projections[which]->weights));
+        if (!projections[which]->biases.empty())
+          out.push_back(stacked_biases(stack + stacked_names[which] + ".bias", projections[which]->biases));
+      }
+      consumed.insert(consumed.end(), fused->tensors.begin(), fused->tensors.end());
+      continue;
+    }
     for (size_t which = 0; which < 3; ++which) {
-      std::vector<TensorView> experts;
+      std::vector<StridedMatrix> experts;
       for (int64_t e = 0; e < cfg.experts; ++e) {
         const std::string name = fmt::format("{}experts.{}.{}.weight", moe, e, traits.expert_projections[which]);
         if (!weights.contains(name)) break;
-        experts.push_back(weights.get(name));
+        const TensorView t = weights.get(name);
+        if (t.shape().size() != 2 || !dtype_is_float(t.dtype()) ||
+            (!experts.empty() && t.shape() != experts[0].tensor.shape()))
+          fail("{}: tensor '{}' is not a float matrix of the shape of expert 0's", weights.dir().string(), name);
+        experts.push_back({t, t.shape()[0], t.shape()[1], 0, t.shape()[1], 1});
         consumed.push_back(name);
       }
       if (experts.empty()) continue;
       if (int64_t(experts.size()) != cfg.experts)
         fail("{}: {} of the {} experts of '{}' are in the checkpoint", weights.dir().string(), experts.size(),
              cfg.experts, moe + "experts");
-      for (const TensorView& t : experts)
-        if (t.shape().size() != 2 || t.shape() != experts[0].shape() || !dtype_is_float(t.dtype()))
-          fail("{}: tensor '{}' is not a float matrix of the shape of expert 0's", weights.dir().string(), t.name());
-      const size_t rows = size_t(experts[0].shape()[0]), cols = size_t(experts[0].shape()[1]);
-      out.push_back({moe + "switch_mlp." + stacked_names[which] + ".weight",
-                     {cfg.experts, int64_t(rows), int64_t(cols)},
-                     [experts, rows, cols](size_t row, size_t count, float* dst) {
-                       for (size_t r = row; r < row + count; ++r, dst += cols) {
-                         const TensorView& t = experts[r / rows];
-                         convert_to_f32(t.dtype(), t.data + (r % rows) * cols * dtype_size(t.dtype()), dst, cols);
-                       }
-                     }});
+      out.push_back(stacked_experts(stack + stacked_names[which] + ".weight", std::move(experts)));
     }
   }
   return consumed;

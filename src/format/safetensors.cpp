@@ -160,4 +160,10 @@ TensorView SafetensorsFile::tensor(const std::string& name) const {
   return TensorView{&e, data_section_ + e.data_begin};
 }
 
+std::string shape_to_string(const std::vector<int64_t>& shape) {
+  std::string r = "[";
+  for (size_t i = 0; i < shape.size(); ++i) r += (i ? ", " : "") + std::to_string(shape[i]);
+  return r + "]";
+}
+
 }  // namespace mlxcpp

@@ -41,6 +41,9 @@ struct SafetensorsHeader {
 SafetensorsHeader parse_safetensors_header(const uint8_t* data, size_t size,
                                            const std::string& label);
 
+// "[2, 3]": a shape as error messages show it.
+std::string shape_to_string(const std::vector<int64_t>& shape);
+
 // A read-only view of one tensor's bytes inside a mapped file. The bytes may be
 // unaligned (the header length is arbitrary): read them with memcpy or via converters.
 struct TensorView {

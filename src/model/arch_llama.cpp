@@ -1,5 +1,5 @@
 // llama (Llama 2, 3, 3.1, 3.2, CodeLlama, TinyLlama) and mistral: the plain pre-norm
-// decoder with SwiGLU; optional biases; sliding windows only where layer_types says so.
+// decoder with SwiGLU; optional biases (sliding windows: model_program.cpp).
 #include "model/architecture.h"
 
 namespace mlxcpp {
@@ -8,7 +8,6 @@ ArchTraits llama_traits(const ModelConfig& c) {
   ArchTraits t;
   t.qkv_bias = t.o_bias = c.attention_bias;
   t.mlp_bias = c.mlp_bias;
-  t.honour_sliding_window = true;
   return t;
 }
 

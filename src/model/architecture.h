@@ -24,7 +24,6 @@ struct ArchTraits {
   float attn_softcap = 0.0f;    // gemma2: 0 = none
   float final_softcap = 0.0f;
   float query_scale = 0.0f;     // 0: head_dim^-0.5
-  bool honour_sliding_window = false;  // layer_types "sliding_attention" with sliding_window
   bool post_norms_only = false;  // olmo2: no norm before attention or the MLP, a norm after each
   bool qk_norm_whole = false;    // olmo2: q/k RMSNorm over the whole projection, before the heads split
   // Mixture-of-experts layers (ModelConfig::is_moe_layer): the module that holds the router
@@ -35,6 +34,7 @@ struct ArchTraits {
   const char* router = "gate";              // gpt_oss: router
   const char* expert_stack = "switch_mlp";  // gpt_oss: experts (MLX's stacked experts)
   bool router_bias = false, expert_bias = false;  // gpt_oss
+  bool interleaved_gate_up = false;  // gpt_oss: transformers' fused gate_up_proj alternates gate and up
   bool attention_sinks = false;  // gpt_oss: self_attn.sinks, a learned logit per query head
 };
 

@@ -121,8 +121,12 @@ LoadedModel::LoadedModel(ModelConfig cfg, WeightSet ws, Precision precision)
              w.dir().string(), moe);
       F.top_k = int(c.experts_per_token);
       F.renormalize = c.normalize_top_k;
+      const std::optional<FusedExperts> fused = find_fused_experts(w, moe, E, h, fe, t.interleaved_gate_up);
       auto experts = [&](int which, int64_t rows, int64_t cols) {
         const char* mlx[] = {"gate_proj", "up_proj", "down_proj"};
+        if (fused)
+          return bind_fused_expert_matrices(owned_, which == 0 ? fused->gate : which == 1 ? fused->up : fused->down,
+                                            moe + "experts." + mlx[which]);
         return bind_expert_matrices(
             w, c, owned_, moe + t.expert_stack + "." + mlx[which],
             [&](int64_t e) { return fmt::format("{}experts.{}.{}", moe, e, t.expert_projections[size_t(which)]); }, E,

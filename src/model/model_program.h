@@ -39,7 +39,7 @@ class LoadedModel {
   ModelConfig cfg_;
   ArchTraits traits_;
   WeightSet weights_;
-  OwnedFloats owned_;
+  OwnedData owned_;
   ModelConfig local_rope_config_;  // gemma3's sliding layers' RoPE (its Rope points here)
   std::vector<Rope> ropes_;
   ModelProgram program_;

@@ -7,19 +7,9 @@
 namespace mlxcpp {
 namespace {
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
-}
-
-}  // namespace
-
-namespace {
-
 // `module`.weight (with .scales/.biases when quantized, .bias if `with_bias`) as `count`
 // matrices [rows, cols] stacked along a leading dimension (count 0: one 2-D matrix).
-std::vector<WeightMatrix> bind_matrices(const WeightSet& ws, const ModelConfig& cfg, OwnedFloats& owned,
+std::vector<WeightMatrix> bind_matrices(const WeightSet& ws, const ModelConfig& cfg, OwnedData& owned,
                                         const std::string& module, int64_t count, int64_t rows, int64_t cols,
                                         bool with_bias) {
   const TensorView w = ws.get(module + ".weight");
@@ -31,8 +21,8 @@ std::vector<WeightMatrix> bind_matrices(const WeightSet& ws, const ModelConfig& 
   };
   auto expect_shape = [&](const TensorView& t, std::vector<int64_t> want) {
     if (t.shape() != shape(want))
-      fail("{}: tensor '{}' has shape {}, expected {}", ws.dir().string(), t.name(), shape_str(t.shape()),
-           shape_str(shape(want)));
+      fail("{}: tensor '{}' has shape {}, expected {}", ws.dir().string(), t.name(), shape_to_string(t.shape()),
+           shape_to_string(shape(want)));
   };
   WeightMatrix m;
   m.name = module;
@@ -79,7 +69,7 @@ std::vector<WeightMatrix> bind_matrices(const WeightSet& ws, const ModelConfig& 
     v.data += uint64_t(e) * data_stride;
     if (v.scales) v.scales += uint64_t(e) * scale_stride;
     if (v.biases) v.biases += uint64_t(e) * scale_stride;
-    if (with_bias) v.bias = owned.add({bias.begin() + e * rows, bias.begin() + (e + 1) * rows});
+    if (with_bias) v.bias = owned.add(std::vector<float>(bias.begin() + e * rows, bias.begin() + (e + 1) * rows));
     if (count > 0) v.name = fmt::format("{}[{}]", module, e);
     out.push_back(std::move(v));
   }
@@ -88,12 +78,12 @@ std::vector<WeightMatrix> bind_matrices(const WeightSet& ws, const ModelConfig& 
 
 }  // namespace
 
-WeightMatrix bind_weight_matrix(const WeightSet& ws, const ModelConfig& cfg, OwnedFloats& owned,
+WeightMatrix bind_weight_matrix(const WeightSet& ws, const ModelConfig& cfg, OwnedData& owned,
                                 const std::string& module, int64_t rows, int64_t cols, bool with_bias) {
   return bind_matrices(ws, cfg, owned, module, 0, rows, cols, with_bias).front();
 }
 
-std::vector<WeightMatrix> bind_expert_matrices(const WeightSet& ws, const ModelConfig& cfg, OwnedFloats& owned,
+std::vector<WeightMatrix> bind_expert_matrices(const WeightSet& ws, const ModelConfig& cfg, OwnedData& owned,
                                                const std::string& stacked,
                                                const std::function<std::string(int64_t)>& per_expert,
                                                int64_t experts, int64_t rows, int64_t cols, bool with_bias) {
@@ -106,12 +96,29 @@ std::vector<WeightMatrix> bind_expert_matrices(const WeightSet& ws, const ModelC
   return out;
 }
 
+std::vector<WeightMatrix> bind_fused_expert_matrices(OwnedData& owned, const ExpertProjection& projection,
+                                                     const std::string& name) {
+  std::vector<WeightMatrix> out;
+  for (size_t e = 0; e < projection.weights.size(); ++e) {
+    const StridedMatrix& s = projection.weights[e];
+    WeightMatrix m;
+    m.name = fmt::format("{}[{}]", name, e);
+    m.rows = s.rows;
+    m.cols = s.cols;
+    m.dtype = s.tensor.dtype();
+    m.data = s.contiguous() ? s.start() : owned.add(s.copy_contiguous());
+    if (!projection.biases.empty()) m.bias = owned.add(projection.biases[e].read());
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 std::vector<float> load_vector(const WeightSet& ws, const std::string& name, int64_t size,
                                const std::vector<int64_t>& shape) {
   const TensorView t = ws.get(name);
   const std::vector<int64_t> want = shape.empty() ? std::vector<int64_t>{size} : shape;
   if (t.shape() != want)
-    fail("{}: tensor '{}' has shape {}, expected {}", ws.dir().string(), name, shape_str(t.shape()), shape_str(want));
+    fail("{}: tensor '{}' has shape {}, expected {}", ws.dir().string(), name, shape_to_string(t.shape()), shape_to_string(want));
   if (!dtype_is_float(t.dtype())) fail("{}: tensor '{}' must be a float type", ws.dir().string(), name);
   std::vector<float> v(static_cast<size_t>(size));
   convert_to_f32(t.dtype(), t.data, v.data(), v.size());

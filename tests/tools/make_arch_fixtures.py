@@ -54,6 +54,22 @@ MODELS = {
                                                          "sliding_attention": {"rope_type": "default",
                                                                                "rope_theta": 10000.0}},
                                         hidden_activation="gelu_pytorch_tanh")),
+    # qwen3_moe: 4 experts, top 2 renormalised; layer 1 dense (mlp_only_layers)
+    "qwen3-moe": ("qwen3_moe", dict(head_dim=16, tie_word_embeddings=False, rope_theta=1000000.0,
+                                    num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48,
+                                    norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[1])),
+    # mixtral: 4 experts, top 2, with a sliding window shorter than the sequence
+    "mixtral": ("mixtral", dict(head_dim=16, tie_word_embeddings=False, num_local_experts=4,
+                                num_experts_per_tok=2, intermediate_size=48, sliding_window=12)),
+    # gpt_oss: sliding/full alternation, sinks, YaRN (truncate false), biased experts, and a
+    # SwiGLU clamp low enough (0.6) to cut this model's activations
+    "gpt-oss": ("gpt_oss", dict(head_dim=16, tie_word_embeddings=False, num_local_experts=4,
+                                num_experts_per_tok=2, intermediate_size=48, sliding_window=12,
+                                layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+                                swiglu_limit=0.6, attention_bias=True,
+                                rope_parameters={"rope_type": "yarn", "rope_theta": 150000.0, "factor": 8.0,
+                                                 "beta_fast": 32.0, "beta_slow": 1.0, "truncate": False,
+                                                 "original_max_position_embeddings": 32})),
 }
 
 def main():
@@ -73,9 +89,12 @@ def main():
         # Spread the weights so logits have real structure (default init is tiny).
         with torch.no_grad():
             for p in model.parameters():
-                if p.dim() >= 2:
+                pname = [n for n, q in model.named_parameters() if q is p][0]
+                if pname.endswith("sinks"):
+                    p.normal_(0.0, 1.0)  # sinks large enough to take a visible share
+                elif p.dim() >= 2:
                     p.normal_(0.0, 0.08)
-                elif "norm" in [n for n, q in model.named_parameters() if q is p][0]:
+                elif "norm" in pname:
                     p.normal_(0.0 if model_type.startswith("gemma") else 1.0, 0.1)
                 else:
                     p.normal_(0.0, 0.05)
@@ -91,5 +110,10 @@ def main():
         with open(os.path.join(d, "reference.json"), "w") as f:
             json.dump(ref, f)
         print(name, "ok", os.path.getsize(os.path.join(d, "model.safetensors")))
+        from safetensors import safe_open
+        with safe_open(os.path.join(d, "model.safetensors"), "pt") as f:
+            for k in f.keys():
+                if k.startswith("model.layers.0."):
+                    print("  ", k, list(f.get_slice(k).get_shape()))
 
 main()

@@ -277,11 +277,16 @@ struct MoeCase {
 };
 void PrintTo(const MoeCase& c, std::ostream* os) { *os << c.model_type << " from " << c.dense; }
 
+// MLX's stacked experts; Hugging Face's one module per expert; transformers v5's fused
+// tensors (gate_up_proj [E, 2F, H], down_proj [E, H, F]).
+enum class Layout { Stacked, PerExpert, Fused };
+
 // The dense fixture as a mixture of `experts` experts per layer (but layer 1 of qwen3_moe,
 // kept dense through mlp_only_layers): expert e is the dense MLP with its down projection
-// times down_scale(e), under a random router; in MLX's stacked layout or Hugging Face's.
-void write_moe_checkpoint(const fs::path& src, const MoeCase& c, bool stacked, int experts, int top_k,
+// times down_scale(e), under a random router.
+void write_moe_checkpoint(const fs::path& src, const MoeCase& c, Layout layout, int experts, int top_k,
                           const std::function<float(int)>& down_scale, const fs::path& dst) {
+  const bool stacked = layout == Layout::Stacked;
   nlohmann::json config = read_json_file(src / "config.json");
   const bool qwen = c.model_type == "qwen3_moe";
   config["model_type"] = c.model_type;
@@ -319,11 +324,18 @@ void write_moe_checkpoint(const fs::path& src, const MoeCase& c, bool stacked, i
     const auto* w = reinterpret_cast<const float*>(t.data);
     const size_t n = size_t(t.shape()[0] * t.shape()[1]);
     std::vector<float> all;
+    if (layout == Layout::Fused && which == 1) continue;  // with the gate, below
+    const float* up = which == 0 ? reinterpret_cast<const float*>(
+                                       dense.get(std::string(name).replace(name.find("gate_proj"), 9, "up_proj")).data)
+                                 : nullptr;
     for (int e = 0; e < experts; ++e) {
       std::vector<float> m(w, w + n);
       if (which == 2)
         for (float& v : m) v *= down_scale(e);
-      if (!stacked)
+      if (layout == Layout::Fused) {
+        all.insert(all.end(), m.begin(), m.end());
+        if (which == 0) all.insert(all.end(), up, up + n);
+      } else if (!stacked)
         out.add_copy(pre + "experts." + std::to_string(e) + "." + hf_names[which] + ".weight", DType::F32, t.shape(),
                      {reinterpret_cast<const uint8_t*>(keep.emplace_back(std::move(m)).data()), n * 4});
       else
@@ -333,6 +345,13 @@ void write_moe_checkpoint(const fs::path& src, const MoeCase& c, bool stacked, i
       out.add_copy(pre + "switch_mlp." + projections[which] + ".weight", DType::F32,
                    {experts, t.shape()[0], t.shape()[1]},
                    {reinterpret_cast<const uint8_t*>(keep.emplace_back(std::move(all)).data()), n * experts * 4});
+    if (layout == Layout::Fused) {
+      const int64_t rows = which == 0 ? 2 * t.shape()[0] : t.shape()[0];
+      out.add_copy(pre + (which == 0 ? "experts.gate_up_proj" : "experts.down_proj"), DType::F32,
+                   {experts, rows, t.shape()[1]},
+                   {reinterpret_cast<const uint8_t*>(keep.emplace_back(std::move(all)).data()),
+                    size_t(experts * rows * t.shape()[1]) * 4});
+    }
     if (which == 0) {
       std::vector<float>& router = keep.emplace_back(size_t(experts * hidden));
       for (float& v : router) v = router_init(rng);
@@ -350,10 +369,10 @@ class MoeFromDense : public ::testing::TestWithParam<MoeCase> {};
 TEST_P(MoeFromDense, IdenticalExpertsGiveTheDenseModelsLogits) {
   const fs::path src = test::data_dir() / "arch" / GetParam().dense;
   const auto ref = read_json_file(src / "reference.json");
-  for (const bool stacked : {true, false}) {
-    SCOPED_TRACE(stacked ? "MLX stacked experts" : "one tensor per expert");
+  for (const Layout layout : {Layout::Stacked, Layout::PerExpert}) {
+    SCOPED_TRACE(layout == Layout::Stacked ? "MLX stacked experts" : "one tensor per expert");
     test::TempDir dir;
-    write_moe_checkpoint(src, GetParam(), stacked, 4, 2, [](int) { return 1.0f; }, dir.path());
+    write_moe_checkpoint(src, GetParam(), layout, 4, 2, [](int) { return 1.0f; }, dir.path());
     auto model = Engine::load(dir.path(), {.threads = 2});
     EXPECT_EQ(model->config().experts, 4);
     EXPECT_LE(test::logits_error(*model, ref), 1e-4);
@@ -367,14 +386,24 @@ TEST_P(MoeFromDense, DistinctExpertsAgreeAcrossLayoutsAndBatches) {
   const fs::path src = test::data_dir() / "arch" / GetParam().dense;
   const auto scale = [](int e) { return 0.5f + 0.4f * float(e); };
   test::TempDir a, b;
-  write_moe_checkpoint(src, GetParam(), true, 5, 3, scale, a.path());
-  write_moe_checkpoint(src, GetParam(), false, 5, 3, scale, b.path());
+  write_moe_checkpoint(src, GetParam(), Layout::Stacked, 5, 3, scale, a.path());
+  write_moe_checkpoint(src, GetParam(), Layout::PerExpert, 5, 3, scale, b.path());
   auto stacked = Engine::load(a.path(), {.threads = 2});
   auto separate = Engine::load(b.path(), {.threads = 2});
   std::vector<int32_t> ids;
   for (int32_t i = 0; i < 20; ++i) ids.push_back((i * 53 + 7) % 300 + 3);
   const auto x = test::logits_of_every_position(*stacked, ids, false);
   EXPECT_EQ(x, test::logits_of_every_position(*separate, ids, false));
+  if (GetParam().model_type == "qwen3_moe") {  // (transformers v5 moves Mixtral's experts to .mlp)
+    test::TempDir c, converted;
+    write_moe_checkpoint(src, GetParam(), Layout::Fused, 5, 3, scale, c.path());
+    EXPECT_EQ(x, test::logits_of_every_position(*Engine::load(c.path(), {.threads = 2}), ids, false))
+        << "transformers v5's fused experts";
+    convert_model(c.path(), converted / "mlx", {.dtype = DType::F32});
+    EXPECT_TRUE(WeightSet::open(converted / "mlx").contains("model.layers.0.mlp.switch_mlp.up_proj.weight"));
+    EXPECT_EQ(x, test::logits_of_every_position(*Engine::load(converted / "mlx", {.threads = 2}), ids, false))
+        << "converted from transformers v5's fused experts";
+  }
   EXPECT_EQ(x, test::logits_of_every_position(*stacked, ids, true)) << "prefill and decode differ";
   // The experts matter: unlike the dense model's logits.
   const auto ref = read_json_file(src / "reference.json");
@@ -394,7 +423,7 @@ INSTANTIATE_TEST_SUITE_P(Architectures, MoeFromDense,
 TEST(MixtureOfExperts, ConvertStacksAndQuantizesTheExperts) {
   const fs::path src = test::data_dir() / "arch" / "qwen3-qknorm";
   test::TempDir hf, out;
-  write_moe_checkpoint(src, {"qwen3-qknorm", "qwen3_moe"}, false, 4, 2, [](int e) { return 0.6f + 0.3f * float(e); },
+  write_moe_checkpoint(src, {"qwen3-qknorm", "qwen3_moe"}, Layout::PerExpert, 4, 2, [](int e) { return 0.6f + 0.3f * float(e); },
                        hf.path());
   convert_model(hf.path(), out / "f32", {.dtype = DType::F32});
   ConvertOptions q4;
@@ -425,7 +454,7 @@ TEST(MixtureOfExperts, ConvertStacksAndQuantizesTheExperts) {
   // Quantized per expert: identical experts quantize as the dense MLP does, so the 4-bit
   // mixture gives the 4-bit dense model's logits.
   test::TempDir same;
-  write_moe_checkpoint(src, {"qwen3-qknorm", "qwen3_moe"}, false, 4, 2, [](int) { return 1.0f; }, same.path());
+  write_moe_checkpoint(src, {"qwen3-qknorm", "qwen3_moe"}, Layout::PerExpert, 4, 2, [](int) { return 1.0f; }, same.path());
   convert_model(same.path(), out / "same-q4", q4);
   convert_model(src, out / "dense-q4", q4);
   auto moe = Engine::load(out / "same-q4", {.threads = 2});
@@ -443,7 +472,7 @@ TEST(MixtureOfExperts, ConvertStacksAndQuantizesTheExperts) {
 // inspect: a token reads every weight but only top_k / experts of the experts' tensors.
 TEST(MixtureOfExperts, InspectCountsWhatATokenReads) {
   test::TempDir dir;
-  write_moe_checkpoint(test::data_dir() / "arch" / "qwen3-qknorm", {"qwen3-qknorm", "qwen3_moe"}, false, 4, 1,
+  write_moe_checkpoint(test::data_dir() / "arch" / "qwen3-qknorm", {"qwen3-qknorm", "qwen3_moe"}, Layout::PerExpert, 4, 1,
                        [](int) { return 1.0f; }, dir.path());
   const ModelReport r = build_model_report(dir.path());
   const int64_t expert_params = 2 * 4 * 3 * 160 * 64;  // 2 mixture layers, 4 experts, 3 projections
@@ -515,10 +544,82 @@ TEST(GptOss, SynthesizedModelsRunInMlxLayouts) {
   }
 }
 
+// gpt_oss as transformers saves it: each layer's experts in gate_up_proj [E, H, 2F]
+// (transposed, gate and up in alternate columns) and down_proj [E, F, H], with their biases.
+// Built here from a synthesized model in MLX's layout: the same logits, read in place and
+// after `convert` (which writes MLX's layout back).
+TEST(GptOss, TransformersLayoutLoadsAndConverts) {
+  test::TempDir dir;
+  const nlohmann::json config = {
+      {"model_type", "gpt_oss"}, {"hidden_size", 64}, {"intermediate_size", 48}, {"num_hidden_layers", 2},
+      {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"head_dim", 16}, {"num_local_experts", 4},
+      {"num_experts_per_tok", 2}, {"vocab_size", 320}, {"rms_norm_eps", 1e-5}, {"sliding_window", 6},
+      {"rope_theta", 150000.0}, {"max_position_embeddings", 4096}, {"swiglu_limit", 1.0}};
+  write_file_atomic(dir / "config.json", config.dump());
+  SynthOptions o;
+  o.like = (dir / "config.json").string();
+  o.dtype = DType::F32;
+  synth_model(o, dir / "mlx");
+  const WeightSet mlx = WeightSet::open(dir / "mlx");
+  const fs::path hf = dir / "hf";
+  fs::create_directory(hf);
+  fs::copy_file(dir / "mlx" / "config.json", hf / "config.json");
+  const int64_t E = 4, H = 64, F = 48;
+  std::deque<std::vector<float>> keep;
+  SafetensorsWriter out;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, std::vector<float> v) {
+    const auto& kept = keep.emplace_back(std::move(v));
+    out.add_copy(name, DType::F32, std::move(shape), {reinterpret_cast<const uint8_t*>(kept.data()), kept.size() * 4});
+  };
+  auto floats = [&](const std::string& name) {
+    const TensorView t = mlx.get(name);
+    const auto* p = reinterpret_cast<const float*>(t.data);
+    return std::vector<float>(p, p + t.numel());
+  };
+  for (const std::string& name : mlx.names())
+    if (name.find(".mlp.experts.") == std::string::npos) {
+      const TensorView t = mlx.get(name);
+      out.add_copy(name, t.dtype(), t.shape(), t.bytes());
+    }
+  for (int layer = 0; layer < 2; ++layer) {
+    const std::string p = "model.layers." + std::to_string(layer) + ".mlp.experts.";
+    const auto gate = floats(p + "gate_proj.weight"), up = floats(p + "up_proj.weight");
+    const auto down = floats(p + "down_proj.weight");
+    const auto gate_b = floats(p + "gate_proj.bias"), up_b = floats(p + "up_proj.bias");
+    std::vector<float> gate_up(size_t(E * H * 2 * F)), gate_up_b(size_t(E * 2 * F)), down_t(size_t(E * F * H));
+    for (int64_t e = 0; e < E; ++e)
+      for (int64_t i = 0; i < F; ++i) {
+        for (int64_t h = 0; h < H; ++h) {
+          gate_up[size_t((e * H + h) * 2 * F + 2 * i)] = gate[size_t((e * F + i) * H + h)];
+          gate_up[size_t((e * H + h) * 2 * F + 2 * i + 1)] = up[size_t((e * F + i) * H + h)];
+          down_t[size_t((e * F + i) * H + h)] = down[size_t((e * H + h) * F + i)];
+        }
+        gate_up_b[size_t(e * 2 * F + 2 * i)] = gate_b[size_t(e * F + i)];
+        gate_up_b[size_t(e * 2 * F + 2 * i + 1)] = up_b[size_t(e * F + i)];
+      }
+    add(p + "gate_up_proj", {E, H, 2 * F}, std::move(gate_up));
+    add(p + "gate_up_proj_bias", {E, 2 * F}, std::move(gate_up_b));
+    add(p + "down_proj", {E, F, H}, std::move(down_t));
+    add(p + "down_proj_bias", {E, H}, floats(p + "down_proj.bias"));
+  }
+  out.write(hf / "model.safetensors");
+
+  std::vector<int32_t> ids;
+  for (int32_t i = 0; i < 14; ++i) ids.push_back((i * 31 + 9) % 300 + 3);
+  const auto want = test::logits_of_every_position(*Engine::load(dir / "mlx", {.threads = 2}), ids, false);
+  EXPECT_EQ(test::logits_of_every_position(*Engine::load(hf, {.threads = 2}), ids, false), want);
+  convert_model(hf, dir / "converted", {.dtype = DType::F32});
+  const WeightSet converted = WeightSet::open(dir / "converted");
+  EXPECT_EQ(converted.get("model.layers.1.mlp.experts.gate_proj.weight").shape(), (std::vector<int64_t>{E, F, H}));
+  EXPECT_EQ(converted.get("model.layers.1.mlp.experts.down_proj.bias").shape(), (std::vector<int64_t>{E, H}));
+  EXPECT_FALSE(converted.contains("model.layers.1.mlp.experts.gate_up_proj"));
+  EXPECT_EQ(test::logits_of_every_position(*Engine::load(dir / "converted", {.threads = 2}), ids, false), want);
+}
+
 TEST(MixtureOfExperts, MissingExpertsAreNamed) {
   const fs::path src = test::data_dir() / "arch" / "qwen3-qknorm";
   test::TempDir dir;
-  write_moe_checkpoint(src, {"qwen3-qknorm", "qwen3_moe"}, false, 4, 2, [](int) { return 1.0f; }, dir.path());
+  write_moe_checkpoint(src, {"qwen3-qknorm", "qwen3_moe"}, Layout::PerExpert, 4, 2, [](int) { return 1.0f; }, dir.path());
   nlohmann::json config = read_json_file(dir / "config.json");
   config["num_experts"] = 6;  // two more than the file has
   write_file_atomic(dir / "config.json", config.dump());

@@ -539,7 +539,8 @@ bool apply_test(const std::string& name, const Args& a) {
   if (name == "true") return v.is_bool() && std::get<bool>(v.v);
   if (name == "false") return v.is_bool() && !std::get<bool>(v.v);
   if (name == "mapping") return v.is_dict();
-  if (name == "iterable") return v.is_list() || v.is_dict() || v.is_string();
+  // jinja2's Undefined is iterable (it iterates as empty).
+  if (name == "iterable") return v.is_list() || v.is_dict() || v.is_string() || v.is_undefined();
   if (name == "sequence") return v.is_list() || v.is_string() || v.is_dict();
   if (name == "callable") return v.is_callable();
   if (name == "even" || name == "odd") {

@@ -5,7 +5,7 @@ apply_chat_template configures it, and writes tests/data/chat/goldens.json.
 
 Run with Debian's python3 (python3-jinja2):  /usr/bin/python3 tests/tools/make_template_goldens.py
 """
-import json, pathlib
+import datetime, json, pathlib
 import jinja2
 from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -26,9 +26,13 @@ def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
     return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
 
+FIXED_NOW = datetime.datetime(2026, 11, 25, 12, 0, 0)
+
+
 def strftime_now(fmt):
-    # Fixed so goldens are reproducible; the C++ test passes the same date through `date_string`-free templates only.
-    raise TemplateRaised("strftime_now is not used in goldens")
+    # A fixed day so that goldens are reproducible (gpt-oss's template always asks for
+    # today); the C++ test puts its own today in place of this one's before comparing.
+    return FIXED_NOW.strftime(fmt)
 
 
 def make_env():

@@ -106,6 +106,11 @@ class CpuBackend final : public Backend {
   std::vector<float> router_, expert_in_, expert_gate_up_, expert_out_;
   std::vector<Choice> choices_;
   std::vector<std::vector<int64_t>> expert_slots_;  // per expert: the (row · top_k + k) that chose it
+  // The mixture's per-step bookkeeping, kept from step to step so that decode allocates nothing.
+  std::vector<int32_t> expert_order_;
+  std::vector<int64_t> expert_offset_, expert_group_;
+  std::vector<uint8_t> expert_done_;
+  std::vector<Product> expert_products_;
   // Each thread's attention scratch, sized by the caller before the jobs start (so that a
   // step of a shape seen before allocates nothing, whichever thread takes which job).
   struct JobScratch {
@@ -362,7 +367,8 @@ void CpuBackend::mixture(const FeedForwardStep& f, float* out) {
   float* probs = sized(router_, n_ * E);
   cpu::matmul(f.router, h_.data(), n_, probs, pool_, p_.precision);
   choices_.resize(size_t(n_ * K));
-  std::vector<int32_t> order(static_cast<size_t>(E));
+  std::vector<int32_t>& order = expert_order_;
+  order.resize(size_t(E));
   for (int64_t i = 0; i < n_; ++i) {
     float* row = probs + i * E;
     cpu::softmax(row, E);
@@ -381,12 +387,14 @@ void CpuBackend::mixture(const FeedForwardStep& f, float* out) {
   expert_slots_.resize(size_t(E));
   for (auto& s : expert_slots_) s.clear();  // (keeping their memory from step to step)
   for (int64_t i = 0; i < n_ * K; ++i) expert_slots_[size_t(choices_[size_t(i)].expert)].push_back(i);
-  std::vector<int64_t> offset(static_cast<size_t>(E), -1);
+  std::vector<int64_t>& offset = expert_offset_;
+  offset.assign(size_t(E), -1);
   int64_t outputs = 0;
   for (int64_t e = 0; e < E; ++e)
     if (!expert_slots_[size_t(e)].empty()) offset[size_t(e)] = outputs, outputs += int64_t(expert_slots_[size_t(e)].size());
   float* y = sized(expert_out_, outputs * Hd);
-  std::vector<bool> done(static_cast<size_t>(E), false);
+  std::vector<uint8_t>& done = expert_done_;
+  done.assign(size_t(E), 0);
   auto same_rows = [&](int64_t a, int64_t b) {
     const auto &x = expert_slots_[size_t(a)], &z = expert_slots_[size_t(b)];
     if (x.size() != z.size()) return false;
@@ -394,13 +402,13 @@ void CpuBackend::mixture(const FeedForwardStep& f, float* out) {
       if (x[j] / K != z[j] / K) return false;
     return true;
   };
-  std::vector<int64_t> group;
-  std::vector<Product> products;
+  std::vector<int64_t>& group = expert_group_;
+  std::vector<Product>& products = expert_products_;
   for (int64_t e0 = 0; e0 < E; ++e0) {
     if (done[size_t(e0)] || expert_slots_[size_t(e0)].empty()) continue;
     group.clear();
     for (int64_t e = e0; e < E; ++e)
-      if (!done[size_t(e)] && !expert_slots_[size_t(e)].empty() && same_rows(e0, e)) group.push_back(e), done[size_t(e)] = true;
+      if (!done[size_t(e)] && !expert_slots_[size_t(e)].empty() && same_rows(e0, e)) group.push_back(e), done[size_t(e)] = 1;
     const auto& slots = expert_slots_[size_t(e0)];
     const int64_t m = int64_t(slots.size()), G = int64_t(group.size());
     float* in = sized(expert_in_, m * Hd);

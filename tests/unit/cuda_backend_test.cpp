@@ -5,6 +5,8 @@
 //  - the tiny transformers models of every architecture: logits and greedy tokens;
 //  - the two real models: transformers' greedy text exactly (f32) and the reference
 //    perplexities (f32 within 0.1 %, the fast bf16/int8 path within 1 %);
+//  - mixtures of experts (qwen3_moe, mixtral, gpt_oss with its sinks and clamped SwiGLU),
+//    synthesized in float and quantized, against the CPU engine;
 //  - refusing a model larger than the free GPU memory, with the numbers.
 #include <gtest/gtest.h>
 
@@ -16,9 +18,11 @@
 #include <regex>
 #include <set>
 
+#include "backend/backend.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cuda/device_ops.h"
 #include "backend/device_info.h"
+#include "convert/synth.h"
 #include "runtime/constraints.h"
 #include "runtime/engine.h"
 #include "quant/quantize_tensor.h"
@@ -206,6 +210,7 @@ class CudaArchParity : public ::testing::TestWithParam<ArchCase> {};
 
 TEST_P(CudaArchParity, LogitsAndGreedyMatchTransformers) {
   REQUIRE_GPU();
+  set_cuda_mixtures(true);  // (the mixture-of-experts fixtures)
   const fs::path dir = test::data_dir() / "arch" / GetParam().name;
   const bool f32 = GetParam().precision == Precision::F32;
   const auto ref = read_json_file(dir / "reference.json");
@@ -519,6 +524,71 @@ TEST(CudaBatch, LogitsAreTheSameAloneAndInAnyBatch) {
       auto model = Engine::load(dir, {.threads = 2, .precision = p, .device = Device::Cuda});
       EXPECT_GT(test::expect_batch_invariance(*model, 11, 40), 0);
     }
+}
+
+// Mixtures of experts on the GPU against the CPU engine's f32 path, synthesized small
+// (4 experts, 2 per token): Qwen3-MoE with a dense layer between its mixtures, Mixtral,
+// and gpt-oss (sinks, clamped SwiGLU, biased experts, sliding and full layers), in float
+// and quantized as mlx-community ships them; logits through prefill and decode, and the
+// same bits alone and in any batch.
+TEST(CudaMixture, MatchesTheCpuAndIsBatchInvariant) {
+  REQUIRE_GPU();
+  set_cuda_mixtures(true);
+  struct Case {
+    const char* name;
+    nlohmann::json config;
+    std::optional<QuantSpec> quant;
+  };
+  const nlohmann::json base = {{"hidden_size", 64}, {"num_hidden_layers", 3}, {"num_attention_heads", 4},
+                               {"num_key_value_heads", 2}, {"head_dim", 16}, {"vocab_size", 320},
+                               {"rms_norm_eps", 1e-6}, {"max_position_embeddings", 4096}, {"num_experts_per_tok", 2}};
+  auto with = [&](nlohmann::json extra) {
+    nlohmann::json c = base;
+    c.update(extra);
+    return c;
+  };
+  const nlohmann::json qwen = with({{"model_type", "qwen3_moe"}, {"intermediate_size", 96}, {"moe_intermediate_size", 64},
+                                    {"num_experts", 4}, {"norm_topk_prob", true}, {"mlp_only_layers", {1}}});
+  const nlohmann::json mixtral = with({{"model_type", "mixtral"}, {"intermediate_size", 64}, {"num_local_experts", 4},
+                                       {"sliding_window", 6}});
+  const nlohmann::json gpt_oss = with({{"model_type", "gpt_oss"}, {"intermediate_size", 64}, {"num_local_experts", 4},
+                                       {"sliding_window", 6}, {"swiglu_limit", 1.0}, {"rope_theta", 150000.0}});
+  const std::vector<Case> cases = {{"qwen3_moe", qwen, std::nullopt},
+                                   {"qwen3_moe 4-bit", qwen, QuantSpec{QuantMode::Affine, 4, 32}},
+                                   {"mixtral", mixtral, std::nullopt},
+                                   {"gpt_oss", gpt_oss, std::nullopt},
+                                   {"gpt_oss mxfp4", gpt_oss, QuantSpec{QuantMode::MxFp4, 4, 32}}};
+  std::vector<int32_t> ids;
+  for (int32_t i = 0; i < 24; ++i) ids.push_back((i * 37 + 5) % 300 + 3);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    test::TempDir dir;
+    write_file_atomic(dir / "like.json", c.config.dump());
+    SynthOptions o;
+    o.like = (dir / "like.json").string();
+    o.dtype = DType::F32;
+    o.quant = c.quant;
+    synth_model(o, dir / "model");
+    auto cpu = Engine::load(dir / "model", {.threads = 2, .precision = Precision::F32});
+    const auto want = test::logits_of_every_position(*cpu, ids, false);
+    double scale = 0;
+    for (float v : want) scale = std::max(scale, double(std::abs(v)));
+    for (const Precision p : {Precision::F32, Precision::Fast}) {
+      SCOPED_TRACE(p == Precision::F32 ? "f32" : "fast");
+      auto gpu = Engine::load(dir / "model", {.threads = 2, .precision = p, .device = Device::Cuda});
+      ASSERT_EQ(gpu->device(), Device::Cuda) << "fell back to the CPU";
+      for (const bool decode : {false, true}) {
+        const auto got = test::logits_of_every_position(*gpu, ids, decode);
+        ASSERT_EQ(got.size(), want.size());
+        double diff = 0;
+        for (size_t i = 0; i < got.size(); ++i) diff = std::max(diff, double(std::abs(got[i] - want[i])));
+        std::printf("[ %s %s %s ] max |diff| / max |logit| = %.3g\n", c.name, p == Precision::F32 ? "f32" : "fast",
+                    decode ? "decode" : "prefill", diff / scale);
+        EXPECT_LE(diff / scale, p == Precision::F32 ? 1e-4 : 2.5e-2) << (decode ? "decode" : "prefill");
+      }
+      EXPECT_GT(test::expect_batch_invariance(*gpu, 5, 12), 0);
+    }
+  }
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 // block of a token's spans merges them. Decode splits a row's positions into many spans
 // (their length set per row from its position alone, so that a sequence's result does not
 // depend on the batch) so that a single token still fills the GPU; prefill has a block per
-// query token already and uses one span.
+// query token already and uses one span. Attention sinks (gpt-oss) add exp(sink − max) to
+// the softmax's denominator when a row's spans are merged.
 #include <cfloat>
 
 #include "backend/cuda/head_prep.cuh"
@@ -155,6 +156,8 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
     float M = -FLT_MAX, L = 0.0f;
     for (int w = 0; w < kWarps; ++w) M = fmaxf(M, sm[w][g]);
     for (int w = 0; w < kWarps; ++w) L += sl[w][g] > 0.0f ? sl[w][g] * expf(sm[w][g] - M) : 0.0f;
+    // A sink's share of the softmax, once per row: here when this span is the row's only one.
+    if (splits == 1 && a.sinks) L += expf(a.sinks[kvh * G + g] - M);
     span_m[g] = M, span_l[g] = L;
   }
   __syncthreads();
@@ -201,6 +204,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
         if (all_l[g][sp] > 0.0f) M = fmaxf(M, all_m[g][sp]);
       for (int sp = 0; sp < splits; ++sp)
         if (all_l[g][sp] > 0.0f) L += all_l[g][sp] * expf(all_m[g][sp] - M);
+      if (a.sinks) L += expf(a.sinks[kvh * G + g] - M);
       span_m[g] = M, span_l[g] = L;
     }
     __syncthreads();

@@ -87,7 +87,15 @@ struct DevLayer {
   int rope = 0;  // which of the program's RoPEs; -1: q and k are not rotated (SmolLM3's NoPE layers)
   bool qk_norm_whole = false;  // q_norm/k_norm over the whole projections (OLMo 2), before the heads
   float scale = 1.0f, softcap = 0.0f;
+  const float* sinks = nullptr;  // [heads] or null
   Activation activation = Activation::Silu;
+  float clamp_limit = 0.0f;
+  // A mixture of experts (when `experts`): the router, and the experts' [E][gate, up,
+  // down] matrices as an array in device memory for the kernels that pick them per row.
+  DevMatrix router;
+  const DevMatrix* experts = nullptr;
+  int expert_count = 0, top_k = 0;
+  bool renormalize = false;
 };
 
 std::vector<MatrixPlan> plans(const std::vector<WeightMatrix>& parts) {
@@ -214,6 +222,7 @@ class CudaBackend final : public Backend {
   void record_pass(int m, bool decode, bool prepare, int64_t rows_out, const std::vector<Out>& outs,
                    const std::vector<int64_t>& out_row);
   void compute(int m, bool decode, bool prepare, int64_t rows_out);
+  void mixture(const DevLayer& L, int m, XIn h, Product product);
   void ensure_buffers(int64_t logit_rows, uint64_t param_bytes, int64_t draws);
   void drop_graphs() {
     for (auto& [key, g] : graphs_) cudaGraphExecDestroy(g);
@@ -238,6 +247,9 @@ class CudaBackend final : public Backend {
         *act_ = nullptr, *partial_ = nullptr;
   int8_t* xq_ = nullptr;
   float2* xd_ = nullptr;
+  float *router_logits_ = nullptr, *expert_weights_ = nullptr, *expert_gu_ = nullptr, *expert_act_ = nullptr,
+        *expert_out_ = nullptr;
+  int32_t* expert_ids_ = nullptr;
   unsigned long long* dev_keys_ = nullptr;
   // This pass's inputs in device memory, uploaded from the pinned host_params_:
   // [tokens m | rows m | RoPE frequencies per sequence | block tables per sequence].
@@ -270,9 +282,19 @@ void CudaBackend::plan_weights() {
   vec(p.final_norm, p.hidden);
   for (const LayerProgram& l : p.layers) {
     for (const auto& m : l.attention.qkv) weights_.reserve(matrix_upload_bytes(to_matrix_plan(m)));
-    for (const auto& m : l.ffn.dense.gate_up) weights_.reserve(matrix_upload_bytes(to_matrix_plan(m)));
     weights_.reserve(matrix_upload_bytes(to_matrix_plan(l.attention.o)));
-    weights_.reserve(matrix_upload_bytes(to_matrix_plan(l.ffn.dense.down)));
+    vec(l.attention.sinks, p.heads);
+    if (l.ffn.mixture()) {
+      weights_.reserve(matrix_upload_bytes(to_matrix_plan(l.ffn.router)));
+      for (const GatedProjections& e : l.ffn.experts) {
+        for (const auto& m : e.gate_up) weights_.reserve(matrix_upload_bytes(to_matrix_plan(m)));
+        weights_.reserve(matrix_upload_bytes(to_matrix_plan(e.down)));
+      }
+      weights_.reserve(l.ffn.experts.size() * 3 * sizeof(DevMatrix));
+    } else {
+      for (const auto& m : l.ffn.dense.gate_up) weights_.reserve(matrix_upload_bytes(to_matrix_plan(m)));
+      weights_.reserve(matrix_upload_bytes(to_matrix_plan(l.ffn.dense.down)));
+    }
     for (const float* v : {l.attn_norm, l.attn_post_norm, l.ffn_norm, l.ffn_post_norm}) vec(v, p.hidden);
     vec(l.attention.q_norm, p.head_dim);
     vec(l.attention.k_norm, p.head_dim);
@@ -301,6 +323,18 @@ void CudaBackend::carve_scratch() {
   act_ = a.take<float>(f(kChunk * p.ffn));
   partial_ = a.take<float>(f(kMaxSplitRows * H * kMaxAttentionSpans * (D + 2)));
   counters_ = a.take<unsigned>(uint64_t(kChunk * KV) * 4);  // the attention's spans
+  int64_t experts = 0, top_k = 0;
+  for (const LayerProgram& l : p.layers)
+    experts = std::max<int64_t>(experts, int64_t(l.ffn.experts.size())), top_k = std::max<int64_t>(top_k, l.ffn.top_k);
+  if (experts > 0) {  // the mixture's router logits, choices and per-slot products
+    const int64_t slots = kChunk * top_k;
+    router_logits_ = a.take<float>(f(kChunk * experts));
+    expert_ids_ = a.take<int32_t>(uint64_t(slots) * 4);
+    expert_weights_ = a.take<float>(f(slots));
+    expert_gu_ = a.take<float>(f(slots * 2 * p.expert_ffn));
+    expert_act_ = a.take<float>(f(slots * p.expert_ffn));
+    expert_out_ = a.take<float>(f(slots * p.hidden));
+  }
   scratch_.tile_elems = std::max(std::min<int64_t>(max_matrix, int64_t(64) << 20), max_cols);
   scratch_.tile = a.take<void>(uint64_t(scratch_.tile_elems) * (f32_ ? 4 : 2));
   scratch_.x_elems = kChunk * max_cols;
@@ -323,6 +357,7 @@ void CudaBackend::carve_scratch() {
       need_parts(l.ffn.dense.gate_up);
       need(l.attention.o.rows, l.attention.o.cols);
       need(l.ffn.dense.down.rows, l.ffn.dense.down.cols);
+      if (l.ffn.mixture()) need(l.ffn.router.rows, l.ffn.router.cols);
     }
     scratch_.tc_partial = a.take<float>(f(scratch_.tc_partial_elems));
   }
@@ -349,14 +384,31 @@ void CudaBackend::upload() {
     d.q_norm = upload_vec(l.attention.q_norm, q_cols, p.norm_weight_offset);
     d.k_norm = upload_vec(l.attention.k_norm, k_cols, p.norm_weight_offset);
     d.qkv = upload_matrices(weights_, plans(l.attention.qkv));
-    d.gate_up = upload_matrices(weights_, plans(l.ffn.dense.gate_up));
     d.o = upload_matrices(weights_, {to_matrix_plan(l.attention.o)}).front();
-    d.down = upload_matrices(weights_, {to_matrix_plan(l.ffn.dense.down)}).front();
+    d.sinks = upload_vec(l.attention.sinks, p.heads);
+    if (l.ffn.mixture()) {
+      d.router = upload_matrices(weights_, {to_matrix_plan(l.ffn.router)}).front();
+      std::vector<DevMatrix> experts;
+      for (const GatedProjections& e : l.ffn.experts) {
+        for (const auto& m : e.gate_up) experts.push_back(upload_matrices(weights_, {to_matrix_plan(m)}).front());
+        experts.push_back(upload_matrices(weights_, {to_matrix_plan(e.down)}).front());
+      }
+      DevMatrix* table = weights_.take<DevMatrix>(experts.size() * sizeof(DevMatrix));
+      MLXCPP_CUDA_CHECK(cudaMemcpy(table, experts.data(), experts.size() * sizeof(DevMatrix), cudaMemcpyHostToDevice));
+      d.experts = table;
+      d.expert_count = int(l.ffn.experts.size());
+      d.top_k = l.ffn.top_k;
+      d.renormalize = l.ffn.renormalize;
+    } else {
+      d.gate_up = upload_matrices(weights_, plans(l.ffn.dense.gate_up));
+      d.down = upload_matrices(weights_, {to_matrix_plan(l.ffn.dense.down)}).front();
+    }
     d.window = l.attention.kind == AttentionKind::SlidingWindow ? l.attention.window : 0;
     d.rope = l.attention.rope;
     d.scale = l.attention.scale;
     d.softcap = l.attention.softcap;
     d.activation = l.ffn.activation;
+    d.clamp_limit = l.ffn.clamp_limit;
     layers_.push_back(std::move(d));
   }
 }
@@ -469,17 +521,21 @@ void CudaBackend::compute(int m, bool decode, bool prepare, int64_t rows_out) {
       segment_norm(qkv_, m, qkv_cols, H * D, L.q_norm, eps, stream_);
       segment_norm(qkv_ + H * D, m, qkv_cols, KV * D, L.k_norm, eps, stream_);
     }
-    attn.scale = L.scale, attn.softcap = L.softcap, attn.window = L.window;
+    attn.scale = L.scale, attn.softcap = L.softcap, attn.window = L.window, attn.sinks = L.sinks;
     attn.prepare = prepare;  // decode: the attention kernel prepares its own heads
     attn.q_norm = q_norm, attn.k_norm = k_norm, attn.eps = eps, attn.rope = L.rope >= 0 ? ropes_[size_t(L.rope)] : no_rope;
     if (!prepare) qkv_prepare(qkv_, m, H, KV, D, q_norm, k_norm, eps, attn.rope, rows_, tables_, freqs_, kvl, stream_);
     attention(qkv_, m, rows_, tables_, freqs_, kvl, attn, partial_, attn_, xq_attn, xd_attn, stream_);
     linear(L.o, XIn{attn_, xq_attn, xd_attn}, m, tmp_, p.hidden, f32_, scratch_, stream_, product);
     residual_norm(x_, tmp_, L.attn_post_norm, L.ffn_norm, h_, m, p.hidden, eps, off, xq, xd, stream_);
-    group(L.gate_up, XIn{h_, xq, xd}, gu_, 2 * p.ffn);
-    act_mul(gu_, m, p.ffn, L.activation, act_, xq_ffn, xd_ffn, stream_);
     const float* next = l + 1 < layers_.size() ? layers_[l + 1].attn_norm : final_norm_;
-    linear(L.down, XIn{act_, xq_ffn, xd_ffn}, m, tmp_, p.hidden, f32_, scratch_, stream_, product);
+    if (L.experts) {
+      mixture(L, m, XIn{h_, xq, xd}, product);
+    } else {
+      group(L.gate_up, XIn{h_, xq, xd}, gu_, 2 * p.ffn);
+      act_mul(gu_, m, p.ffn, L.activation, L.clamp_limit, act_, xq_ffn, xd_ffn, stream_);
+      linear(L.down, XIn{act_, xq_ffn, xd_ffn}, m, tmp_, p.hidden, f32_, scratch_, stream_, product);
+    }
     residual_norm(x_, tmp_, L.ffn_post_norm, next, h_, m, p.hidden, eps, off, xq, xd, stream_);
   }
   if (rows_out == 0) return;
@@ -489,6 +545,21 @@ void CudaBackend::compute(int m, bool decode, bool prepare, int64_t rows_out) {
   const XIn last{h_ + first * p.hidden, first == 0 ? xq : nullptr, first == 0 ? xd : nullptr};
   linear(lm_head_, last, int(rows_out), logits_, p.vocab, f32_, scratch_, stream_, decode ? Product::Gemv : Product::Auto);
   if (p.final_softcap > 0) softcap(logits_, rows_out * p.vocab, p.final_softcap, stream_);
+}
+
+// A mixture-of-experts feed-forward of m rows into tmp_: the router's choice of each row's
+// experts, then each (row, expert) slot's gated product with the expert's weights (float32
+// activations: the slots read different matrices), then the weighted sum per row.
+void CudaBackend::mixture(const DevLayer& L, int m, XIn h, Product product) {
+  const int64_t F = p_.expert_ffn, H = p_.hidden;
+  const int K = L.top_k, slots = m * K;
+  linear(L.router, h, m, router_logits_, L.expert_count, f32_, scratch_, stream_, product);
+  moe_route(router_logits_, m, L.expert_count, K, L.renormalize, expert_ids_, expert_weights_, stream_);
+  expert_gemv(L.experts, 0, F, expert_ids_, slots, h.x, K, expert_gu_, 2 * F, stream_);
+  expert_gemv(L.experts, 1, F, expert_ids_, slots, h.x, K, expert_gu_ + F, 2 * F, stream_);
+  act_mul(expert_gu_, slots, F, L.activation, L.clamp_limit, expert_act_, nullptr, nullptr, stream_);
+  expert_gemv(L.experts, 2, H, expert_ids_, slots, expert_act_, 1, expert_out_, H, stream_);
+  moe_combine(expert_out_, expert_weights_, m, K, H, tmp_, stream_);
 }
 
 // Upload, compute and the outputs' kernels and downloads, on the stream (or into a graph).
@@ -671,11 +742,24 @@ void CudaBackend::forward(std::span<const SequenceStep> batch) {
 
 namespace mlxcpp {
 
+namespace {
+bool g_cuda_mixtures = false;  // set_cuda_mixtures
+}  // namespace
+
+void set_cuda_mixtures(bool on) { g_cuda_mixtures = on; }
+
 std::string cuda_unsupported(const ModelProgram& p) {
   if (!cuda::attention_supports_head_dim(p.head_dim)) return "head_dim " + std::to_string(p.head_dim) + " is over 256";
   if (p.heads % p.kv_heads != 0 || p.heads / p.kv_heads > 8) return "more than 8 query heads per KV head";
-  for (const LayerProgram& l : p.layers)
-    if (l.ffn.mixture()) return "mixture-of-experts layers run on the CPU only in this version";
+  for (const LayerProgram& l : p.layers) {
+    if (l.ffn.mixture() && !g_cuda_mixtures)
+      return "mixture-of-experts layers run on the CPU until the CUDA kernels have passed their GPU tests "
+             "(MLXCPP_CUDA_MOE=1 tries them)";
+    if (l.ffn.top_k > cuda::kMaxExpertsPerToken)
+      return "more than " + std::to_string(cuda::kMaxExpertsPerToken) + " experts per token";
+    for (const GatedProjections& e : l.ffn.experts)
+      if (e.gate_up.size() != 2) return "experts with a fused gate_up projection";
+  }
   return "";
 }
 

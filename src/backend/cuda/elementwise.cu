@@ -19,26 +19,33 @@ __global__ void embed_kernel(DevMatrix e, const int32_t* tokens, float scale, fl
   }
 }
 
-__device__ __forceinline__ float activate(float g, Activation act) {
+// act(gate) · up.
+__device__ __forceinline__ float activate(float g, float u, Activation act, float limit) {
   switch (act) {
-    case Activation::Silu: return g / (1.0f + expf(-g));
-    case Activation::Gelu: return 0.5f * g * (1.0f + erff(g * 0.70710678118654752f));
+    case Activation::Silu: return g / (1.0f + expf(-g)) * u;
+    case Activation::Gelu: return 0.5f * g * (1.0f + erff(g * 0.70710678118654752f)) * u;
+    case Activation::ClampedSwiglu: {  // gpt-oss
+      g = fminf(g, limit);
+      u = fminf(fmaxf(u, -limit), limit);
+      return g / (1.0f + expf(-1.702f * g)) * (u + 1.0f);
+    }
     default: {
       const float c = 0.7978845608028654f;  // sqrt(2/pi)
-      return 0.5f * g * (1.0f + tanhf(c * (g + 0.044715f * g * g * g)));
+      return 0.5f * g * (1.0f + tanhf(c * (g + 0.044715f * g * g * g))) * u;
     }
   }
 }
 
 // One thread per output value; with xq (F % 32 == 0) each warp also quantizes its block
 // of 32 for dp4a.
-__global__ void act_mul_kernel(const float* gu, int n, int64_t F, Activation act, float* out, int8_t* xq, float2* xd) {
+__global__ void act_mul_kernel(const float* gu, int n, int64_t F, Activation act, float limit, float* out, int8_t* xq,
+                               float2* xd) {
   griddep_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const bool valid = i < int64_t(n) * F;
   const int64_t t = valid ? i / F : 0, k = valid ? i % F : 0;
   const float* row = gu + t * 2 * F;
-  const float v = valid ? activate(row[k], act) * row[F + k] : 0.0f;
+  const float v = valid ? activate(row[k], row[F + k], act, limit) : 0.0f;
   if (valid) out[i] = v;
   if (!xq) return;
   // A warp is one block of 32 (F % 32 == 0).
@@ -80,9 +87,10 @@ void embed_rows(const DevMatrix& embed, const int32_t* tokens, int n, float scal
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 
-void act_mul(const float* gu, int n, int64_t F, Activation act, float* out, int8_t* xq, float2* xd, cudaStream_t st) {
+void act_mul(const float* gu, int n, int64_t F, Activation act, float limit, float* out, int8_t* xq, float2* xd,
+             cudaStream_t st) {
   const int64_t count = int64_t(n) * F;
-  launch(act_mul_kernel, ceil_div(count, 256), 256, 0, st, gu, n, F, act, out, F % 32 == 0 ? xq : nullptr, xd);
+  launch(act_mul_kernel, ceil_div(count, 256), 256, 0, st, gu, n, F, act, limit, out, F % 32 == 0 ? xq : nullptr, xd);
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 

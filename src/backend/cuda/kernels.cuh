@@ -67,8 +67,22 @@ void residual_norm(float* x, const float* delta, const float* delta_w, const flo
 // In place: rms_norm of the `cols` values at x + r·stride, r < n.
 void segment_norm(float* x, int n, int64_t stride, int64_t cols, const float* w, float eps, cudaStream_t st);
 
-// out[t, k] = act(gu[t, k]) · gu[t, F + k] (+ quantized).
-void act_mul(const float* gu, int n, int64_t F, Activation act, float* out, int8_t* xq, float2* xd, cudaStream_t st);
+// out[t, k] = act(gu[t, k]) · gu[t, F + k] (+ quantized); ClampedSwiglu clamps at `limit`.
+void act_mul(const float* gu, int n, int64_t F, Activation act, float limit, float* out, int8_t* xq, float2* xd,
+             cudaStream_t st);
+
+// Mixture-of-experts layers (moe.cu). Top k at most this many experts per token.
+constexpr int kMaxExpertsPerToken = 16;
+// Each of n rows' top K of E experts from the router's logits [n, E]: expert[t·K + k] in
+// ascending order and its weight (softmax probability, renormalised over the K if asked).
+void moe_route(const float* logits, int n, int E, int K, bool renormalize, int32_t* expert, float* weight,
+               cudaStream_t st);
+// y[s, r] (row stride y_stride) = experts[expert[s]·3 + which][r] · x[s / x_div] + its
+// bias, for slots s < slots; `experts` is device memory, each matrix `rows` rows.
+void expert_gemv(const DevMatrix* experts, int which, int64_t rows, const int32_t* expert, int slots, const float* x,
+                 int x_div, float* y, int64_t y_stride, cudaStream_t st);
+// out[t] = Σ_k weight[t·K + k] · y[t·K + k] for n rows of H values.
+void moe_combine(const float* y, const float* weight, int n, int K, int64_t H, float* out, cudaStream_t st);
 void softcap(float* x, int64_t count, float cap, cudaStream_t st);
 // The index of the largest of x[0..n) (the first, on ties, as std::max_element), packed in
 // *key: index = 0xFFFFFFFF − (the key's low 32 bits).
@@ -152,6 +166,7 @@ struct AttnArgs {
   const float* k_norm = nullptr;
   float eps = 0.0f;
   RopeArgs rope;
+  const float* sinks = nullptr;  // [H] a learned logit per query head in every softmax (gpt-oss), or null
 };
 // Attention of n rows (q inside qkv, prepared unless a.prepare) over their sequences'
 // blocks. A row with a span length (PassRow::chunk) splits its positions into spans of

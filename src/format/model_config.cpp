@@ -159,7 +159,9 @@ void check_token_ids(const std::vector<int64_t>& ids, int64_t vocab, const std::
 // qwen3_moe key; the published configs carry them all).
 void parse_experts(const Fields& f, const json& j, const std::string& label, ModelConfig& c) {
   const bool qwen = c.arch == Architecture::Qwen3Moe, gpt_oss = c.arch == Architecture::GptOss;
-  c.experts = qwen ? f.integer("num_experts", 128) : f.integer("num_local_experts", gpt_oss ? 128 : 8);
+  // (transformers v5 saves Qwen3-MoE's count as num_local_experts too.)
+  c.experts = qwen && f.has("num_experts") ? f.integer("num_experts")
+                                           : f.integer("num_local_experts", qwen || gpt_oss ? 128 : 8);
   c.experts_per_token = f.integer("num_experts_per_tok", qwen ? 8 : gpt_oss ? 4 : 2);
   if (c.experts_per_token > c.experts)
     fail("{}: num_experts_per_tok {} is more than the {} experts", label, c.experts_per_token, c.experts);

@@ -61,12 +61,12 @@ MODELS = {
     # mixtral: 4 experts, top 2, with a sliding window shorter than the sequence
     "mixtral": ("mixtral", dict(head_dim=16, tie_word_embeddings=False, num_local_experts=4,
                                 num_experts_per_tok=2, intermediate_size=48, sliding_window=12)),
-    # gpt_oss: sliding/full alternation, sinks, YaRN (truncate false), biased experts, and a
-    # SwiGLU clamp low enough (0.6) to cut this model's activations
+    # gpt_oss: sliding/full alternation, sinks, YaRN (truncate false), biased experts. (Its
+    # SwiGLU clamp stays 7.0: transformers 5.17 uses 7.0 whatever swiglu_limit says.)
     "gpt-oss": ("gpt_oss", dict(head_dim=16, tie_word_embeddings=False, num_local_experts=4,
                                 num_experts_per_tok=2, intermediate_size=48, sliding_window=12,
                                 layer_types=["sliding_attention", "full_attention", "sliding_attention"],
-                                swiglu_limit=0.6, attention_bias=True,
+                                attention_bias=True,
                                 rope_parameters={"rope_type": "yarn", "rope_theta": 150000.0, "factor": 8.0,
                                                  "beta_fast": 32.0, "beta_slow": 1.0, "truncate": False,
                                                  "original_max_position_embeddings": 32})),

@@ -33,7 +33,7 @@ TEST_P(ArchParity, LogitsAndGreedyMatchTransformers) {
 INSTANTIATE_TEST_SUITE_P(Architectures, ArchParity,
                          ::testing::Values("llama3-rope", "llama-tied-bias", "mistral-sliding", "qwen2-bias",
                                            "qwen3-qknorm", "phi3-longrope", "gemma", "gemma2-softcap", "smollm3-nope",
-                                           "olmo2", "gemma3-text"),
+                                           "olmo2", "gemma3-text", "qwen3-moe", "mixtral", "gpt-oss"),
                          [](const auto& info) { return test::param_name(info.param); });
 
 // Gemma 3's multimodal checkpoints (model_type gemma3): the text model's config under

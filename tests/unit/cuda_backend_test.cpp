@@ -230,7 +230,8 @@ TEST_P(CudaArchParity, LogitsAndGreedyMatchTransformers) {
 std::vector<ArchCase> arch_cases() {
   std::vector<ArchCase> out;
   for (const char* a : {"llama3-rope", "llama-tied-bias", "mistral-sliding", "qwen2-bias", "qwen3-qknorm", "phi3-longrope",
-                        "gemma", "gemma2-softcap", "smollm3-nope", "gemma3-text", "olmo2"})
+                        "gemma", "gemma2-softcap", "smollm3-nope", "gemma3-text", "olmo2", "qwen3-moe", "mixtral",
+                        "gpt-oss"})
     for (Precision p : {Precision::F32, Precision::Fast}) out.push_back({a, p});
   return out;
 }
@@ -541,7 +542,8 @@ TEST(CudaMixture, MatchesTheCpuAndIsBatchInvariant) {
   };
   const nlohmann::json base = {{"hidden_size", 64}, {"num_hidden_layers", 3}, {"num_attention_heads", 4},
                                {"num_key_value_heads", 2}, {"head_dim", 16}, {"vocab_size", 320},
-                               {"rms_norm_eps", 1e-6}, {"max_position_embeddings", 4096}, {"num_experts_per_tok", 2}};
+                               {"rms_norm_eps", 1e-6}, {"max_position_embeddings", 4096}, {"num_experts_per_tok", 2},
+                               {"rope_theta", 10000.0}, {"tie_word_embeddings", false}};
   auto with = [&](nlohmann::json extra) {
     nlohmann::json c = base;
     c.update(extra);

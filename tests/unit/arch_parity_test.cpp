@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "convert/convert.h"
 #include "format/safetensors_writer.h"
 #include "format/weight_set.h"
 #include "runtime/engine.h"
@@ -27,6 +28,18 @@ TEST_P(ArchParity, LogitsAndGreedyMatchTransformers) {
   RecordProperty("relative_error", std::to_string(error));
   EXPECT_LE(error, 1e-4) << "max |diff| / max |logit|";
   // Greedy continuation, token by token through the KV cache.
+  EXPECT_EQ(test::greedy_continuation(*model, ref), ref["greedy_ids"].get<std::vector<int32_t>>());
+}
+
+// The same after `convert` to MLX's layout (float32: stacked experts, renamed or sanitized
+// tensors, the config as mlx-lm writes it).
+TEST_P(ArchParity, SameAfterConvert) {
+  const fs::path dir = test::data_dir() / "arch" / GetParam();
+  const auto ref = read_json_file(dir / "reference.json");
+  test::TempDir out;
+  convert_model(dir, out / "mlx", {.dtype = DType::F32});
+  auto model = Engine::load(out / "mlx", {.threads = 2});
+  EXPECT_LE(test::logits_error(*model, ref), 1e-4);
   EXPECT_EQ(test::greedy_continuation(*model, ref), ref["greedy_ids"].get<std::vector<int32_t>>());
 }
 

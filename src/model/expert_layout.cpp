@@ -47,11 +47,7 @@ void expect_shape(const WeightSet& ws, const TensorView& t, const std::vector<st
   for (const auto& s : allowed)
     if (t.shape() == s) return;
   std::string want;
-  for (const auto& s : allowed) {
-    want += want.empty() ? "[" : " or [";
-    for (size_t i = 0; i < s.size(); ++i) want += (i ? ", " : "") + std::to_string(s[i]);
-    want += "]";
-  }
+  for (const auto& s : allowed) want += (want.empty() ? "" : " or ") + shape_to_string(s);
   fail("{}: tensor '{}' has shape {}, expected {}", ws.dir().string(), t.name(), shape_to_string(t.shape()), want);
 }
 

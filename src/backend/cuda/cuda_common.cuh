@@ -31,6 +31,14 @@ __device__ __forceinline__ float warp_max(float v) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
+// (value, index) packed so that a larger key is a larger value or, for equal values, a
+// smaller index: a max over keys (an atomicMax, a warp's shuffles) is an argmax that
+// takes the first of equals. The index comes back as 0xFFFFFFFF − the low 32 bits.
+__device__ __forceinline__ unsigned long long argmax_key(float v, int64_t i) {
+  uint32_t u = __float_as_uint(v);
+  u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // order-preserving as unsigned
+  return (static_cast<unsigned long long>(u) << 32) | (0xFFFFFFFFu - uint32_t(i));
+}
 __device__ __forceinline__ float bf16_bits_to_f32(uint16_t b) { return __uint_as_float(uint32_t(b) << 16); }
 __device__ __forceinline__ float f16_bits_to_f32(uint16_t b) { return __half2float(__ushort_as_half(b)); }
 

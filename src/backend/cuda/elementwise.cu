@@ -58,14 +58,6 @@ __global__ void softcap_kernel(float* x, int64_t count, float cap) {
   if (i < count) x[i] = cap * tanhf(x[i] / cap);
 }
 
-// (value, index) packed so that a larger key is a larger value or, for equal values, a
-// smaller index: one 64-bit atomicMax then merges the blocks' candidates.
-__device__ __forceinline__ unsigned long long argmax_key(float v, int64_t i) {
-  uint32_t u = __float_as_uint(v);
-  u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // order-preserving as unsigned
-  return (static_cast<unsigned long long>(u) << 32) | (0xFFFFFFFFu - uint32_t(i));
-}
-
 __global__ void argmax_kernel(const float* x, int64_t n, unsigned long long* key, const uint32_t* allowed) {
   griddep_wait();
   unsigned long long best = 0;

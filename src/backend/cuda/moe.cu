@@ -34,16 +34,13 @@ __global__ void route_kernel(const float* logits, int n, int E, int K, bool reno
   __shared__ float prob[kWarps][kMaxExpertsPerToken];
   const int w = int(threadIdx.x >> 5);
   for (int k = 0; k < K; ++k) {
-    // The best expert not chosen yet: (probability, −index) packed as argmax_row does.
+    // The best expert not chosen yet (probabilities are ≥ 0: a key's high half is the
+    // probability's bits with the top bit set).
     unsigned long long best = 0;
     for (int e = lane; e < E; e += 32) {
       bool taken = false;
       for (int j = 0; j < k; ++j) taken = taken || chosen[w][j] == e;
-      if (taken) continue;
-      const float p = expf(x[e] - top) * inv;
-      const unsigned long long key = (static_cast<unsigned long long>(__float_as_uint(p) | 0x80000000u) << 32) |
-                                     (0xFFFFFFFFu - uint32_t(e));
-      best = max(best, key);
+      if (!taken) best = max(best, argmax_key(expf(x[e] - top) * inv, e));
     }
     for (int o = 16; o > 0; o >>= 1) best = max(best, __shfl_xor_sync(0xffffffffu, best, o));
     if (lane == 0) {

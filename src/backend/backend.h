@@ -57,9 +57,6 @@ class Backend {
 
 // The reason this program cannot run on CUDA ("" when it can), for the fallback to the CPU.
 std::string cuda_unsupported(const ModelProgram& program);
-// Mixture-of-experts layers on CUDA (backend/cuda/moe.cu), for the whole process: off
-// until their kernels have passed the GPU tests (MLXCPP_CUDA_MOE=1; the tests turn it on).
-void set_cuda_mixtures(bool on);
 
 struct CudaOptions {
   // Off: decode batches of kTensorCoreBatch sequences or more take the tensor-core product,

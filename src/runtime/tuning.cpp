@@ -18,7 +18,6 @@ Tuning tuning_from_environment() {
   }
   if (const char* h = std::getenv("MLXCPP_HUGE_PAGES")) t.huge_pages = std::string_view(h) != "0";
   if (const char* d = std::getenv("MLXCPP_DRAW_CTAS")) t.single_block_draw = std::string_view(d) == "1";
-  if (const char* m = std::getenv("MLXCPP_CUDA_MOE")) t.cuda_mixtures = std::string_view(m) == "1";
   return t;
 }
 
@@ -27,7 +26,6 @@ void apply_tuning(const Tuning& t) {
                          : t.cpu_kernel_cap == 1 ? cpu::Kernel::Avx2
                                                  : cpu::Kernel::Avx512);
   set_single_block_draw(t.single_block_draw);
-  set_cuda_mixtures(t.cuda_mixtures);
 }
 
 void apply_tuning(const Tuning& t, EngineOptions& options) { options.huge_pages = t.huge_pages; }

@@ -14,7 +14,6 @@ struct Tuning {
   int cpu_kernel_cap = 2;  // 0: none, 1: AVX2, 2: the best the CPU has
   bool huge_pages = true;
   bool single_block_draw = false;
-  bool cuda_mixtures = false;
 };
 
 Tuning tuning_from_environment();

@@ -742,19 +742,10 @@ void CudaBackend::forward(std::span<const SequenceStep> batch) {
 
 namespace mlxcpp {
 
-namespace {
-bool g_cuda_mixtures = false;  // set_cuda_mixtures
-}  // namespace
-
-void set_cuda_mixtures(bool on) { g_cuda_mixtures = on; }
-
 std::string cuda_unsupported(const ModelProgram& p) {
   if (!cuda::attention_supports_head_dim(p.head_dim)) return "head_dim " + std::to_string(p.head_dim) + " is over 256";
   if (p.heads % p.kv_heads != 0 || p.heads / p.kv_heads > 8) return "more than 8 query heads per KV head";
   for (const LayerProgram& l : p.layers) {
-    if (l.ffn.mixture() && !g_cuda_mixtures)
-      return "mixture-of-experts layers run on the CPU until the CUDA kernels have passed their GPU tests "
-             "(MLXCPP_CUDA_MOE=1 tries them)";
     if (l.ffn.top_k > cuda::kMaxExpertsPerToken)
       return "more than " + std::to_string(cuda::kMaxExpertsPerToken) + " experts per token";
     for (const GatedProjections& e : l.ffn.experts)

@@ -25,7 +25,6 @@ std::unique_ptr<DeviceSampler> make_cuda_sampler(int64_t) {
 }
 
 void set_single_block_draw(bool) {}
-void set_cuda_mixtures(bool) {}
 
 // Nothing to fall back from: make_cuda_backend says that CUDA is absent.
 std::string cuda_unsupported(const ModelProgram&) { return ""; }

@@ -72,6 +72,51 @@ MODELS = {
                                                  "original_max_position_embeddings": 32})),
 }
 
+MIN_ROUTING_MARGIN, ATTEMPTS = 0.002, 300
+
+def make_model(config, model_type):
+    model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.float32, attn_implementation="eager").eval()
+    # Spread the weights so logits have real structure (default init is tiny).
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if pname.endswith("sinks"):
+                p.normal_(0.0, 1.0)  # sinks large enough to take a visible share
+            elif p.dim() >= 2:
+                p.normal_(0.0, 0.08)
+            elif "norm" in pname:
+                p.normal_(0.0 if model_type.startswith("gemma") else 1.0, 0.1)
+            else:
+                p.normal_(0.0, 0.05)
+    return model
+
+def routing_margin(model, seq, config):
+    """The smallest gap between the k-th and (k+1)-th router probability over every token and
+    mixture layer (None for a dense model). Routers are the modules named *.router / *.gate
+    with one weight row per expert."""
+    experts = getattr(config, "num_local_experts", None) or getattr(config, "num_experts", None)
+    if not experts:
+        return None
+    k = config.num_experts_per_tok
+    gaps, hooks = [], []
+    def hook(module, args, output):
+        x = args[0].reshape(-1, args[0].shape[-1]).float()
+        logits = x @ module.weight.float().T
+        if getattr(module, "bias", None) is not None:
+            logits = logits + module.bias.float()
+        top = torch.softmax(logits, -1).sort(-1, descending=True).values
+        gaps.append((top[:, k - 1] - top[:, k]).min().item())
+    for mname, m in model.named_modules():
+        w = getattr(m, "weight", None)
+        if mname.rsplit(".", 1)[-1] in ("router", "gate") and w is not None and w.shape[0] == experts:
+            hooks.append(m.register_forward_hook(hook))
+    with torch.no_grad():
+        model(seq)
+    for h in hooks:
+        h.remove()
+    if not gaps:
+        sys.exit("no router found to hook")
+    return min(gaps)
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     g = torch.Generator().manual_seed(1234)
@@ -84,26 +129,35 @@ def main():
         kw = dict(COMMON)
         kw.update(extra)
         config = AutoConfig.for_model(model_type, **kw)
-        torch.manual_seed(zlib.crc32(name.encode()) % 1000)  # (str hash() changes per run)
-        model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.float32, attn_implementation="eager").eval()
-        # Spread the weights so logits have real structure (default init is tiny).
-        with torch.no_grad():
-            for p in model.parameters():
-                pname = [n for n, q in model.named_parameters() if q is p][0]
-                if pname.endswith("sinks"):
-                    p.normal_(0.0, 1.0)  # sinks large enough to take a visible share
-                elif p.dim() >= 2:
-                    p.normal_(0.0, 0.08)
-                elif "norm" in pname:
-                    p.normal_(0.0 if model_type.startswith("gemma") else 1.0, 0.1)
-                else:
-                    p.normal_(0.0, 0.05)
+        # Mixtures: weights redrawn until every routing decision (over `seq` and the greedy
+        # continuation) is clear, the k-th probability ahead of the next by MIN_ROUTING_MARGIN
+        # (else the clearest of ATTEMPTS draws): at a near tie the fast paths' bf16 rounding
+        # may pick the other expert, which tests the rounding, not the model.
+        best = None
+        for attempt in range(ATTEMPTS):
+            seed = zlib.crc32(name.encode()) % 1000 + 7919 * attempt  # (str hash() changes per run)
+            torch.manual_seed(seed)
+            model = make_model(config, model_type)
+            margin = routing_margin(model, seq, config)
+            if margin is not None and best is not None and margin <= best[0]:
+                continue
+            with torch.no_grad():
+                gen = model.generate(prompt, max_new_tokens=24, do_sample=False, min_new_tokens=24,
+                                     eos_token_id=None, pad_token_id=0)
+            if margin is None:
+                break
+            margin = min(margin, routing_margin(model, gen, config))
+            if best is None or margin > best[0]:
+                best = (margin, seed, model, gen)
+            if margin >= MIN_ROUTING_MARGIN:
+                break
+        if best is not None:
+            margin, seed, model, gen = best
+            print(f"{name}: seed {seed}, smallest routing margin {margin:.4f}")
         d = os.path.join(OUT, name)
         model.save_pretrained(d, safe_serialization=True)
         with torch.no_grad():
             logits = model(seq).logits[0].float()
-            gen = model.generate(prompt, max_new_tokens=24, do_sample=False, min_new_tokens=24,
-                                 eos_token_id=None, pad_token_id=0)
         ref = {"generator": f"tests/tools/make_arch_fixtures.py (transformers {transformers.__version__}, torch {torch.__version__}, float32, CPU, eager attention)",
                "model_type": model_type, "input_ids": seq[0].tolist(), "logits": logits.tolist(),
                "prompt_ids": prompt[0].tolist(), "greedy_ids": gen[0, prompt.shape[1]:].tolist()}

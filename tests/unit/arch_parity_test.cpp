@@ -31,6 +31,19 @@ TEST_P(ArchParity, LogitsAndGreedyMatchTransformers) {
   EXPECT_EQ(test::greedy_continuation(*model, ref), ref["greedy_ids"].get<std::vector<int32_t>>());
 }
 
+// The fast path (bf16 KV cache, int8/bf16 products where the weights allow) within bf16's
+// rounding of transformers' float32 logits, and the same greedy tokens. (The mixtures'
+// fixtures are drawn with clear routing, so that rounding cannot pick another expert.)
+TEST_P(ArchParity, FastPathWithinRoundingOfTransformers) {
+  const fs::path dir = test::data_dir() / "arch" / GetParam();
+  const auto ref = read_json_file(dir / "reference.json");
+  auto model = Engine::load(dir, {.threads = 2, .precision = Precision::Fast});
+  const double error = test::logits_error(*model, ref);
+  RecordProperty("relative_error", std::to_string(error));
+  EXPECT_LE(error, 2.5e-2) << "max |diff| / max |logit|";
+  EXPECT_EQ(test::greedy_continuation(*model, ref), ref["greedy_ids"].get<std::vector<int32_t>>());
+}
+
 // The same after `convert` to MLX's layout (float32: stacked experts, renamed or sanitized
 // tensors, the config as mlx-lm writes it).
 TEST_P(ArchParity, SameAfterConvert) {

@@ -4,7 +4,7 @@
 # run under qemu, and a bounded fuzzing run of every parser of untrusted bytes. Run
 # scripts/setup.sh first.
 # Usage: scripts/test.sh [--quick]   (--quick: Release suite only)
-# Env: MLXCPP_FUZZ_SECONDS (default 30 per target; longer campaigns: scripts/fuzz.sh SECONDS)
+# Env: MLXCPP_FUZZ_SECONDS (default 20 per target; longer campaigns: scripts/fuzz.sh SECONDS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="$(nproc)"
@@ -31,5 +31,5 @@ ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-san --output-on-failure -j"$j
 echo "== ARM64: the CPU kernels' test cross-compiled, run under qemu ==" >&2
 tests/tools/arm64_kernels_check.sh build-arm64
 
-echo "== fuzzing (libFuzzer, ${MLXCPP_FUZZ_SECONDS:-30} s per target) ==" >&2
-scripts/fuzz.sh "${MLXCPP_FUZZ_SECONDS:-30}"
+echo "== fuzzing (libFuzzer, ${MLXCPP_FUZZ_SECONDS:-20} s per target) ==" >&2
+scripts/fuzz.sh "${MLXCPP_FUZZ_SECONDS:-20}"

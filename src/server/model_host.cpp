@@ -30,9 +30,15 @@ ModelHost::~ModelHost() {
 }
 
 void ModelHost::submit(Job job) {
+  std::vector<Job> one;
+  one.push_back(std::move(job));
+  submit(std::move(one));
+}
+
+void ModelHost::submit(std::vector<Job> jobs) {
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(std::move(job));
+    for (Job& job : jobs) queue_.push_back(std::move(job));
   }
   wake_.notify_all();
 }

@@ -81,6 +81,8 @@ class ModelHost {
   ConstraintCompiler& constraints() { return *constraints_; }
 
   void submit(Job job);
+  // Jobs queued together, so that the scheduler sees them all at its next step.
+  void submit(std::vector<Job> jobs);
   size_t queued() const;
   size_t active() const;
   HostStats stats() const;

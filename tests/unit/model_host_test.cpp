@@ -111,7 +111,11 @@ TEST(ContinuousBatching, AFullKvPoolPreemptsAndTheTextIsUnchanged) {
   for (int i = 0; i < 4; ++i) reqs.push_back(greedy(host.tokenizer(), kPrompts[size_t(i)], 100));
   const auto expected = alone(reqs);
   std::vector<Outcome> outs(reqs.size());
-  for (size_t i = 0; i < reqs.size(); ++i) host.submit(job_for(reqs[i], outs[i]));
+  // Together, so that they overlap however this thread is scheduled (one at a time, a
+  // loaded machine could let the first run far ahead, and the pool would then hold them).
+  std::vector<Job> jobs;
+  for (size_t i = 0; i < reqs.size(); ++i) jobs.push_back(job_for(reqs[i], outs[i]));
+  host.submit(std::move(jobs));
   for (size_t i = 0; i < reqs.size(); ++i) {
     const GenerationResult got = outs[i].done.get_future().get();
     EXPECT_EQ(outs[i].error, "");

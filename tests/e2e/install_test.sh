@@ -2,6 +2,7 @@
 # `cmake --install` into a temporary prefix, then the examples built against the installed
 # package two ways (find_package(mlxcpp) and pkg-config), and run on the installed model.
 set -euo pipefail
+trap 'echo "FAIL at line $LINENO: $BASH_COMMAND" >&2' ERR
 build="$1"; src="$2"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
@@ -17,7 +18,10 @@ mv "$tmp/prefix" "$tmp/moved" && cp -a "$tmp/moved" "$tmp/prefix"
 out="$(cd / && "$tmp/moved/bin/mlxcpp" generate -p "The best way to" --raw --max-tokens 12 --precision f32 2>&1)"
 grep -qF -- "using the bundled model $tmp/moved/share/mlxcpp/models/fortune-tiny-mlx-4bit-g64" <<<"$out" || { echo "FAIL installed data: $out"; exit 1; }
 grep -qF -- "$want" <<<"$out" || { echo "FAIL installed generate: $out"; exit 1; }
-fast="$(cd / && "$tmp/moved/bin/mlxcpp" generate -p "The best way to" --raw --max-tokens 12 2>/dev/null | head -n 1)"
+# (The whole output is taken, then its first line: `| head -n 1` could close the pipe while
+# the CLI still writes, and under pipefail its SIGPIPE would end this script without a word.)
+fast="$(cd / && "$tmp/moved/bin/mlxcpp" generate -p "The best way to" --raw --max-tokens 12 2>/dev/null)"
+fast="$(head -n 1 <<<"$fast")"
 [ -n "$fast" ] || { echo "FAIL installed generate (fast path): no text"; exit 1; }
 "$tmp/moved/bin/mlxcpp" synth --like llama-3.2-1b --layers 1 -q -o "$tmp/synth" >/dev/null 2>&1 || { echo "FAIL installed synth"; exit 1; }
 rm -rf "$tmp/moved"

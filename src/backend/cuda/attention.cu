@@ -5,24 +5,14 @@
 // (their length set per row from its position alone, so that a sequence's result does not
 // depend on the batch) so that a single token still fills the GPU; prefill has a block per
 // query token already and uses one span. Attention sinks (gpt-oss) add exp(sink − max) to
-// the softmax's denominator when a row's spans are merged.
-#include <cfloat>
-
-#include "backend/cuda/head_prep.cuh"
+// the softmax's denominator when a row's spans are merged. Decode rows of a bf16 cache
+// whose head size attention_decode.cu takes go there instead (a warp per span).
+#include "backend/cuda/attention_spans.cuh"
 
 namespace mlxcpp::cuda {
 namespace {
 
 constexpr int kWarps = 4;
-
-template <typename T>
-__device__ __forceinline__ float kv_at(const void* base, int64_t i);
-template <>
-__device__ __forceinline__ float kv_at<float>(const void* base, int64_t i) { return static_cast<const float*>(base)[i]; }
-template <>
-__device__ __forceinline__ float kv_at<__nv_bfloat16>(const void* base, int64_t i) {
-  return __bfloat162float(static_cast<const __nv_bfloat16*>(base)[i]);
-}
 
 // Each lane holds up to DPL of the head's D values (lane·DPL + j < D); G ≤ MAXG query
 // heads per KV head.
@@ -38,6 +28,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
   const int64_t i = blockIdx.x, kvh = blockIdx.y, s = blockIdx.z;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const PassRow row = rows[i];
+  if (a.whole_rows_only && row.chunk > 0) return;
   const int64_t pos = row.pos;
   // The row's spans: of `chunk` positions each, or one for all of them.
   const int64_t chunk = row.chunk > 0 ? row.chunk : pos + 1;
@@ -55,26 +46,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
   // holds the new position also prepares and stores its key and value (no other block
   // reads that position).
   const bool owner = a.prepare && pos / chunk == s;
-  if (a.prepare && (lo < hi || owner)) {
-    const int count = G + (owner ? 1 : 0);
-    const float* krow = qrow + (a.H + kvh) * D;
-    const float* vrow = qrow + (a.H + a.KV + kvh) * D;
-    for (int64_t e = threadIdx.x; e < count * D; e += blockDim.x) {
-      const int64_t h = e / D, d = e - h * D;
-      qs[h][d] = h < G ? qrow[(kvh * G + h) * D + d] : krow[d];
-    }
-    const float* norm_w[MAXG + 1];
-    for (int h = 0; h <= MAXG; ++h) norm_w[h] = h < G ? a.q_norm : a.k_norm;
-    prepare_heads(&qs[0][0], count, DMAX, D, norm_w, a.eps, &a.rope, pos);
-    if (owner) {
-      const int64_t off = kv_index(kv, table, kvh, D, pos);
-      for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
-        store_kv<T>(kv.pool, off + d, qs[G][d]);
-        store_kv<T>(kv.pool, off + kv.value_elems + d, vrow[d]);
-      }
-      __syncthreads();  // the block's warps read them back below
-    }
-  }
+  if (a.prepare && (lo < hi || owner)) load_query_heads<T, MAXG, DMAX>(qs, qrow, kvh, G, a, pos, owner, kv, table);
 #pragma unroll
   for (int g = 0; g < MAXG; ++g) {
     m[g] = -FLT_MAX;
@@ -178,55 +150,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
       p[D] = span_m[threadIdx.x];
       p[D + 1] = span_l[threadIdx.x];
     }
-    // The last of the token's spans to finish for this KV head merges them all (no
-    // separate kernel); it leaves the counter at zero for the next layer.
-    __shared__ bool last;
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) last = atomicAdd(&a.counters[i * a.KV + kvh], 1u) == unsigned(splits - 1);
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
-    // Every span's (M, L) at once (the other blocks wrote them: read past L1, which may
-    // hold this buffer's previous use), then each output value from all spans.
-    __shared__ float all_m[MAXG][kMaxAttentionSpans], all_l[MAXG][kMaxAttentionSpans];
-    for (int e = threadIdx.x; e < G * splits; e += blockDim.x) {
-      const int g = e / splits, sp = e - g * splits;
-      const float* p = partial + ((i * a.H + kvh * G + g) * a.splits + sp) * (D + 2);
-      all_m[g][sp] = __ldcg(p + D);
-      all_l[g][sp] = __ldcg(p + D + 1);
-    }
-    __syncthreads();
-    if (threadIdx.x < G) {
-      const int g = threadIdx.x;
-      float M = -FLT_MAX, L = 0.0f;
-      for (int sp = 0; sp < splits; ++sp)
-        if (all_l[g][sp] > 0.0f) M = fmaxf(M, all_m[g][sp]);
-      for (int sp = 0; sp < splits; ++sp)
-        if (all_l[g][sp] > 0.0f) L += all_l[g][sp] * expf(all_m[g][sp] - M);
-      if (a.sinks) L += expf(a.sinks[kvh * G + g] - M);
-      span_m[g] = M, span_l[g] = L;
-    }
-    __syncthreads();
-    // Each span's share (0 for an empty one, whose values are 0 too), so that the sums
-    // below are branch-free and their loads all in flight at once: this merge is on the
-    // critical path of every layer.
-    __shared__ float share[MAXG][kMaxAttentionSpans];
-    for (int e = threadIdx.x; e < G * splits; e += blockDim.x) {
-      const int g = e / splits, sp = e - g * splits;
-      share[g][sp] = all_l[g][sp] > 0.0f ? expf(all_m[g][sp] - span_m[g]) / span_l[g] : 0.0f;
-    }
-    __syncthreads();
-    for (int64_t e = threadIdx.x; e < GD; e += blockDim.x) {
-      const int g = int(e / D);
-      const int64_t d = e - g * D;
-      const float* p = partial + (i * a.H + kvh * G + g) * a.splits * (D + 2) + d;
-      float sum = 0.0f;
-#pragma unroll 8
-      for (int sp = 0; sp < splits; ++sp) sum += __ldcg(p + sp * (D + 2)) * share[g][sp];
-      out_rows[e] = sum;
-    }
-    if (threadIdx.x == 0) a.counters[i * a.KV + kvh] = 0;
+    if (!merge_spans<MAXG>(a, partial, i, kvh, G, splits, splits, out_rows)) return;
   }
   if (xq)
     quantize_row_in_block(out_rows, GD, xq + (i * a.H + kvh * G) * D, xd + (i * a.H + kvh * G) * D / 32);
@@ -235,7 +159,8 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
 template <typename T, int DPL>
 void launch_split(const float* qkv, int n, const PassRow* rows, const int32_t* tables, const float* freqs, KvLayer kv, const AttnArgs& a, float* partial,
                   float* out, int8_t* xq, float2* xd, cudaStream_t st) {
-  const dim3 grid(unsigned(n), unsigned(a.KV), unsigned(a.splits));
+  // Rows of one span need one block per KV head.
+  const dim3 grid(unsigned(n), unsigned(a.KV), unsigned(a.whole_rows_only || !a.split_rows ? 1 : a.splits));
   const int64_t G = a.H / a.KV;
   if (G <= 1) launch(attention_split<T, DPL, 1>, grid, kWarps * 32, 0, st, qkv, rows, tables, freqs, kv, a, partial, out, xq, xd);
   else if (G <= 2) launch(attention_split<T, DPL, 2>, grid, kWarps * 32, 0, st, qkv, rows, tables, freqs, kv, a, partial, out, xq, xd);
@@ -264,6 +189,13 @@ void attention(const float* qkv, int n, const PassRow* rows, const int32_t* tabl
   if (a.splits < 1 || a.splits > kMaxAttentionSpans) throw std::runtime_error("attention: span count out of range");
   // Quantizing for dp4a needs whole 32-value blocks within a head.
   const bool quant = xq && a.D % 32 == 0;
+  if (a.splits > 1 && decode_attention_supported(kv, a.H, a.KV, a.D)) {
+    if (a.split_rows) decode_attention(qkv, n, rows, tables, freqs, kv, a, partial, out, quant ? xq : nullptr, xd, st);
+    if (!a.whole_rows) return;
+    AttnArgs whole = a;
+    whole.whole_rows_only = true;
+    return launch_for_dim<__nv_bfloat16>(qkv, n, rows, tables, freqs, kv, whole, partial, out, quant ? xq : nullptr, xd, st);
+  }
   if (kv.f32) launch_for_dim<float>(qkv, n, rows, tables, freqs, kv, a, partial, out, quant ? xq : nullptr, xd, st);
   else launch_for_dim<__nv_bfloat16>(qkv, n, rows, tables, freqs, kv, a, partial, out, quant ? xq : nullptr, xd, st);
 }

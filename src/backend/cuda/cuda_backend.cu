@@ -243,6 +243,7 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   MatmulScratch scratch_;
   unsigned* counters_ = nullptr;
+  bool split_rows_ = false, whole_rows_ = false;  // the pass's kinds of rows (AttnArgs)
   float *x_ = nullptr, *h_ = nullptr, *tmp_ = nullptr, *qkv_ = nullptr, *attn_ = nullptr, *gu_ = nullptr,
         *act_ = nullptr, *partial_ = nullptr;
   int8_t* xq_ = nullptr;
@@ -461,6 +462,7 @@ void CudaBackend::prepare_params(const std::vector<PassSeq>& seqs, int64_t m, in
   auto* freqs = reinterpret_cast<float*>(host_params_ + o_freqs);
   auto* tables = reinterpret_cast<int32_t*>(host_params_ + o_tables);
   int64_t r = 0;
+  split_rows_ = whole_rows_ = false;
   for (int64_t s = 0; s < S; ++s) {
     const PassSeq& q = seqs[size_t(s)];
     const SequenceStep& st = *q.step;
@@ -471,6 +473,7 @@ void CudaBackend::prepare_params(const std::vector<PassSeq>& seqs, int64_t m, in
       const int64_t pos = start + i;
       rows[r] = PassRow{int32_t(pos), int32_t(s * width), int32_t(s * freqs_per_seq_), decode ? decode_chunk(pos) : 0};
     }
+    (decode ? split_rows_ : whole_rows_) = true;
     std::copy_n(st.rope_freqs.data(), std::min<int64_t>(int64_t(st.rope_freqs.size()), freqs_per_seq_),
                 freqs + s * freqs_per_seq_);
     const auto& blocks = st.kv->blocks();
@@ -501,6 +504,7 @@ void CudaBackend::compute(int m, bool decode, bool prepare, int64_t rows_out) {
   const int64_t H = p.heads, KV = p.kv_heads, D = p.head_dim, qkv_cols = (H + 2 * KV) * D;
   const RopeArgs no_rope{0, false, 1.0, 1.0f, 0, nullptr};  // nothing rotates
   AttnArgs attn{H, KV, D, 1.0f, 0.0f, 0, decode ? kMaxAttentionSpans : 1, counters_};
+  attn.split_rows = split_rows_, attn.whole_rows = whole_rows_;
   embed_rows(embed_, tokens_, m, p.embed_scale, x_, stream_);
   rms_norm(x_, layers_[0].attn_norm, h_, m, p.hidden, eps, off, xq, xd, stream_);
   auto group = [&](const std::vector<DevMatrix>& parts, XIn x, float* y, int64_t y_stride) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "backend/cuda/matrix_plan.h"
 #include "backend/token_draw.h"
@@ -28,6 +29,23 @@ class DeviceSampler {
   virtual int32_t draw(const float* logits, const TokenDraw& draw) = 0;
 };
 std::unique_ptr<DeviceSampler> make_cuda_sampler(int64_t vocab);
+
+// Attention of decode rows alone, on host buffers: each row's query heads (already
+// normalised and rotated) over its own sequence's keys and values, which go into a bf16
+// paged cache as the backend's do. A row with a span length takes the decode kernel (its
+// positions in spans of that length, merged), one without it the one-span kernel.
+struct AttentionProblem {
+  int64_t heads = 0, kv_heads = 0, head_dim = 0;
+  float scale = 1.0f, softcap = 0.0f;
+  int64_t window = 0;               // 0: every earlier position
+  std::vector<float> sinks;         // [heads], or empty
+  std::vector<int32_t> positions;   // per row: its position (it attends to 0..pos)
+  std::vector<int32_t> spans;       // per row: span length, 0 for one span
+  std::vector<float> queries;       // [rows][heads · head_dim]
+  std::vector<std::vector<float>> keys, values;  // per row: [pos + 1][kv_heads][head_dim]
+};
+// [rows][heads · head_dim].
+std::vector<float> cuda_attention(const AttentionProblem& p);
 
 // The draw kernel in one block on every GPU (the path of GPUs before sm_90, which have no
 // thread-block clusters), for the whole process: how that path is tested on newer ones.

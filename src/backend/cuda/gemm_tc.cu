@@ -37,6 +37,9 @@ constexpr int kTilesPerWarp = 2;  // 16-row tiles
 constexpr int kThreads = kWarps * 32;
 constexpr int kBlockRows = kWarps * kTilesPerWarp * 16;
 constexpr int kUnroll = 2;  // 128-value blocks loaded before any is used (decode streams weights)
+// Two blocks an SM (at most 128 registers a thread): with one, its 8 warps could not hide
+// the loads' latency (ncu on the H100: 12 % occupancy, 70 % of cycles with no warp ready).
+constexpr int kBlocksPerSm = 2;
 
 template <bool F16>
 __device__ __forceinline__ void mma16816(const uint32_t a[4], uint32_t b0, uint32_t b1, float c[4]) {
@@ -77,39 +80,43 @@ __device__ __forceinline__ uint32_t dequant_pair(uint32_t w, int shift, uint32_t
 __device__ __forceinline__ uint32_t splat16(uint16_t v) { return uint32_t(v) | (uint32_t(v) << 16); }
 
 // A block: kWarps warps of kTilesPerWarp 16-row tiles, NT tiles of 8 tokens starting at
-// token blockIdx.y · NT · 8, the K blocks [z · chunk, (z + 1) · chunk) for z = blockIdx.z.
+// token blockIdx.x · NT · 8, the K blocks [z · chunk, (z + 1) · chunk) for z = blockIdx.z.
+// The token tiles are the grid's fastest dimension: the blocks that read the same weights
+// run together, and all but the first find them in L2.
 // Its sums go to y (one split) or to partial[z][token][row].
 template <bool F16, int NT>
-__global__ void __launch_bounds__(kThreads) gemm_tc_q4(DevMatrix m, const uint4* xh, int n, float* y, int64_t y_stride,
+__global__ void __launch_bounds__(kThreads, kBlocksPerSm) gemm_tc_q4(DevMatrix m, const uint4* xh, int n, float* y, int64_t y_stride,
                                                         int chunk, float* partial) {
   griddep_launch_dependents();
-  constexpr int R = kTilesPerWarp, U = kUnroll;
+  constexpr int R = kTilesPerWarp, U = NT <= 2 ? kUnroll : 1;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
-  const int64_t r0 = (int64_t(blockIdx.x) * kWarps + warp) * R * 16;
-  const int n0 = int(blockIdx.y) * NT * 8;
+  const int64_t r0 = (int64_t(blockIdx.y) * kWarps + warp) * R * 16;
+  const int n0 = int(blockIdx.x) * NT * 8;
   const int kblocks = int(m.cols >> 7);
   const int kb_begin = int(blockIdx.z) * chunk, kb_end = min(kblocks, kb_begin + chunk);
   const int64_t units_per_row = m.cols >> 3;  // 16-byte units of activations per token row
   // This lane's rows in each tile, g and g + 8 (a row past the end reads the last one;
   // dropped below), each 64 bytes per 128-value block: lane t's 16 bytes are values
   // 32t .. 32t + 31.
-  const uint4* w[R][2];
-  const uint16_t *sc[R][2], *bi[R][2];
+  // (32-bit offsets: registers are what bounds this kernel's occupancy.)
+  uint32_t woff[R][2], soff[R][2];
 #pragma unroll
   for (int i = 0; i < R; ++i)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const int64_t row = min(r0 + 16 * i + g + 8 * h, m.rows - 1);
-      w[i][h] = reinterpret_cast<const uint4*>(m.data + row * m.bytes_per_row) + t;
-      sc[i][h] = reinterpret_cast<const uint16_t*>(m.scales) + row * m.groups_per_row;
-      bi[i][h] = reinterpret_cast<const uint16_t*>(m.biases) + row * m.groups_per_row;
+      woff[i][h] = uint32_t(row * (m.bytes_per_row >> 4) + t);
+      soff[i][h] = uint32_t(row * m.groups_per_row);
     }
+  const uint4* wdata = reinterpret_cast<const uint4*>(m.data);
+  const uint16_t* scales = reinterpret_cast<const uint16_t*>(m.scales);
+  const uint16_t* biases = reinterpret_cast<const uint16_t*>(m.biases);
   // The token of this lane's B fragments in each tile: column g (past n: the last token,
   // whose results are dropped).
-  const uint4* xp[NT];
+  uint32_t xoff[NT];
 #pragma unroll
-  for (int nt = 0; nt < NT; ++nt) xp[nt] = xh + int64_t(min(n0 + nt * 8 + g, n - 1)) * units_per_row + 4 * t;
+  for (int nt = 0; nt < NT; ++nt) xoff[nt] = uint32_t(min(n0 + nt * 8 + g, n - 1) * units_per_row + t);
 
   float acc[R][NT][4];
 #pragma unroll
@@ -131,9 +138,9 @@ __global__ void __launch_bounds__(kThreads) gemm_tc_q4(DevMatrix m, const uint4*
       for (int i = 0; i < R; ++i)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-          q[u][i][h] = __ldg(w[i][h] + int64_t(kb) * 4);
-          s2[u][i][h] = splat16(__ldg(sc[i][h] + gi));
-          b2[u][i][h] = splat16(__ldg(bi[i][h] + gi));
+          q[u][i][h] = __ldg(wdata + woff[i][h] + uint32_t(kb) * 4);
+          s2[u][i][h] = splat16(__ldg(scales + soff[i][h] + gi));
+          b2[u][i][h] = splat16(__ldg(biases + soff[i][h] + gi));
         }
     }
     if (!waited) {  // the activations are the previous kernel's output
@@ -148,7 +155,7 @@ __global__ void __launch_bounds__(kThreads) gemm_tc_q4(DevMatrix m, const uint4*
       for (int j = 0; j < 4; ++j) {
         uint4 xv[NT];
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt) xv[nt] = __ldg(xp[nt] + int64_t(kb) * 16 + j);
+        for (int nt = 0; nt < NT; ++nt) xv[nt] = __ldg(xh + xoff[nt] + uint32_t(kb) * 16 + 4 * j);
 #pragma unroll
         for (int i = 0; i < R; ++i) {
           const uint32_t wa = (&q[u][i][0].x)[j], wb = (&q[u][i][1].x)[j];
@@ -212,23 +219,28 @@ __global__ void to_mma_order(const float* x, int64_t units, uint4* out) {
       return *reinterpret_cast<const uint32_t*>(&h);
     }
   };
-  out[u] = make_uint4(pack(a.x, a.z), pack(b.x, b.z), pack(a.y, a.w), pack(b.y, b.w));
+  // Lane t's four units of a 128-value block (values 32t .. 32t + 31, read one per MMA step
+  // j) are stored j-major, so that the four lanes of a token read 64 contiguous bytes at
+  // each step.
+  const int64_t w = u & 15, at = (u - w) + 4 * (w & 3) + (w >> 2);
+  out[at] = make_uint4(pack(a.x, a.z), pack(b.x, b.z), pack(a.y, a.w), pack(b.y, b.w));
 }
 
 template <bool F16, int NT>
 void launch_tc(const DevMatrix& m, const uint4* xh, int n, float* y, int64_t ys, int splits, int chunk, float* partial,
                cudaStream_t st) {
-  const dim3 grid(ceil_div(m.rows, kBlockRows), ceil_div(n, NT * 8), unsigned(splits));
+  const dim3 grid(ceil_div(n, NT * 8), ceil_div(m.rows, kBlockRows), unsigned(splits));
   launch(gemm_tc_q4<F16, NT>, grid, kThreads, 0, st, m, xh, n, y, ys, chunk, partial);
 }
 
+// Up to 32 tokens in one tile column; more in several (a token's column is computed the
+// same way in any of them).
 template <bool F16>
 void launch_tc_tokens(const DevMatrix& m, const uint4* xh, int n, float* y, int64_t ys, int splits, int chunk,
                       float* partial, cudaStream_t st) {
   if (n <= 8) launch_tc<F16, 1>(m, xh, n, y, ys, splits, chunk, partial, st);
   else if (n <= 16) launch_tc<F16, 2>(m, xh, n, y, ys, splits, chunk, partial, st);
-  else if (n <= 32) launch_tc<F16, 4>(m, xh, n, y, ys, splits, chunk, partial, st);
-  else launch_tc<F16, 8>(m, xh, n, y, ys, splits, chunk, partial, st);
+  else launch_tc<F16, 4>(m, xh, n, y, ys, splits, chunk, partial, st);
 }
 
 // K blocks per split: enough splits that the grid has two blocks per SM, each split at

@@ -167,6 +167,10 @@ struct AttnArgs {
   float eps = 0.0f;
   RopeArgs rope;
   const float* sinks = nullptr;  // [H] a learned logit per query head in every softmax (gpt-oss), or null
+  // Which of a pass's rows there are: of one decode token (PassRow::chunk > 0, split into
+  // spans) and of several (one span each).
+  bool split_rows = true, whole_rows = true;
+  bool whole_rows_only = false;  // set by attention(): the split rows are another kernel's
 };
 // Attention of n rows (q inside qkv, prepared unless a.prepare) over their sequences'
 // blocks. A row with a span length (PassRow::chunk) splits its positions into spans of
@@ -174,6 +178,12 @@ struct AttnArgs {
 // to finish combines; a row without one takes them in one span. Into out [n, H·D] (+
 // quantized).
 bool attention_supports_head_dim(int64_t d);
+// Whether decode_attention (a warp per span, bf16 caches) takes a decode row of this
+// layer; attention() sends its split rows there when it does.
+bool decode_attention_supported(const KvLayer& kv, int64_t H, int64_t KV, int64_t D);
+void decode_attention(const float* qkv, int n, const PassRow* rows, const int32_t* tables, const float* freqs,
+                      KvLayer kv, const AttnArgs& a, float* partial, float* out, int8_t* xq, float2* xd,
+                      cudaStream_t st);
 void attention(const float* qkv, int n, const PassRow* rows, const int32_t* tables, const float* freqs, KvLayer kv,
                const AttnArgs& a, float* partial, float* out, int8_t* xq, float2* xd, cudaStream_t st);
 

@@ -24,6 +24,10 @@ std::unique_ptr<DeviceSampler> make_cuda_sampler(int64_t) {
   fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");
 }
 
+std::vector<float> cuda_attention(const AttentionProblem&) {
+  fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");
+}
+
 void set_single_block_draw(bool) {}
 
 // Nothing to fall back from: make_cuda_backend says that CUDA is absent.

@@ -94,6 +94,7 @@ struct DevLayer {
   // down] matrices as an array in device memory for the kernels that pick them per row.
   DevMatrix router;
   const DevMatrix* experts = nullptr;
+  DevMatrix expert_gate_format, expert_down_format;  // host copies of expert 0's (their format)
   int expert_count = 0, top_k = 0;
   bool renormalize = false;
 };
@@ -251,6 +252,8 @@ class CudaBackend final : public Backend {
   float *router_logits_ = nullptr, *expert_weights_ = nullptr, *expert_gu_ = nullptr, *expert_act_ = nullptr,
         *expert_out_ = nullptr;
   int32_t* expert_ids_ = nullptr;
+  int8_t* expert_xq_ = nullptr;  // the expert activations quantized for the down products
+  float2* expert_xd_ = nullptr;
   unsigned long long* dev_keys_ = nullptr;
   // This pass's inputs in device memory, uploaded from the pinned host_params_:
   // [tokens m | rows m | RoPE frequencies per sequence | block tables per sequence].
@@ -334,6 +337,8 @@ void CudaBackend::carve_scratch() {
     expert_weights_ = a.take<float>(f(slots));
     expert_gu_ = a.take<float>(f(slots * 2 * p.expert_ffn));
     expert_act_ = a.take<float>(f(slots * p.expert_ffn));
+    expert_xq_ = a.take<int8_t>(uint64_t(slots * p.expert_ffn));
+    expert_xd_ = a.take<float2>(uint64_t(slots * p.expert_ffn / 32) * 8);
     expert_out_ = a.take<float>(f(slots * p.hidden));
   }
   scratch_.tile_elems = std::max(std::min<int64_t>(max_matrix, int64_t(64) << 20), max_cols);
@@ -397,6 +402,8 @@ void CudaBackend::upload() {
       DevMatrix* table = weights_.take<DevMatrix>(experts.size() * sizeof(DevMatrix));
       MLXCPP_CUDA_CHECK(cudaMemcpy(table, experts.data(), experts.size() * sizeof(DevMatrix), cudaMemcpyHostToDevice));
       d.experts = table;
+      d.expert_gate_format = experts.front();
+      d.expert_down_format = experts[2];
       d.expert_count = int(l.ffn.experts.size());
       d.top_k = l.ffn.top_k;
       d.renormalize = l.ffn.renormalize;
@@ -552,17 +559,20 @@ void CudaBackend::compute(int m, bool decode, bool prepare, int64_t rows_out) {
 }
 
 // A mixture-of-experts feed-forward of m rows into tmp_: the router's choice of each row's
-// experts, then each (row, expert) slot's gated product with the expert's weights (float32
-// activations: the slots read different matrices), then the weighted sum per row.
+// experts, then each (row, expert) slot's gated product with the expert's weights (the slots
+// read different matrices; int8 activations where the dense products take them too), then
+// the weighted sum per row.
 void CudaBackend::mixture(const DevLayer& L, int m, XIn h, Product product) {
   const int64_t F = p_.expert_ffn, H = p_.hidden;
   const int K = L.top_k, slots = m * K;
   linear(L.router, h, m, router_logits_, L.expert_count, f32_, scratch_, stream_, product);
   moe_route(router_logits_, m, L.expert_count, K, L.renormalize, expert_ids_, expert_weights_, stream_);
-  expert_gemv(L.experts, 0, F, expert_ids_, slots, h.x, K, expert_gu_, 2 * F, stream_);
-  expert_gemv(L.experts, 1, F, expert_ids_, slots, h.x, K, expert_gu_ + F, 2 * F, stream_);
-  act_mul(expert_gu_, slots, F, L.activation, L.clamp_limit, expert_act_, nullptr, nullptr, stream_);
-  expert_gemv(L.experts, 2, H, expert_ids_, slots, expert_act_, 1, expert_out_, H, stream_);
+  expert_gemv(L.experts, L.expert_gate_format, 0, 2, F, expert_ids_, slots, h, K, expert_gu_, 2 * F, F, stream_);
+  const bool quant = h.xq && F % 32 == 0;
+  act_mul(expert_gu_, slots, F, L.activation, L.clamp_limit, expert_act_, quant ? expert_xq_ : nullptr,
+          quant ? expert_xd_ : nullptr, stream_);
+  const XIn act{expert_act_, quant ? expert_xq_ : nullptr, quant ? expert_xd_ : nullptr};
+  expert_gemv(L.experts, L.expert_down_format, 2, 1, H, expert_ids_, slots, act, 1, expert_out_, H, 0, stream_);
   moe_combine(expert_out_, expert_weights_, m, K, H, tmp_, stream_);
 }
 

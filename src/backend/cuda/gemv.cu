@@ -11,136 +11,23 @@
 //  - gemv_generic: every format through load8, float32 activations (also the reference
 //    precision's path).
 #include "backend/cuda/gemv.cuh"
+#include "backend/cuda/gemv_rows.cuh"
 
 namespace mlxcpp::cuda {
 namespace {
 
 constexpr int kWarps = 4;  // per block
 
-__device__ __forceinline__ int dp4a_us(uint32_t a, int b, int c) {
-  int d;
-  asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-  return d;
-}
-
-template <int SCALE>  // 0: bf16, 1: f16, 2: f32
-__device__ __forceinline__ float scale_at(const uint8_t* p, int64_t i) {
-  if constexpr (SCALE == 2) return __ldg(reinterpret_cast<const float*>(p) + i);
-  const uint16_t b = __ldg(reinterpret_cast<const unsigned short*>(p) + i);
-  return SCALE == 1 ? f16_bits_to_f32(b) : bf16_bits_to_f32(b);
-}
-
-// Each warp computes R consecutive output rows; a lane takes 32-value chunks (BITS 32-bit
-// words each: 16 B at 4 bits, 32 B at 8), U at a time, all loaded before any is used so
-// that enough bytes are in flight to cover the memory latency: decode is a pure stream of
-// weights. The weights of the first chunks are requested before waiting for the previous
-// kernel (programmatic dependent launch). (Running the residual norm that follows in the
-// last block to finish, instead of its own kernel, measured 43 % slower: one block's
-// serial tail plus a fence in every block.)
 template <int BITS, int R, int NT, int SCALE, int U>
 __global__ void __launch_bounds__(kWarps * 32) gemv_dp4a(DevMatrix m, const int8_t* xq, const float2* xd, int n_all,
                                                          float* y, int64_t y_stride, int tiles) {
-  constexpr int V = BITS / 4;  // 16-byte loads per chunk and row
   griddep_launch_dependents();
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int warp = threadIdx.x >> 5;
   const int tile = int(blockIdx.x % unsigned(tiles));
   const int64_t r0 = (int64_t(blockIdx.x / unsigned(tiles)) * kWarps + warp) * R;
   const int n = min(NT, n_all - tile * NT);
-  xq += int64_t(tile) * NT * m.cols;
-  xd += int64_t(tile) * NT * (m.cols >> 5);
-  y += int64_t(tile) * NT * y_stride;
-  const bool active = r0 < m.rows;
-  const int chunks = int(m.cols >> 5), chunk_shift = m.group_shift - 5;
-  const int64_t words_per_row = (m.cols * BITS) >> 5;
-  const uint4* wrow[R];
-  int64_t srow[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int64_t row = min(r0 + r, m.rows - 1);  // a tail row past the end recomputes the last; dropped below
-    wrow[r] = reinterpret_cast<const uint4*>(reinterpret_cast<const uint32_t*>(m.data) + row * words_per_row);
-    srow[r] = row * m.groups_per_row;
-  }
-  float acc[R][NT];
-#pragma unroll
-  for (int r = 0; r < R; ++r)
-#pragma unroll
-    for (int t = 0; t < NT; ++t) acc[r][t] = 0.0f;
-
-  bool waited = false;
-  for (int c0 = lane; active && c0 < chunks; c0 += 32 * U) {
-    uint4 w[U][R][V];
-    float s[U][R], b[U][R];
-    int4 xa[U][NT], xb[U][NT];
-    float2 d[U][NT];
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int c = min(c0 + 32 * u, chunks - 1);  // past the end: a valid address, result unused
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-#pragma unroll
-        for (int j = 0; j < V; ++j) w[u][r][j] = __ldg(wrow[r] + int64_t(c) * V + j);
-        s[u][r] = scale_at<SCALE>(m.scales, srow[r] + (c >> chunk_shift));
-        b[u][r] = scale_at<SCALE>(m.biases, srow[r] + (c >> chunk_shift));
-      }
-    }
-    if (!waited) {
-      griddep_wait();
-      waited = true;
-    }
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int c = min(c0 + 32 * u, chunks - 1);
-#pragma unroll
-      for (int t = 0; t < NT; ++t) {
-        const int tt = min(t, n - 1);
-        const int4* xp = reinterpret_cast<const int4*>(xq + tt * m.cols) + 2 * c;
-        xa[u][t] = __ldg(xp);
-        xb[u][t] = __ldg(xp + 1);
-        d[u][t] = __ldg(xd + tt * chunks + c);
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      if (c0 + 32 * u >= chunks) break;
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        const uint32_t* wv = reinterpret_cast<const uint32_t*>(&w[u][r][0]);
-#pragma unroll
-        for (int t = 0; t < NT; ++t) {
-          const int xw[8] = {xa[u][t].x, xa[u][t].y, xa[u][t].z, xa[u][t].w, xb[u][t].x, xb[u][t].y, xb[u][t].z, xb[u][t].w};
-          int i1 = 0;
-          if constexpr (BITS == 4) {
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-              const int lo = int(wv[j] & 0x0F0F0F0Fu), hi = int((wv[j] >> 4) & 0x0F0F0F0Fu);
-              i1 = __dp4a(lo, xw[2 * j], i1);
-              i1 = __dp4a(hi, xw[2 * j + 1], i1);
-            }
-          } else {
-#pragma unroll
-            for (int j = 0; j < 8; ++j) i1 = dp4a_us(wv[j], xw[j], i1);
-          }
-          acc[r][t] += s[u][r] * (d[u][t].x * float(i1)) + b[u][r] * d[u][t].y;
-        }
-      }
-    }
-  }
-  if (!waited) griddep_wait();
-#pragma unroll
-  for (int r = 0; r < R; ++r)
-#pragma unroll
-    for (int t = 0; t < NT; ++t) acc[r][t] = warp_sum(acc[r][t]);
-  if (lane == 0 && active)
-#pragma unroll
-    for (int t = 0; t < NT; ++t) {
-      if (t >= n) break;
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        const int64_t row = r0 + r;
-        if (row >= m.rows) break;
-        y[t * y_stride + row] = acc[r][t] + (m.bias ? m.bias[row] : 0.0f);
-      }
-    }
+  dp4a_rows<BITS, R, NT, SCALE, U>(m, xq + int64_t(tile) * NT * m.cols, xd + int64_t(tile) * NT * (m.cols >> 5), n,
+                                   y + int64_t(tile) * NT * y_stride, y_stride, r0, false);
 }
 
 // One warp per output row; lanes take 8-element units.

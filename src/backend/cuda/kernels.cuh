@@ -77,10 +77,14 @@ constexpr int kMaxExpertsPerToken = 16;
 // ascending order and its weight (softmax probability, renormalised over the K if asked).
 void moe_route(const float* logits, int n, int E, int K, bool renormalize, int32_t* expert, float* weight,
                cudaStream_t st);
-// y[s, r] (row stride y_stride) = experts[expert[s]·3 + which][r] · x[s / x_div] + its
-// bias, for slots s < slots; `experts` is device memory, each matrix `rows` rows.
-void expert_gemv(const DevMatrix* experts, int which, int64_t rows, const int32_t* expert, int slots, const float* x,
-                 int x_div, float* y, int64_t y_stride, cudaStream_t st);
+// y[s, r] (row stride y_stride) = experts[expert[s]·3 + which + z][r] · x[s / x_div] + its
+// bias, for slots s < slots and z < count (matrix z's outputs at y + z·y_next); `experts`
+// is device memory, each matrix `rows` rows, all in the format of `format` (a host copy of
+// one). Quantized activations (x.xq) take the dense decode's dp4a rows where the format
+// allows; otherwise float32 (x.x).
+void expert_gemv(const DevMatrix* experts, const DevMatrix& format, int which, int count, int64_t rows,
+                 const int32_t* expert, int slots, XIn x, int x_div, float* y, int64_t y_stride, int64_t y_next,
+                 cudaStream_t st);
 // out[t] = Σ_k weight[t·K + k] · y[t·K + k] for n rows of H values.
 void moe_combine(const float* y, const float* weight, int n, int K, int64_t H, float* out, cudaStream_t st);
 void softcap(float* x, int64_t count, float cap, cudaStream_t st);

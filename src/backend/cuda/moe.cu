@@ -6,7 +6,8 @@
 // backend does: a sequence's result does not depend on the rows beside it.
 #include <cfloat>
 
-#include "backend/cuda/kernels.cuh"
+#include "backend/cuda/gemv.cuh"
+#include "backend/cuda/gemv_rows.cuh"
 
 namespace mlxcpp::cuda {
 namespace {
@@ -66,14 +67,15 @@ __global__ void route_kernel(const float* logits, int n, int E, int K, bool reno
 }
 
 // y[s, r] = W[expert[s]][r] · x[s / x_div] (+ the expert's bias), one warp per (row, slot);
-// `experts` holds the layer's [E][3] matrices (gate, up, down), `which` picks one.
+// `experts` holds the layer's [E][3] matrices (gate, up, down), matrix which + blockIdx.z
+// of them, its outputs at y + blockIdx.z · y_next.
 __global__ void __launch_bounds__(kWarps * 32) expert_gemv_kernel(const DevMatrix* experts, int which,
                                                                   const int32_t* expert, const float* x, int x_div,
-                                                                  float* y, int64_t y_stride) {
+                                                                  float* y, int64_t y_stride, int64_t y_next) {
   griddep_wait();
   const int lane = threadIdx.x & 31;
   const int64_t s = blockIdx.y;
-  const DevMatrix& m = experts[expert[s] * 3 + which];
+  const DevMatrix& m = experts[expert[s] * 3 + which + int(blockIdx.z)];
   const int64_t row = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   if (row >= m.rows) return;
   const float* xs = x + (s / x_div) * m.cols;
@@ -85,7 +87,35 @@ __global__ void __launch_bounds__(kWarps * 32) expert_gemv_kernel(const DevMatri
     acc += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w + w[4] * b.x + w[5] * b.y + w[6] * b.z + w[7] * b.w;
   }
   acc = warp_sum(acc);
-  if (lane == 0) y[s * y_stride + row] = acc + (m.bias ? m.bias[row] : 0.0f);
+  if (lane == 0) y[s * y_stride + int64_t(blockIdx.z) * y_next + row] = acc + (m.bias ? m.bias[row] : 0.0f);
+}
+
+// The same with int8 activations (decode rows): the dense layers' dp4a rows, R a warp.
+constexpr int kExpertRows = 2;
+template <int BITS, int SCALE>
+__global__ void __launch_bounds__(kWarps * 32) expert_dp4a_kernel(const DevMatrix* experts, int which,
+                                                                  const int32_t* expert, const int8_t* xq,
+                                                                  const float2* xd, int x_div, float* y,
+                                                                  int64_t y_stride, int64_t y_next) {
+  griddep_wait();  // the router's choice picks the weights
+  const int64_t s = blockIdx.y;
+  const DevMatrix m = experts[expert[s] * 3 + which + int(blockIdx.z)];
+  const int64_t r0 = (int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5)) * kExpertRows;
+  const int64_t xs = s / x_div;
+  dp4a_rows<BITS, kExpertRows, 1, SCALE, 4>(m, xq + xs * m.cols, xd + xs * (m.cols >> 5), 1,
+                                             y + s * y_stride + int64_t(blockIdx.z) * y_next, 0, r0, true);
+}
+
+template <int BITS>
+void launch_expert_dp4a(const DevMatrix& format, dim3 grid, cudaStream_t st, const DevMatrix* experts, int which,
+                        const int32_t* expert, const int8_t* xq, const float2* xd, int x_div, float* y,
+                        int64_t y_stride, int64_t y_next) {
+  if (format.scale_bytes == 4)
+    launch(expert_dp4a_kernel<BITS, 2>, grid, kWarps * 32, 0, st, experts, which, expert, xq, xd, x_div, y, y_stride, y_next);
+  else if (format.scales_f16)
+    launch(expert_dp4a_kernel<BITS, 1>, grid, kWarps * 32, 0, st, experts, which, expert, xq, xd, x_div, y, y_stride, y_next);
+  else
+    launch(expert_dp4a_kernel<BITS, 0>, grid, kWarps * 32, 0, st, experts, which, expert, xq, xd, x_div, y, y_stride, y_next);
 }
 
 // out[t, c] = Σ_k weight[t, k] · y[t·K + k, c], the slots in order.
@@ -107,10 +137,17 @@ void moe_route(const float* logits, int n, int E, int K, bool renormalize, int32
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 
-void expert_gemv(const DevMatrix* experts, int which, int64_t rows, const int32_t* expert, int slots, const float* x,
-                 int x_div, float* y, int64_t y_stride, cudaStream_t st) {
-  const dim3 grid(ceil_div(rows, int64_t(kWarps)), unsigned(slots));
-  launch(expert_gemv_kernel, grid, kWarps * 32, 0, st, experts, which, expert, x, x_div, y, y_stride);
+void expert_gemv(const DevMatrix* experts, const DevMatrix& format, int which, int count, int64_t rows,
+                 const int32_t* expert, int slots, XIn x, int x_div, float* y, int64_t y_stride, int64_t y_next,
+                 cudaStream_t st) {
+  if (x.xq && dp4a_eligible(format)) {
+    const dim3 grid(ceil_div(rows, int64_t(kWarps) * kExpertRows), unsigned(slots), unsigned(count));
+    if (format.bits == 4) launch_expert_dp4a<4>(format, grid, st, experts, which, expert, x.xq, x.xd, x_div, y, y_stride, y_next);
+    else launch_expert_dp4a<8>(format, grid, st, experts, which, expert, x.xq, x.xd, x_div, y, y_stride, y_next);
+  } else {
+    const dim3 grid(ceil_div(rows, int64_t(kWarps)), unsigned(slots), unsigned(count));
+    launch(expert_gemv_kernel, grid, kWarps * 32, 0, st, experts, which, expert, x.x, x_div, y, y_stride, y_next);
+  }
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 

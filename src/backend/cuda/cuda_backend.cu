@@ -542,12 +542,14 @@ void CudaBackend::compute(int m, bool decode, bool prepare, int64_t rows_out) {
     const float* next = l + 1 < layers_.size() ? layers_[l + 1].attn_norm : final_norm_;
     if (L.experts) {
       mixture(L, m, XIn{h_, xq, xd}, product);
+      residual_norm_mixture(x_, MixtureDelta{expert_out_, expert_weights_, L.top_k}, tmp_, L.ffn_post_norm, next, h_,
+                            m, p.hidden, eps, off, xq, xd, stream_);
     } else {
       group(L.gate_up, XIn{h_, xq, xd}, gu_, 2 * p.ffn);
       act_mul(gu_, m, p.ffn, L.activation, L.clamp_limit, act_, xq_ffn, xd_ffn, stream_);
       linear(L.down, XIn{act_, xq_ffn, xd_ffn}, m, tmp_, p.hidden, f32_, scratch_, stream_, product);
+      residual_norm(x_, tmp_, L.ffn_post_norm, next, h_, m, p.hidden, eps, off, xq, xd, stream_);
     }
-    residual_norm(x_, tmp_, L.ffn_post_norm, next, h_, m, p.hidden, eps, off, xq, xd, stream_);
   }
   if (rows_out == 0) return;
   const int64_t first = m - rows_out;
@@ -558,10 +560,10 @@ void CudaBackend::compute(int m, bool decode, bool prepare, int64_t rows_out) {
   if (p.final_softcap > 0) softcap(logits_, rows_out * p.vocab, p.final_softcap, stream_);
 }
 
-// A mixture-of-experts feed-forward of m rows into tmp_: the router's choice of each row's
+// A mixture-of-experts feed-forward of m rows: the router's choice of each row's
 // experts, then each (row, expert) slot's gated product with the expert's weights (the slots
-// read different matrices; int8 activations where the dense products take them too), then
-// the weighted sum per row.
+// read different matrices; int8 activations where the dense products take them too) into
+// expert_out_; the weighted sum per row happens in the residual norm that follows.
 void CudaBackend::mixture(const DevLayer& L, int m, XIn h, Product product) {
   const int64_t F = p_.expert_ffn, H = p_.hidden;
   const int K = L.top_k, slots = m * K;
@@ -573,7 +575,6 @@ void CudaBackend::mixture(const DevLayer& L, int m, XIn h, Product product) {
           quant ? expert_xd_ : nullptr, stream_);
   const XIn act{expert_act_, quant ? expert_xq_ : nullptr, quant ? expert_xd_ : nullptr};
   expert_gemv(L.experts, L.expert_down_format, 2, 1, H, expert_ids_, slots, act, 1, expert_out_, H, 0, stream_);
-  moe_combine(expert_out_, expert_weights_, m, K, H, tmp_, stream_);
 }
 
 // Upload, compute and the outputs' kernels and downloads, on the stream (or into a graph).

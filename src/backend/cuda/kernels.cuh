@@ -64,6 +64,16 @@ void rms_norm(const float* x, const float* w, float* y, int n, int64_t cols, flo
 // x += (delta_w ? rms_norm(delta, delta_w) : delta); then y = rms_norm(x, w) (+ quantized).
 void residual_norm(float* x, const float* delta, const float* delta_w, const float* w, float* y, int n, int64_t cols,
                    float eps, bool offset, int8_t* xq, float2* xd, cudaStream_t st);
+// residual_norm with a mixture's output as the delta: row r's is Σ_k weight[r·K + k] ·
+// y[r·K + k] (y: the K slots' rows of `cols` values), summed inside the norm's kernel
+// where the row fits its registers, else by moe_combine into `scratch` first.
+struct MixtureDelta {
+  const float* y = nullptr;
+  const float* weight = nullptr;
+  int K = 0;
+};
+void residual_norm_mixture(float* x, MixtureDelta mix, float* scratch, const float* delta_w, const float* w, float* y,
+                           int n, int64_t cols, float eps, bool offset, int8_t* xq, float2* xd, cudaStream_t st);
 // In place: rms_norm of the `cols` values at x + r·stride, r < n.
 void segment_norm(float* x, int n, int64_t stride, int64_t cols, const float* w, float eps, cudaStream_t st);
 

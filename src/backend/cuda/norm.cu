@@ -66,12 +66,15 @@ __global__ void residual_norm_kernel(float* x, const float* delta, const float* 
 // blockDim = cols / VPT): every load is issued up front and the dp4a quantization of
 // each block of 32 happens among the 32/VPT threads that hold it, so a decode step's
 // norm is a single pass over memory. delta null: y = rms_norm(x) only.
+// mix.y: the delta is a mixture's output, Σ_k weight[r·K + k] · y[r·K + k] (moe_combine's
+// sum, in its order), read here instead of from a combined row.
 template <int VPT>
 __global__ void norm_regs_kernel(float* x, const float* delta, const float* delta_w, const float* w, float* y,
-                                 int64_t cols, float eps, bool offset, int8_t* xq, float2* xd) {
+                                 int64_t cols, float eps, bool offset, int8_t* xq, float2* xd, MixtureDelta mix) {
   griddep_wait();
   const int64_t r = blockIdx.x, base = r * cols + int64_t(threadIdx.x) * VPT;
   const int64_t wbase = int64_t(threadIdx.x) * VPT;
+  if (mix.y) delta = mix.y;  // (as a flag below)
   float xv[VPT], dv[VPT], wv[VPT], dw[VPT];
 #pragma unroll
   for (int i = 0; i < VPT; i += 4) {
@@ -79,7 +82,15 @@ __global__ void norm_regs_kernel(float* x, const float* delta, const float* delt
     const float4 c = w ? *reinterpret_cast<const float4*>(w + wbase + i) : make_float4(1, 1, 1, 1);
     xv[i] = a.x, xv[i + 1] = a.y, xv[i + 2] = a.z, xv[i + 3] = a.w;
     wv[i] = c.x, wv[i + 1] = c.y, wv[i + 2] = c.z, wv[i + 3] = c.w;
-    if (delta) {
+    if (mix.y) {
+      float4 sum = make_float4(0, 0, 0, 0);
+      for (int k = 0; k < mix.K; ++k) {
+        const float wk = mix.weight[r * mix.K + k];
+        const float4 b = *reinterpret_cast<const float4*>(mix.y + (r * mix.K + k) * cols + wbase + i);
+        sum.x += wk * b.x, sum.y += wk * b.y, sum.z += wk * b.z, sum.w += wk * b.w;
+      }
+      dv[i] = sum.x, dv[i + 1] = sum.y, dv[i + 2] = sum.z, dv[i + 3] = sum.w;
+    } else if (delta) {
       const float4 b = *reinterpret_cast<const float4*>(delta + base + i);
       dv[i] = b.x, dv[i + 1] = b.y, dv[i + 2] = b.z, dv[i + 3] = b.w;
     }
@@ -140,13 +151,13 @@ int regs_vpt(int64_t cols) {
 }
 
 bool launch_regs(float* x, const float* delta, const float* delta_w, const float* w, float* y, int n, int64_t cols,
-                 float eps, bool offset, int8_t* xq, float2* xd, cudaStream_t st) {
+                 float eps, bool offset, int8_t* xq, float2* xd, cudaStream_t st, MixtureDelta mix = {}) {
   const int vpt = regs_vpt(cols);
   if (!vpt) return false;
   const unsigned threads = unsigned(cols / vpt);
-  if (vpt == 4) launch(norm_regs_kernel<4>, n, threads, 0, st, x, delta, delta_w, w, y, cols, eps, offset, xq, xd);
-  else if (vpt == 8) launch(norm_regs_kernel<8>, n, threads, 0, st, x, delta, delta_w, w, y, cols, eps, offset, xq, xd);
-  else launch(norm_regs_kernel<16>, n, threads, 0, st, x, delta, delta_w, w, y, cols, eps, offset, xq, xd);
+  if (vpt == 4) launch(norm_regs_kernel<4>, n, threads, 0, st, x, delta, delta_w, w, y, cols, eps, offset, xq, xd, mix);
+  else if (vpt == 8) launch(norm_regs_kernel<8>, n, threads, 0, st, x, delta, delta_w, w, y, cols, eps, offset, xq, xd, mix);
+  else launch(norm_regs_kernel<16>, n, threads, 0, st, x, delta, delta_w, w, y, cols, eps, offset, xq, xd, mix);
   MLXCPP_CUDA_CHECK(cudaGetLastError());
   return true;
 }
@@ -170,6 +181,13 @@ void residual_norm(float* x, const float* delta, const float* delta_w, const flo
   if (launch_regs(x, delta, delta_w, w, y, n, cols, eps, offset, xq, xd, st)) return;
   launch(residual_norm_kernel, n, threads_for(cols), 0, st, x, delta, delta_w, w, y, cols, eps, offset, xq, xd);
   MLXCPP_CUDA_CHECK(cudaGetLastError());
+}
+
+void residual_norm_mixture(float* x, MixtureDelta mix, float* scratch, const float* delta_w, const float* w, float* y,
+                           int n, int64_t cols, float eps, bool offset, int8_t* xq, float2* xd, cudaStream_t st) {
+  if (launch_regs(x, nullptr, delta_w, w, y, n, cols, eps, offset, xq, xd, st, mix)) return;
+  moe_combine(mix.y, mix.weight, n, mix.K, cols, scratch, st);
+  residual_norm(x, scratch, delta_w, w, y, n, cols, eps, offset, xq, xd, st);
 }
 
 }  // namespace mlxcpp::cuda

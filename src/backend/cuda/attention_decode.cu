@@ -5,11 +5,10 @@
 // result is one warp's, the same bits whatever the batch, the grid or the other warps.
 //
 // Why not the block-per-span kernel (attention.cu), which decode used first: with a
-// batch, spans are short (32 positions at 1k context), so each block's fixed costs — the
-// heads' preparation, a four-warp merge through shared memory, the barriers — came to
-// most of its time, and at 108 registers only 4 blocks fitted an SM (B = 32 at 1k: ~200 µs a
-// layer, 20 % of the bandwidth). Here a block of kWarps spans prepares the heads once, and
-// its warps never wait for each other until the block is done.
+// batch, spans are short (tens of positions), so each block's fixed costs — the heads'
+// preparation, a merge of its warps through shared memory, the barriers — were most of its
+// time (bench/RESULTS.md, session 15). Here a block of kWarps spans prepares the heads
+// once, and its warps never wait for each other until the block is done.
 //
 // Lanes: a K or V row is D bf16 values; each lane loads DPL of them (16 or 8 bytes), so
 // LPR = D / DPL lanes hold a row and a warp loads RPW = 32 / LPR rows at once, P times per

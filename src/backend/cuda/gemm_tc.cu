@@ -37,8 +37,8 @@ constexpr int kTilesPerWarp = 2;  // 16-row tiles
 constexpr int kThreads = kWarps * 32;
 constexpr int kBlockRows = kWarps * kTilesPerWarp * 16;
 constexpr int kUnroll = 2;  // 128-value blocks loaded before any is used (decode streams weights)
-// Two blocks an SM (at most 128 registers a thread): with one, its 8 warps could not hide
-// the loads' latency (ncu on the H100: 12 % occupancy, 70 % of cycles with no warp ready).
+// Two blocks an SM (at most 128 registers a thread): one block's 8 warps cannot hide the
+// loads' latency.
 constexpr int kBlocksPerSm = 2;
 
 template <bool F16>

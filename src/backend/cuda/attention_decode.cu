@@ -48,10 +48,9 @@ struct KvVec<4> {
 };
 
 template <int D, int DPL, int MAXG>
-__global__ void __launch_bounds__(kWarps * 32, 4) attention_spans(const float* qkv, const PassRow* rows,
-                                                               const int32_t* tables, const float* freqs, KvLayer kv,
-                                                               AttnArgs a, float* partial, float* out, int8_t* xq,
-                                                               float2* xd) {
+__global__ void __launch_bounds__(kWarps * 32, 4)
+    attention_spans(const float* qkv, const PassRow* rows, const int32_t* tables, const float* freqs, KvLayer kv,
+                    AttnArgs a, float* partial, float* out, int8_t* xq, float2* xd) {
   constexpr int LPR = D / DPL, RPW = 32 / LPR;
   constexpr int P = DPL * MAXG <= 32 ? 4 : 2;
   using Vec = typename KvVec<DPL>::type;
@@ -78,7 +77,8 @@ __global__ void __launch_bounds__(kWarps * 32, 4) attention_spans(const float* q
   const bool owner = a.prepare && pos / chunk >= first_span && pos / chunk < first_span + kWarps;
   const int64_t block_lo = max(first, int64_t(first_span) * chunk);
   const int64_t block_hi = min(pos + 1, int64_t(first_span + kWarps) * chunk);
-  if (block_lo < block_hi || owner) load_query_heads<__nv_bfloat16, MAXG, D>(qs, qrow, kvh, G, a, pos, owner, kv, table);
+  if (block_lo < block_hi || owner)
+    load_query_heads<__nv_bfloat16, MAXG, D>(qs, qrow, kvh, G, a, pos, owner, kv, table);
 
   // The scaled query heads stay in shared memory (read as 16-byte vectors per step) to
   // leave the registers to the state and to the loads in flight.
@@ -120,8 +120,10 @@ __global__ void __launch_bounds__(kWarps * 32, 4) attention_spans(const float* q
 #pragma unroll
       for (int p = 0; p < P; ++p) {
         float k[DPL];
-        if constexpr (DPL == 8) unpack8(kr[p], k);
-        else unpack4(kr[p], k);
+        if constexpr (DPL == 8)
+          unpack8(kr[p], k);
+        else
+          unpack4(kr[p], k);
         float dot = 0.0f;
 #pragma unroll
         for (int j = 0; j < DPL; ++j) dot += q[j] * k[j];
@@ -148,8 +150,10 @@ __global__ void __launch_bounds__(kWarps * 32, 4) attention_spans(const float* q
 #pragma unroll
       for (int p = 0; p < P; ++p) {
         float v[DPL];
-        if constexpr (DPL == 8) unpack8(vr[p], v);
-        else unpack4(vr[p], v);
+        if constexpr (DPL == 8)
+          unpack8(vr[p], v);
+        else
+          unpack4(vr[p], v);
 #pragma unroll
         for (int j = 0; j < DPL; ++j) add[j] += w[p] * v[j];
       }
@@ -169,7 +173,8 @@ __global__ void __launch_bounds__(kWarps * 32, 4) attention_spans(const float* q
       const float e_self = expf(m[g] - M), e_other = expf(m_o - M);
       l[g] = l[g] * e_self + l_o * e_other;
 #pragma unroll
-      for (int j = 0; j < DPL; ++j) acc[g][j] = acc[g][j] * e_self + __shfl_xor_sync(0xffffffffu, acc[g][j], o) * e_other;
+      for (int j = 0; j < DPL; ++j)
+        acc[g][j] = acc[g][j] * e_self + __shfl_xor_sync(0xffffffffu, acc[g][j], o) * e_other;
       m[g] = M;
     }
   if (s < splits && grp == 0) {
@@ -192,9 +197,12 @@ void launch_dim(const float* qkv, int n, const PassRow* rows, const int32_t* tab
                 const AttnArgs& a, float* partial, float* out, int8_t* xq, float2* xd, cudaStream_t st) {
   const dim3 grid(unsigned(n), unsigned(a.KV), unsigned((a.splits + kWarps - 1) / kWarps));
   const int64_t G = a.H / a.KV;
-  if (G <= 1) launch(attention_spans<D, DPL, 1>, grid, kWarps * 32, 0, st, qkv, rows, tables, freqs, kv, a, partial, out, xq, xd);
-  else if (G <= 2) launch(attention_spans<D, DPL, 2>, grid, kWarps * 32, 0, st, qkv, rows, tables, freqs, kv, a, partial, out, xq, xd);
-  else if (G <= 4) launch(attention_spans<D, DPL, 4>, grid, kWarps * 32, 0, st, qkv, rows, tables, freqs, kv, a, partial, out, xq, xd);
+  if (G <= 1)
+    launch(attention_spans<D, DPL, 1>, grid, kWarps * 32, 0, st, qkv, rows, tables, freqs, kv, a, partial, out, xq, xd);
+  else if (G <= 2)
+    launch(attention_spans<D, DPL, 2>, grid, kWarps * 32, 0, st, qkv, rows, tables, freqs, kv, a, partial, out, xq, xd);
+  else if (G <= 4)
+    launch(attention_spans<D, DPL, 4>, grid, kWarps * 32, 0, st, qkv, rows, tables, freqs, kv, a, partial, out, xq, xd);
   else if constexpr (D <= 128)  // 8 heads × 8 values would take 128 registers: 4 values a lane
     launch(attention_spans<D, 4, 8>, grid, kWarps * 32, 0, st, qkv, rows, tables, freqs, kv, a, partial, out, xq, xd);
 }
@@ -211,11 +219,16 @@ void decode_attention(const float* qkv, int n, const PassRow* rows, const int32_
                       KvLayer kv, const AttnArgs& a, float* partial, float* out, int8_t* xq, float2* xd,
                       cudaStream_t st) {
   if (!decode_attention_supported(kv, a.H, a.KV, a.D)) throw std::logic_error("decode_attention: unsupported shape");
-  if (a.D == 16) launch_dim<16, 8>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
-  else if (a.D == 32) launch_dim<32, 8>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
-  else if (a.D == 64) launch_dim<64, 8>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
-  else if (a.D == 128) launch_dim<128, 8>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
-  else launch_dim<256, 8>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
+  if (a.D == 16)
+    launch_dim<16, 8>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
+  else if (a.D == 32)
+    launch_dim<32, 8>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
+  else if (a.D == 64)
+    launch_dim<64, 8>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
+  else if (a.D == 128)
+    launch_dim<128, 8>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
+  else
+    launch_dim<256, 8>(qkv, n, rows, tables, freqs, kv, a, partial, out, xq, xd, st);
 }
 
 }  // namespace mlxcpp::cuda

@@ -22,8 +22,10 @@ struct DeviceBuffers {
     void* p = nullptr;
     MLXCPP_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(count, 1) * sizeof(T)));
     held.push_back(p);
-    if (host) MLXCPP_CUDA_CHECK(cudaMemcpy(p, host, count * sizeof(T), cudaMemcpyHostToDevice));
-    else MLXCPP_CUDA_CHECK(cudaMemset(p, 0, std::max<size_t>(count, 1) * sizeof(T)));
+    if (host)
+      MLXCPP_CUDA_CHECK(cudaMemcpy(p, host, count * sizeof(T), cudaMemcpyHostToDevice));
+    else
+      MLXCPP_CUDA_CHECK(cudaMemset(p, 0, std::max<size_t>(count, 1) * sizeof(T)));
     return static_cast<T*>(p);
   }
 };
@@ -46,7 +48,8 @@ std::vector<float> cuda_attention(const AttentionProblem& p) {
   bool split = false, whole = false;
   for (int64_t r = 0; r < n; ++r) {
     const int64_t pos = p.positions[size_t(r)], count = (pos + B) / B;
-    if (int64_t(p.keys[size_t(r)].size()) != (pos + 1) * KV * D || p.values[size_t(r)].size() != p.keys[size_t(r)].size())
+    if (int64_t(p.keys[size_t(r)].size()) != (pos + 1) * KV * D ||
+        p.values[size_t(r)].size() != p.keys[size_t(r)].size())
       throw std::invalid_argument("cuda_attention: row " + std::to_string(r) + "'s keys are not (pos + 1) positions");
     pool.resize(size_t((blocks + count) * block_elems), 0);
     for (int64_t b = 0; b < count; ++b) tables[size_t(r * width + b)] = int32_t(blocks + b);
@@ -62,8 +65,7 @@ std::vector<float> cuda_attention(const AttentionProblem& p) {
     (p.spans[size_t(r)] > 0 ? split : whole) = true;
   }
   std::vector<float> qkv(size_t(n * (H + 2 * KV) * D), 0.0f);
-  for (int64_t r = 0; r < n; ++r)
-    std::copy_n(p.queries.begin() + r * H * D, H * D, qkv.begin() + r * (H + 2 * KV) * D);
+  for (int64_t r = 0; r < n; ++r) std::copy_n(p.queries.begin() + r * H * D, H * D, qkv.begin() + r * (H + 2 * KV) * D);
 
   DeviceBuffers dev;
   KvLayer kv;

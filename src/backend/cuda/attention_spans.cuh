@@ -11,7 +11,9 @@ namespace mlxcpp::cuda {
 template <typename T>
 __device__ __forceinline__ float kv_at(const void* base, int64_t i);
 template <>
-__device__ __forceinline__ float kv_at<float>(const void* base, int64_t i) { return static_cast<const float*>(base)[i]; }
+__device__ __forceinline__ float kv_at<float>(const void* base, int64_t i) {
+  return static_cast<const float*>(base)[i];
+}
 template <>
 __device__ __forceinline__ float kv_at<__nv_bfloat16>(const void* base, int64_t i) {
   return __bfloat162float(static_cast<const __nv_bfloat16*>(base)[i]);

@@ -89,7 +89,8 @@ __device__ __forceinline__ void dp4a_rows(const DevMatrix& m, const int8_t* xq, 
         const uint32_t* wv = reinterpret_cast<const uint32_t*>(&w[u][r][0]);
 #pragma unroll
         for (int t = 0; t < NT; ++t) {
-          const int xw[8] = {xa[u][t].x, xa[u][t].y, xa[u][t].z, xa[u][t].w, xb[u][t].x, xb[u][t].y, xb[u][t].z, xb[u][t].w};
+          const int xw[8] = {xa[u][t].x, xa[u][t].y, xa[u][t].z, xa[u][t].w,
+                             xb[u][t].x, xb[u][t].y, xb[u][t].z, xb[u][t].w};
           int i1 = 0;
           if constexpr (BITS == 4) {
 #pragma unroll
@@ -124,6 +125,5 @@ __device__ __forceinline__ void dp4a_rows(const DevMatrix& m, const int8_t* xq, 
       }
     }
 }
-
 
 }  // namespace mlxcpp::cuda

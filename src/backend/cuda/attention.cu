@@ -91,17 +91,11 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
       for (int o = 16; o; o >>= 1)
 #pragma unroll
         for (int p = 0; p < P; ++p) score[p] += __shfl_xor_sync(0xffffffffu, score[p], o);
-      float m_new = m[g];
+      bool valid[P];
 #pragma unroll
-      for (int p = 0; p < P; ++p) {
-        if (a.softcap > 0.0f) score[p] = a.softcap * tanhf(score[p] / a.softcap);
-        if (t0 + p < hi) m_new = fmaxf(m_new, score[p]);
-      }
-      const float corr = expf(m[g] - m_new);
-      float w[P], sum = 0.0f;
-#pragma unroll
-      for (int p = 0; p < P; ++p) sum += w[p] = t0 + p < hi ? expf(score[p] - m_new) : 0.0f;
-      l[g] = l[g] * corr + sum;
+      for (int p = 0; p < P; ++p) valid[p] = t0 + p < hi;
+      float w[P];
+      const float corr = online_softmax_step(score, valid, a.softcap, m[g], l[g], w);
 #pragma unroll
       for (int j = 0; j < DPL; ++j) {
         float add = 0.0f;
@@ -109,7 +103,6 @@ __global__ void __launch_bounds__(kWarps * 32) attention_split(const float* qkv,
         for (int p = 0; p < P; ++p) add += w[p] * v[p][j];
         acc[g][j] = acc[g][j] * corr + add;
       }
-      m[g] = m_new;
     }
   }
   // Merge the warps' states into this span's (M, L, acc) per head.

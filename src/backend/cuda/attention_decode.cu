@@ -21,7 +21,8 @@ namespace {
 
 constexpr int kWarps = 4;  // spans per block
 
-__device__ __forceinline__ void unpack8(const uint4& w, float (&f)[8]) {
+// A K or V vector of bf16 values, widened exactly.
+__device__ __forceinline__ void unpack(const uint4& w, float (&f)[8]) {
   const uint32_t u[4] = {w.x, w.y, w.z, w.w};
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
@@ -29,7 +30,7 @@ __device__ __forceinline__ void unpack8(const uint4& w, float (&f)[8]) {
     f[2 * j + 1] = __uint_as_float(u[j] & 0xFFFF0000u);
   }
 }
-__device__ __forceinline__ void unpack4(const uint2& w, float (&f)[4]) {
+__device__ __forceinline__ void unpack(const uint2& w, float (&f)[4]) {
   f[0] = __uint_as_float(w.x << 16);
   f[1] = __uint_as_float(w.x & 0xFFFF0000u);
   f[2] = __uint_as_float(w.y << 16);
@@ -120,10 +121,7 @@ __global__ void __launch_bounds__(kWarps * 32, 4)
 #pragma unroll
       for (int p = 0; p < P; ++p) {
         float k[DPL];
-        if constexpr (DPL == 8)
-          unpack8(kr[p], k);
-        else
-          unpack4(kr[p], k);
+        unpack(kr[p], k);
         float dot = 0.0f;
 #pragma unroll
         for (int j = 0; j < DPL; ++j) dot += q[j] * k[j];
@@ -133,33 +131,20 @@ __global__ void __launch_bounds__(kWarps * 32, 4)
       for (int o = LPR / 2; o; o >>= 1)
 #pragma unroll
         for (int p = 0; p < P; ++p) score[p] += __shfl_xor_sync(0xffffffffu, score[p], o);
-      float m_new = m[g];
-#pragma unroll
-      for (int p = 0; p < P; ++p) {
-        if (a.softcap > 0.0f) score[p] = a.softcap * tanhf(score[p] / a.softcap);
-        if (valid[p]) m_new = fmaxf(m_new, score[p]);
-      }
-      const float corr = expf(m[g] - m_new);
-      float w[P], sum = 0.0f;
-#pragma unroll
-      for (int p = 0; p < P; ++p) sum += w[p] = valid[p] ? expf(score[p] - m_new) : 0.0f;
-      l[g] = l[g] * corr + sum;
+      float w[P];
+      const float corr = online_softmax_step(score, valid, a.softcap, m[g], l[g], w);
       float add[DPL];
 #pragma unroll
       for (int j = 0; j < DPL; ++j) add[j] = 0.0f;
 #pragma unroll
       for (int p = 0; p < P; ++p) {
         float v[DPL];
-        if constexpr (DPL == 8)
-          unpack8(vr[p], v);
-        else
-          unpack4(vr[p], v);
+        unpack(vr[p], v);
 #pragma unroll
         for (int j = 0; j < DPL; ++j) add[j] += w[p] * v[j];
       }
 #pragma unroll
       for (int j = 0; j < DPL; ++j) acc[g][j] = acc[g][j] * corr + add[j];
-      m[g] = m_new;
     }
   }
   // The lane groups' states merged (each group's lanes end with the same state), then the

@@ -19,6 +19,28 @@ __device__ __forceinline__ float kv_at<__nv_bfloat16>(const void* base, int64_t 
   return __bfloat162float(static_cast<const __nv_bfloat16*>(base)[i]);
 }
 
+// One step of a thread's online softmax over P scores (soft-capped first when softcap > 0;
+// an invalid position weighs 0): raises the running max m, fills each position's weight
+// w = exp(score − m), adds them to the running sum l and returns the factor by which the
+// values accumulated so far must be rescaled.
+template <int P>
+__device__ __forceinline__ float online_softmax_step(float (&score)[P], const bool (&valid)[P], float softcap, float& m,
+                                                     float& l, float (&w)[P]) {
+  float m_new = m;
+#pragma unroll
+  for (int p = 0; p < P; ++p) {
+    if (softcap > 0.0f) score[p] = softcap * tanhf(score[p] / softcap);
+    if (valid[p]) m_new = fmaxf(m_new, score[p]);
+  }
+  const float corr = expf(m - m_new);
+  float sum = 0.0f;
+#pragma unroll
+  for (int p = 0; p < P; ++p) sum += w[p] = valid[p] ? expf(score[p] - m_new) : 0.0f;
+  l = l * corr + sum;
+  m = m_new;
+  return corr;
+}
+
 // Block-wide: the G query heads of KV head kvh into qs[0..G), prepared (normalised and
 // rotated at pos) when a.prepare, as they come from qkv_prepare otherwise; with `owner` the
 // new key too (qs[G], prepared) and the key and value stored into the cache. Ends with the

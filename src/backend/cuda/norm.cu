@@ -74,7 +74,7 @@ __global__ void norm_regs_kernel(float* x, const float* delta, const float* delt
   griddep_wait();
   const int64_t r = blockIdx.x, base = r * cols + int64_t(threadIdx.x) * VPT;
   const int64_t wbase = int64_t(threadIdx.x) * VPT;
-  if (mix.y) delta = mix.y;  // (as a flag below)
+  const bool has_delta = delta || mix.y;
   float xv[VPT], dv[VPT], wv[VPT], dw[VPT];
 #pragma unroll
   for (int i = 0; i < VPT; i += 4) {
@@ -99,7 +99,7 @@ __global__ void norm_regs_kernel(float* x, const float* delta, const float* delt
       dw[i] = e.x, dw[i + 1] = e.y, dw[i + 2] = e.z, dw[i + 3] = e.w;
     }
   }
-  if (delta) {
+  if (has_delta) {
     float dinv = 1.0f;
     if (delta_w) {
       float ss = 0.0f;

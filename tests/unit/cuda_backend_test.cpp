@@ -613,6 +613,49 @@ TEST(CudaBatch, LogitsAreTheSameAloneAndInAnyBatch) {
     }
 }
 
+// The router's top k on the device against a host reference, for the expert counts the
+// kernel is specialised for (up to 32, up to 128, up to 512 a row) and k up to 16: logits
+// from a few levels so that probabilities tie exactly (the lower index wins), weights
+// with and without renormalisation, choices in ascending expert order.
+TEST(CudaKernels, RouterPicksTheTopExpertsWithTiesToTheLowerIndex) {
+  REQUIRE_GPU();
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> level(-6, 6);
+  struct Shape {
+    int experts, k;
+  };
+  for (const Shape sh : {Shape{4, 2}, Shape{8, 2}, Shape{32, 4}, Shape{60, 4}, Shape{128, 8}, Shape{256, 8},
+                         Shape{384, 16}, Shape{512, 10}})
+    for (const bool renormalize : {false, true}) {
+      SCOPED_TRACE(std::to_string(sh.experts) + " experts, top " + std::to_string(sh.k) +
+                   (renormalize ? ", renormalised" : ""));
+      const int n = 9, E = sh.experts, K = sh.k;
+      std::vector<float> logits(size_t(n) * E);
+      for (float& v : logits) v = float(level(rng)) * 0.5f;
+      const Routing got = cuda_route(logits, n, E, K, renormalize);
+      ASSERT_EQ(got.experts.size(), size_t(n) * K);
+      for (int r = 0; r < n; ++r) {
+        const float* x = logits.data() + size_t(r) * E;
+        const float top = *std::max_element(x, x + E);
+        double sum = 0;
+        for (int e = 0; e < E; ++e) sum += std::exp(double(x[e]) - top);
+        std::vector<int> order(static_cast<size_t>(E));
+        for (int e = 0; e < E; ++e) order[size_t(e)] = e;
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return x[a] > x[b]; });
+        std::vector<int> want(order.begin(), order.begin() + K);
+        double total = 0;
+        for (int e : want) total += std::exp(double(x[e]) - top) / sum;
+        std::sort(want.begin(), want.end());
+        for (int j = 0; j < K; ++j) {
+          SCOPED_TRACE("row " + std::to_string(r) + " slot " + std::to_string(j));
+          ASSERT_EQ(got.experts[size_t(r * K + j)], want[size_t(j)]);
+          const double p = std::exp(double(x[want[size_t(j)]]) - top) / sum;
+          EXPECT_NEAR(got.weights[size_t(r * K + j)], renormalize ? p / total : p, 1e-6);
+        }
+      }
+    }
+}
+
 // Mixtures of experts on the GPU against the CPU engine's f32 path, synthesized small
 // (4 experts, 2 per token): Qwen3-MoE with a dense layer between its mixtures, Mixtral,
 // and gpt-oss (sinks, clamped SwiGLU, biased experts, sliding and full layers), in float

@@ -5,32 +5,11 @@
 #include <stdexcept>
 
 #include "backend/cuda/device_ops.h"
+#include "backend/cuda/op_buffers.cuh"
 #include "backend/cuda/kernels.cuh"
 #include "util/float_bits.h"
 
 namespace mlxcpp {
-namespace {
-
-// Device buffers freed on every path out.
-struct DeviceBuffers {
-  std::vector<void*> held;
-  ~DeviceBuffers() {
-    for (void* p : held) cudaFree(p);
-  }
-  template <typename T>
-  T* upload(const T* host, size_t count) {
-    void* p = nullptr;
-    MLXCPP_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(count, 1) * sizeof(T)));
-    held.push_back(p);
-    if (host)
-      MLXCPP_CUDA_CHECK(cudaMemcpy(p, host, count * sizeof(T), cudaMemcpyHostToDevice));
-    else
-      MLXCPP_CUDA_CHECK(cudaMemset(p, 0, std::max<size_t>(count, 1) * sizeof(T)));
-    return static_cast<T*>(p);
-  }
-};
-
-}  // namespace
 
 std::vector<float> cuda_attention(const AttentionProblem& p) {
   using namespace cuda;
@@ -67,7 +46,7 @@ std::vector<float> cuda_attention(const AttentionProblem& p) {
   std::vector<float> qkv(size_t(n * (H + 2 * KV) * D), 0.0f);
   for (int64_t r = 0; r < n; ++r) std::copy_n(p.queries.begin() + r * H * D, H * D, qkv.begin() + r * (H + 2 * KV) * D);
 
-  DeviceBuffers dev;
+  OpBuffers dev;
   KvLayer kv;
   kv.pool = dev.upload(pool.data(), pool.size());
   kv.block_elems = block_elems, kv.layer_elems = 0, kv.value_elems = KV * B * D, kv.f32 = false;

@@ -763,6 +763,8 @@ std::string cuda_unsupported(const ModelProgram& p) {
   for (const LayerProgram& l : p.layers) {
     if (l.ffn.top_k > cuda::kMaxExpertsPerToken)
       return "more than " + std::to_string(cuda::kMaxExpertsPerToken) + " experts per token";
+    if (int64_t(l.ffn.experts.size()) > cuda::kMaxExperts)
+      return "more than " + std::to_string(cuda::kMaxExperts) + " experts in a layer";
     for (const GatedProjections& e : l.ffn.experts)
       if (e.gate_up.size() != 2) return "experts with a fused gate_up projection";
   }

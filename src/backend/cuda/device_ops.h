@@ -47,6 +47,15 @@ struct AttentionProblem {
 // [rows][heads · head_dim].
 std::vector<float> cuda_attention(const AttentionProblem& p);
 
+// A mixture's routing for n rows of E router logits ([n][E], host): each row's top k
+// experts by softmax probability (the lower index on ties) in ascending expert order, and
+// their weights, renormalised over the k if asked.
+struct Routing {
+  std::vector<int32_t> experts;  // [n][k]
+  std::vector<float> weights;    // [n][k]
+};
+Routing cuda_route(const std::vector<float>& logits, int n, int experts, int k, bool renormalize);
+
 // The draw kernel in one block on every GPU (the path of GPUs before sm_90, which have no
 // thread-block clusters), for the whole process: how that path is tested on newer ones.
 void set_single_block_draw(bool one_block);

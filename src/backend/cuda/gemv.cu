@@ -78,14 +78,6 @@ void launch_dp4a(const DevMatrix& m, const int8_t* xq, const float2* xd, int n, 
   else launch(gemv_dp4a<BITS, R, kMaxGemvRows, SCALE, 2>, blocks, kWarps * 32, 0, st, m, xq, xd, n, y, ys, tiles);
 }
 
-template <int BITS>
-void launch_dp4a_bits(const DevMatrix& m, const int8_t* xq, const float2* xd, int n, float* y, int64_t ys,
-                      cudaStream_t st) {
-  if (m.scale_bytes == 4) launch_dp4a<BITS, 2>(m, xq, xd, n, y, ys, st);
-  else if (m.scales_f16) launch_dp4a<BITS, 1>(m, xq, xd, n, y, ys, st);
-  else launch_dp4a<BITS, 0>(m, xq, xd, n, y, ys, st);
-}
-
 }  // namespace
 
 bool dp4a_eligible(const DevMatrix& m) {
@@ -94,8 +86,7 @@ bool dp4a_eligible(const DevMatrix& m) {
 
 void gemv_int8(const DevMatrix& m, const int8_t* xq, const float2* xd, int n, float* y, int64_t y_stride,
                cudaStream_t st) {
-  if (m.bits == 4) launch_dp4a_bits<4>(m, xq, xd, n, y, y_stride, st);
-  else launch_dp4a_bits<8>(m, xq, xd, n, y, y_stride, st);
+  with_dp4a_format(m, [&](auto bits, auto scale) { launch_dp4a<bits(), scale()>(m, xq, xd, n, y, y_stride, st); });
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 

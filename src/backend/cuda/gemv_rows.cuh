@@ -2,6 +2,8 @@
 // of a mixture (moe.cu): affine 4- and 8-bit weights against int8 activations.
 #pragma once
 
+#include <type_traits>
+
 #include "backend/cuda/kernels.cuh"
 
 namespace mlxcpp::cuda {
@@ -17,6 +19,19 @@ __device__ __forceinline__ float scale_at(const uint8_t* p, int64_t i) {
   if constexpr (SCALE == 2) return __ldg(reinterpret_cast<const float*>(p) + i);
   const uint16_t b = __ldg(reinterpret_cast<const unsigned short*>(p) + i);
   return SCALE == 1 ? f16_bits_to_f32(b) : bf16_bits_to_f32(b);
+}
+
+// f(bits, scale) with a dp4a format's template arguments as integral constants (4 or 8
+// bits; scales f32 = 2, f16 = 1, bf16 = 0): every dp4a launch dispatches through here.
+template <typename F>
+void with_dp4a_format(const DevMatrix& m, F&& f) {
+  const auto by_scale = [&](auto bits) {
+    if (m.scale_bytes == 4) f(bits, std::integral_constant<int, 2>{});
+    else if (m.scales_f16) f(bits, std::integral_constant<int, 1>{});
+    else f(bits, std::integral_constant<int, 0>{});
+  };
+  if (m.bits == 4) by_scale(std::integral_constant<int, 4>{});
+  else by_scale(std::integral_constant<int, 8>{});
 }
 
 // Each warp computes R consecutive output rows (from r0) for n <= NT activation rows; a

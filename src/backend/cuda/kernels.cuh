@@ -81,8 +81,10 @@ void segment_norm(float* x, int n, int64_t stride, int64_t cols, const float* w,
 void act_mul(const float* gu, int n, int64_t F, Activation act, float limit, float* out, int8_t* xq, float2* xd,
              cudaStream_t st);
 
-// Mixture-of-experts layers (moe.cu). Top k at most this many experts per token.
+// Mixture-of-experts layers (moe.cu). Top k at most this many experts per token, of at
+// most kMaxExperts.
 constexpr int kMaxExpertsPerToken = 16;
+constexpr int kMaxExperts = 512;
 // Each of n rows' top K of E experts from the router's logits [n, E]: expert[t·K + k] in
 // ascending order and its weight (softmax probability, renormalised over the K if asked).
 void moe_route(const float* logits, int n, int E, int K, bool renormalize, int32_t* expert, float* weight,

@@ -16,7 +16,10 @@ constexpr int kWarps = 4;
 
 // One warp per row: softmax over the E logits (float32), the top k by probability (the
 // lower index on ties), their weights (renormalised to sum to one if asked), and the k
-// slots written in ascending expert order.
+// slots written in ascending expert order. Each lane keeps its E / 32 experts' keys in
+// registers (PER of them), so that each of the k rounds is a local max and one warp
+// reduction: the round's winner clears its key.
+template <int PER>
 __global__ void route_kernel(const float* logits, int n, int E, int K, bool renormalize, int32_t* expert,
                              float* weight) {
   griddep_wait();
@@ -24,45 +27,48 @@ __global__ void route_kernel(const float* logits, int n, int E, int K, bool reno
   const int row = int(blockIdx.x) * kWarps + int(threadIdx.x >> 5);
   if (row >= n) return;
   const float* x = logits + int64_t(row) * E;
+  float v[PER];
+#pragma unroll
+  for (int j = 0; j < PER; ++j) v[j] = lane + 32 * j < E ? x[lane + 32 * j] : -FLT_MAX;
   float top = -FLT_MAX;
-  for (int e = lane; e < E; e += 32) top = fmaxf(top, x[e]);
+#pragma unroll
+  for (int j = 0; j < PER; ++j) top = fmaxf(top, v[j]);
   top = warp_max(top);
   float sum = 0.0f;
-  for (int e = lane; e < E; e += 32) sum += expf(x[e] - top);
+#pragma unroll
+  for (int j = 0; j < PER; ++j)
+    if (lane + 32 * j < E) sum += expf(v[j] - top);
   sum = warp_sum(sum);
   const float inv = 1.0f / sum;
-  __shared__ int32_t chosen[kWarps][kMaxExpertsPerToken];
-  __shared__ float prob[kWarps][kMaxExpertsPerToken];
-  const int w = int(threadIdx.x >> 5);
+  // Probabilities are ≥ 0: a key's high half is the probability's bits with the top bit
+  // set, so that a taken or absent expert (key 0) never wins.
+  unsigned long long key[PER];
+#pragma unroll
+  for (int j = 0; j < PER; ++j) key[j] = lane + 32 * j < E ? argmax_key(expf(v[j] - top) * inv, lane + 32 * j) : 0ull;
+  int32_t my_expert = 0;  // lane k < K: round k's choice
+  float my_prob = 0.0f;
   for (int k = 0; k < K; ++k) {
-    // The best expert not chosen yet (probabilities are ≥ 0: a key's high half is the
-    // probability's bits with the top bit set).
     unsigned long long best = 0;
-    for (int e = lane; e < E; e += 32) {
-      bool taken = false;
-      for (int j = 0; j < k; ++j) taken = taken || chosen[w][j] == e;
-      if (!taken) best = max(best, argmax_key(expf(x[e] - top) * inv, e));
-    }
+#pragma unroll
+    for (int j = 0; j < PER; ++j) best = max(best, key[j]);
     for (int o = 16; o > 0; o >>= 1) best = max(best, __shfl_xor_sync(0xffffffffu, best, o));
-    if (lane == 0) {
-      chosen[w][k] = int32_t(0xFFFFFFFFu - uint32_t(best & 0xFFFFFFFFu));
-      prob[w][k] = __uint_as_float(uint32_t(best >> 32) & 0x7FFFFFFFu);
+#pragma unroll
+    for (int j = 0; j < PER; ++j)
+      if (key[j] == best) key[j] = 0;
+    if (lane == k) {
+      my_expert = int32_t(0xFFFFFFFFu - uint32_t(best & 0xFFFFFFFFu));
+      my_prob = __uint_as_float(uint32_t(best >> 32) & 0x7FFFFFFFu);
     }
-    __syncwarp();
   }
-  if (lane != 0) return;
+  // The total in choice order (as the CPU backend adds them), then each choice written at
+  // its rank among the chosen expert indices.
   float total = 0.0f;
-  for (int k = 0; k < K; ++k) total += prob[w][k];
-  for (int k = 1; k < K; ++k)  // insertion sort by expert index
-    for (int j = k; j > 0 && chosen[w][j - 1] > chosen[w][j]; --j) {
-      const int32_t e = chosen[w][j];
-      chosen[w][j] = chosen[w][j - 1], chosen[w][j - 1] = e;
-      const float p = prob[w][j];
-      prob[w][j] = prob[w][j - 1], prob[w][j - 1] = p;
-    }
-  for (int k = 0; k < K; ++k) {
-    expert[row * K + k] = chosen[w][k];
-    weight[row * K + k] = renormalize ? prob[w][k] / total : prob[w][k];
+  for (int k = 0; k < K; ++k) total += __shfl_sync(0xffffffffu, my_prob, k);
+  int rank = 0;
+  for (int k = 0; k < K; ++k) rank += __shfl_sync(0xffffffffu, my_expert, k) < my_expert ? 1 : 0;
+  if (lane < K) {
+    expert[row * K + rank] = my_expert;
+    weight[row * K + rank] = renormalize ? my_prob / total : my_prob;
   }
 }
 
@@ -106,18 +112,6 @@ __global__ void __launch_bounds__(kWarps * 32) expert_dp4a_kernel(const DevMatri
                                              y + s * y_stride + int64_t(blockIdx.z) * y_next, 0, r0, true);
 }
 
-template <int BITS>
-void launch_expert_dp4a(const DevMatrix& format, dim3 grid, cudaStream_t st, const DevMatrix* experts, int which,
-                        const int32_t* expert, const int8_t* xq, const float2* xd, int x_div, float* y,
-                        int64_t y_stride, int64_t y_next) {
-  if (format.scale_bytes == 4)
-    launch(expert_dp4a_kernel<BITS, 2>, grid, kWarps * 32, 0, st, experts, which, expert, xq, xd, x_div, y, y_stride, y_next);
-  else if (format.scales_f16)
-    launch(expert_dp4a_kernel<BITS, 1>, grid, kWarps * 32, 0, st, experts, which, expert, xq, xd, x_div, y, y_stride, y_next);
-  else
-    launch(expert_dp4a_kernel<BITS, 0>, grid, kWarps * 32, 0, st, experts, which, expert, xq, xd, x_div, y, y_stride, y_next);
-}
-
 // out[t, c] = Σ_k weight[t, k] · y[t·K + k, c], the slots in order.
 __global__ void combine_kernel(const float* y, const float* weight, int n, int K, int64_t H, float* out) {
   griddep_wait();
@@ -133,7 +127,15 @@ __global__ void combine_kernel(const float* y, const float* weight, int n, int K
 
 void moe_route(const float* logits, int n, int E, int K, bool renormalize, int32_t* expert, float* weight,
                cudaStream_t st) {
-  launch(route_kernel, ceil_div(n, kWarps), kWarps * 32, 0, st, logits, n, E, K, renormalize, expert, weight);
+  const unsigned grid = ceil_div(n, kWarps);
+  if (E <= 32)
+    launch(route_kernel<1>, grid, kWarps * 32, 0, st, logits, n, E, K, renormalize, expert, weight);
+  else if (E <= 128)
+    launch(route_kernel<4>, grid, kWarps * 32, 0, st, logits, n, E, K, renormalize, expert, weight);
+  else if (E <= kMaxExperts)
+    launch(route_kernel<kMaxExperts / 32>, grid, kWarps * 32, 0, st, logits, n, E, K, renormalize, expert, weight);
+  else
+    throw std::invalid_argument("moe_route: " + std::to_string(E) + " experts; at most " + std::to_string(kMaxExperts));
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -142,8 +144,10 @@ void expert_gemv(const DevMatrix* experts, const DevMatrix& format, int which, i
                  cudaStream_t st) {
   if (x.xq && dp4a_eligible(format)) {
     const dim3 grid(ceil_div(rows, int64_t(kWarps) * kExpertRows), unsigned(slots), unsigned(count));
-    if (format.bits == 4) launch_expert_dp4a<4>(format, grid, st, experts, which, expert, x.xq, x.xd, x_div, y, y_stride, y_next);
-    else launch_expert_dp4a<8>(format, grid, st, experts, which, expert, x.xq, x.xd, x_div, y, y_stride, y_next);
+    with_dp4a_format(format, [&](auto bits, auto scale) {
+      launch(expert_dp4a_kernel<bits(), scale()>, grid, kWarps * 32, 0, st, experts, which, expert, x.xq, x.xd, x_div,
+             y, y_stride, y_next);
+    });
   } else {
     const dim3 grid(ceil_div(rows, int64_t(kWarps)), unsigned(slots), unsigned(count));
     launch(expert_gemv_kernel, grid, kWarps * 32, 0, st, experts, which, expert, x.x, x_div, y, y_stride, y_next);

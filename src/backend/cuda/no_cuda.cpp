@@ -28,6 +28,10 @@ std::vector<float> cuda_attention(const AttentionProblem&) {
   fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");
 }
 
+Routing cuda_route(const std::vector<float>&, int, int, int, bool) {
+  fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");
+}
+
 void set_single_block_draw(bool) {}
 
 // Nothing to fall back from: make_cuda_backend says that CUDA is absent.

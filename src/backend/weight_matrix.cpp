@@ -1,10 +1,40 @@
 #include "backend/weight_matrix.h"
 
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
 #include "quant/bit_packing.h"
 #include "quant/fp_formats.h"
 #include "util/float_bits.h"
 
 namespace mlxcpp {
+
+size_t WeightMatrix::row_bytes() const {
+  return quant ? size_t(cols) * size_t(quant->bits) / 8 : size_t(cols) * dtype_size(dtype);
+}
+
+void reorder_codes(const WeightMatrix& w, const uint8_t* row, CodeOrder from, CodeOrder to, uint8_t* out) {
+  const size_t bytes = w.row_bytes();
+  if (from == to) {
+    std::memcpy(out, row, bytes);
+    return;
+  }
+  // A block's words as a [groups][words per group] matrix, transposed (GroupLanes) or back.
+  constexpr int64_t kBlockGroups = 16;
+  const int64_t words = int64_t(w.quant->group_size) * w.quant->bits / 32, groups = w.cols / w.quant->group_size;
+  for (int64_t g0 = 0; g0 < groups; g0 += kBlockGroups) {
+    const int64_t n = std::min(kBlockGroups, groups - g0);
+    const uint8_t* in = row + size_t(g0 * words * 4);
+    uint8_t* at = out + size_t(g0 * words * 4);
+    for (int64_t L = 0; L < n; ++L)
+      for (int64_t c = 0; c < words; ++c) {
+        const int64_t mlx = L * words + c, lanes = c * n + L;
+        const int64_t src = from == CodeOrder::Mlx ? mlx : lanes, dst = from == CodeOrder::Mlx ? lanes : mlx;
+        std::memcpy(at + 4 * dst, in + 4 * src, 4);
+      }
+  }
+}
 
 void WeightMatrix::dequantize_row(int64_t r, float* out) const {
   if (!quant) {
@@ -13,7 +43,13 @@ void WeightMatrix::dequantize_row(int64_t r, float* out) const {
   }
   const QuantSpec& q = *quant;
   const size_t groups = size_t(cols / q.group_size);
-  const uint8_t* packed = data + size_t(r) * size_t(cols) * size_t(q.bits) / 8;
+  const uint8_t* packed = data + size_t(r) * row_bytes();
+  if (order != CodeOrder::Mlx) {
+    thread_local std::vector<uint8_t> mlx;
+    mlx.resize(row_bytes());
+    reorder_codes(*this, packed, order, CodeOrder::Mlx, mlx.data());
+    packed = mlx.data();
+  }
   if (q.mode != QuantMode::Affine) {
     fp_dequantize_row(packed, scales + size_t(r) * groups, size_t(cols), q.mode, out);
     return;

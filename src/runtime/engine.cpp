@@ -13,11 +13,11 @@ namespace mlxcpp {
 std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const EngineOptions& options) {
   std::unique_ptr<Engine> e(new Engine());
   e->options_ = options;
-  // The CPU streams every weight once per token: from huge pages (util/mapped_file.h). The
-  // GPU reads them once to upload them: from the page cache, dropped afterwards.
+  // Both backends read the weights once from the page cache, into their own memory (the
+  // GPU's, or the CPU backend's huge pages in its kernels' order), and the file's pages
+  // are dropped afterwards.
   const bool gpu = options.device == Device::Cuda;
-  const Residency cpu_residency = options.huge_pages ? Residency::HugePages : Residency::PageCache;
-  e->model_ = LoadedModel::load(dir, gpu ? Residency::PageCache : cpu_residency, options.precision);
+  e->model_ = LoadedModel::load(dir, Residency::PageCache, options.precision);
   const ModelProgram& program = e->model_->program();
   if (gpu) {
     if (options.kv_quantization.bits)
@@ -36,12 +36,18 @@ std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const Eng
       for (const auto& f : e->model_->weights().files()) f->release_resident();
     } else {
       std::cerr << "note: " << dir.string() << " runs on the CPU: the CUDA backend cannot run it (" << why << ")\n";
-      e->model_ = LoadedModel::load(dir, cpu_residency, options.precision);
+      e->model_ = LoadedModel::load(dir, Residency::PageCache, options.precision);
     }
   }
   if (e->model_->config().multimodal)
     std::cerr << "note: " << dir.string() << " is multimodal: its text model runs; its vision tower is not loaded\n";
-  if (!e->backend_) e->backend_ = make_cpu_backend(e->model_->program(), {options.threads, options.kv_quantization});
+  if (!e->backend_) {
+    e->backend_ = make_cpu_backend(e->model_->program(), {.threads = options.threads,
+                                                          .kv_quantization = options.kv_quantization,
+                                                          .huge_pages = options.huge_pages,
+                                                          .drop_source_pages = true});
+    for (const auto& f : e->model_->weights().files()) f->release_resident();
+  }
   e->threads_ = options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   const ModelConfig& c = e->model_->config();
   const KvLayout layout{c.num_hidden_layers, c.num_key_value_heads, c.head_dim};

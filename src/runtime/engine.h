@@ -26,7 +26,7 @@ struct EngineOptions {
   Device device = Device::Cpu;
   KvQuantization kv_quantization;  // mlx-lm's kv_bits (CPU)
   int64_t kv_pool_tokens = 0;      // positions the KV pool holds; 0: a default from the memory there is
-  bool huge_pages = true;          // CPU weights read into huge pages (else mapped from the page cache)
+  bool huge_pages = true;          // the CPU backend's copy of the weights on huge pages
   bool batch_invariant = true;     // CUDA: false lets large decode batches take faster, size-dependent products
 };
 
@@ -51,7 +51,7 @@ class Engine {
   const LoadedModel& model() const { return *model_; }
   Precision precision() const { return options_.precision; }
   Device device() const { return device_; }
-  std::string device_description() const { return backend_->describe(); }  // "" on the CPU
+  std::string device_description() const { return backend_->describe(); }
   int threads() const { return threads_; }
   uint64_t weight_bytes() const;
   const KvPool& kv_pool() const { return *pool_; }

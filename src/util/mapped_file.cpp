@@ -21,21 +21,6 @@
 
 namespace mlxcpp {
 
-namespace {
-
-constexpr size_t kHugePage = size_t(2) << 20;
-
-// Transparent huge pages for madvise'd memory: the kernel's setting is "always" or "madvise"
-// (not "never").
-bool huge_pages_usable() {
-  std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
-  std::string setting;
-  std::getline(f, setting);
-  return !setting.empty() && setting.find("[never]") == std::string::npos;
-}
-
-}  // namespace
-
 MappedFile MappedFile::open(const std::string& path, Residency residency) {
   if (residency == Residency::HugePages && !huge_pages_usable()) residency = Residency::PageCache;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -70,22 +55,19 @@ MappedFile MappedFile::open(const std::string& path, Residency residency) {
     ::close(fd);  // the mapping keeps the file alive
     return f;
   }
-  // HugePages: anonymous memory aligned to 2 MiB (the kernel places huge pages only at
-  // aligned addresses), then the file read into it.
-  const size_t rounded = (f.size_ + kHugePage - 1) / kHugePage * kHugePage;
-  void* p = ::mmap(nullptr, rounded + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
-    const int err = errno;
+  // HugePages: the file read into anonymous memory on huge pages.
+  try {
+    f.copy_ = HugeBuffer::allocate(f.size_, true, path.c_str());
+  } catch (...) {
     ::close(fd);
-    fail("{}: cannot allocate {} bytes for its contents: {}", path, f.size_, std::strerror(err));
+    throw;
   }
-  f.region_ = p, f.region_size_ = rounded + kHugePage;
-  uint8_t* at = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(p) + kHugePage - 1) / kHugePage * kHugePage);
-  ::madvise(at, rounded, MADV_HUGEPAGE);  // advice: without it the copy still works, on small pages
+  uint8_t* at = f.copy_.data();
   // Read in parallel slices: copying from the page cache and faulting in the huge pages
   // (the kernel zeroes each) is CPU work, which more cores shorten.
   const size_t readers_max = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
   const size_t slices = std::clamp<size_t>(f.size_ / (size_t(64) << 20), 1, readers_max);  // >= 64 MiB each
+  constexpr size_t kHugePage = size_t(2) << 20;
   const size_t slice = (f.size_ / slices + kHugePage - 1) / kHugePage * kHugePage;
   std::vector<std::string> errors(slices);
   std::vector<std::thread> readers;
@@ -106,12 +88,11 @@ MappedFile MappedFile::open(const std::string& path, Residency residency) {
   for (const std::string& e : errors)
     if (!e.empty()) {
       ::close(fd);
-      ::munmap(f.region_, f.region_size_);
-      f.region_ = nullptr;
+      f.copy_ = HugeBuffer();
       fail("{}: {}", path, e);
     }
   ::close(fd);
-  ::mprotect(at, rounded, PROT_READ);  // read-only like a mapping: a stray write faults
+  f.copy_.protect();  // read-only like a mapping: a stray write faults
   f.data_ = at;
   return f;
 }
@@ -125,6 +106,7 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     size_ = std::exchange(other.size_, 0);
     region_ = std::exchange(other.region_, nullptr);
     region_size_ = std::exchange(other.region_size_, 0);
+    copy_ = std::move(other.copy_);
     residency_ = other.residency_;
     path_ = std::move(other.path_);
   }

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <string>
 
+#include "util/huge_buffer.h"
+
 namespace mlxcpp {
 
 enum class Residency { PageCache, HugePages };
@@ -44,8 +46,9 @@ class MappedFile {
  private:
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
-  void* region_ = nullptr;  // what munmap takes: the mapping (HugePages: with its alignment slack)
+  void* region_ = nullptr;  // PageCache: the mapping
   size_t region_size_ = 0;
+  HugeBuffer copy_;  // HugePages: the file's bytes
   Residency residency_ = Residency::PageCache;
   std::string path_;
 };

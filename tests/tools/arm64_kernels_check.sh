@@ -23,7 +23,7 @@ sources=(
   src/backend/cpu/bf16_matmul.cpp src/backend/cpu/product_rows.cpp src/backend/cpu/kernel_choice.cpp src/backend/cpu/attention.cpp src/backend/cpu/fast_math.cpp
   src/quant/affine.cpp src/quant/fp_formats.cpp src/quant/quant_spec.cpp src/quant/quantize_tensor.cpp
   src/util/thread_pool.cpp src/format/dtype.cpp src/format/weight_set.cpp src/format/quant_config.cpp
-  src/format/safetensors.cpp src/util/mapped_file.cpp src/util/files.cpp
+  src/format/safetensors.cpp src/util/mapped_file.cpp src/util/huge_buffer.cpp src/util/files.cpp
   "$gtest/src/gtest-all.cc" "$gtest/src/gtest_main.cc"
 )
 flags=(-std=c++20 -O2 -DFMT_HEADER_ONLY -I"$root/src" -I"$out/inc" -I"$gtest/include" -I"$gtest" -pthread)

@@ -15,6 +15,7 @@
 #include <random>
 
 #include "backend/cpu/kernel_choice.h"
+#include "backend/cpu/int8_matmul.h"
 #include "backend/cpu/matmul.h"
 #include "quant/quantize_tensor.h"
 #include "util/thread_pool.h"
@@ -55,6 +56,44 @@ void for_each_batch(const WeightMatrix& m, ThreadPool& pool, std::mt19937& rng, 
   }
 }
 
+// The CPU backend's group-lane order (backend/weight_matrix.h) holds the same weights:
+// every row dequantizes to what the file's order gives, for both code widths and group
+// sizes, with a whole block of 16 groups and a part block (1152 columns of 64: 16 + 2;
+// of 128: 9).
+TEST(FastKernels, GroupLaneOrderHoldsTheSameWeights) {
+  const int64_t rows = 5, cols = 1152;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> w(size_t(rows * cols));
+  for (auto& v : w) v = nd(rng);
+  for (int bits : {4, 8})
+    for (int g : {64, 128}) {
+      const QuantSpec s{QuantMode::Affine, bits, g};
+      SCOPED_TRACE(s.to_string());
+      std::vector<uint8_t> packed(size_t(rows * cols * bits / 8)), scales(size_t(rows * cols / g) * 2), biases(scales.size());
+      quantize_matrix(w.data(), size_t(rows), size_t(cols), s, DType::BF16, packed.data(), scales.data(), biases.data());
+      WeightMatrix m;
+      m.rows = rows, m.cols = cols, m.quant = s, m.dtype = DType::BF16;
+      m.data = packed.data(), m.scales = scales.data(), m.biases = biases.data();
+      std::vector<uint8_t> lanes(packed.size()), back(packed.size());
+      for (int64_t r = 0; r < rows; ++r) {
+        const size_t at = size_t(r) * m.row_bytes();
+        reorder_codes(m, &packed[at], CodeOrder::Mlx, CodeOrder::GroupLanes, &lanes[at]);
+        reorder_codes(m, &lanes[at], CodeOrder::GroupLanes, CodeOrder::Mlx, &back[at]);
+      }
+      EXPECT_EQ(back, packed);
+      EXPECT_NE(lanes, packed);
+      WeightMatrix l = m;
+      l.data = lanes.data(), l.order = CodeOrder::GroupLanes;
+      std::vector<float> a(static_cast<size_t>(cols)), b(static_cast<size_t>(cols));
+      for (int64_t r = 0; r < rows; ++r) {
+        m.dequantize_row(r, a.data());
+        l.dequantize_row(r, b.data());
+        ASSERT_EQ(a, b) << "row " << r;
+      }
+    }
+}
+
 TEST(FastKernels, MatchTheReferenceOnEveryFormat) {
   std::vector<QuantSpec> specs;
   for (int bits : {2, 3, 4, 5, 6, 8})
@@ -89,6 +128,13 @@ TEST(FastKernels, MatchTheReferenceOnEveryFormat) {
     m.biases = s.has_biases() ? biases.data() : nullptr;
     std::vector<float> wrow(static_cast<size_t>(cols));
     const int64_t g = s.group_size;  // (outside the lambda: clang 14 cannot capture a structured binding)
+    // As the CPU backend holds it: the codes in the order this CPU's int8 kernels want.
+    std::vector<uint8_t> reordered(packed.size());
+    const CodeOrder order = cpu::int8_code_order(m);
+    for (int64_t r = 0; r < rows; ++r)
+      reorder_codes(m, &packed[size_t(r) * m.row_bytes()], CodeOrder::Mlx, order, &reordered[size_t(r) * m.row_bytes()]);
+    m.data = reordered.data();
+    m.order = order;
     for_each_batch(m, pool, rng, [&](int64_t n, const std::vector<float>& x, const std::vector<float>& ref,
                                      const std::vector<float>& fast) {
       // The activation's rounding error per element: d/2 for one int8 code per weight group

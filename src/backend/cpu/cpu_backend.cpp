@@ -7,11 +7,15 @@
 #include <cstring>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "backend/cpu/attention.h"
 #include "backend/cpu/fast_math.h"
+#include "backend/cpu/int8_matmul.h"
 #include "backend/cpu/kv_blocks.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/ops.h"
+#include "backend/cpu/resident_weights.h"
 #include "backend/cpu/rope.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -43,7 +47,9 @@ float* sized(std::vector<float>& v, int64_t n) {
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend(const ModelProgram& p, const CpuBackendOptions& o) : p_(p), pool_(o.threads), kvq_(o.kv_quantization) {
+  CpuBackend(const ModelProgram& program, const CpuBackendOptions& o)
+      : pool_(o.threads), weights_(program, o.huge_pages, o.drop_source_pages, pool_), p_(weights_.program()), kvq_(o.kv_quantization) {
+    const ModelProgram& p = p_;
     validate_kv_quantization(kvq_, p.head_dim);
     for (const LayerProgram& L : p.layers) {
       if (L.attention.rope >= int(p.ropes.size())) fail("model program: a layer names RoPE {}", L.attention.rope);
@@ -54,7 +60,11 @@ class CpuBackend final : public Backend {
     for (const RopeSpec& r : p.ropes) rope_offset_.push_back(offset), offset += r.dims / 2;
   }
 
-  std::string describe() const override { return ""; }
+  std::string describe() const override {
+    return fmt::format("CPU, {} threads: {:.2f} GiB of weights{}, int8 kernels {}", pool_.size(),
+                       double(weights_.bytes()) / double(1ull << 30), weights_.on_huge_pages() ? " on huge pages" : "",
+                       cpu::int8_kernel_name());
+  }
 
   std::unique_ptr<KvBlockStore> make_kv_store(const KvLayout& layout, int32_t blocks) override {
     const bool f32 = p_.precision == Precision::F32;
@@ -89,8 +99,9 @@ class CpuBackend final : public Backend {
   }
   bool fast() const { return p_.precision == Precision::Fast; }
 
-  const ModelProgram& p_;
   ThreadPool pool_;
+  cpu::ResidentWeights weights_;
+  const ModelProgram& p_;  // weights_'s copy of the program
   KvQuantization kvq_;
   std::vector<int64_t> rope_offset_;  // of each RoPE's frequencies in SequenceStep::rope_freqs
   // The step's rows and activations, kept from step to step.

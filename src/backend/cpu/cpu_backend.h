@@ -16,9 +16,12 @@ namespace mlxcpp {
 struct CpuBackendOptions {
   int threads = 0;  // 0: every core
   KvQuantization kv_quantization;
+  bool huge_pages = true;  // the backend's copy of the weights on huge pages (util/huge_buffer.h)
+  bool drop_source_pages = false;  // the program's weights are mapped from the page cache (resident_weights.h)
 };
 
-// `program` must outlive the backend.
+// The backend copies the program's weight matrices (backend/cpu/resident_weights.h); the
+// program's other arrays (norms, biases) are read in place: `program` must outlive it.
 std::unique_ptr<Backend> make_cpu_backend(const ModelProgram& program, const CpuBackendOptions& options);
 
 }  // namespace mlxcpp

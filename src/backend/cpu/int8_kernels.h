@@ -14,10 +14,13 @@ namespace mlxcpp::cpu {
 // How group scales and biases are stored in the model.
 enum : int { kStoredF32 = 0, kStoredBF16 = 1, kStoredF16 = 2 };
 
-// The activation order: 8-bit weights keep the element order; for 4-bit weights each run of
-// 128 columns (64 bytes of codes) is permuted as the bytes unpack, low nibbles (elements
-// 0, 2, ..., 126) first and high nibbles (1, 3, ..., 127) second (quantize() does it), so
-// 4-bit rows must be whole runs. Groups are 64 or 128 columns.
+// The AVX2 kernels take rows in the file's order (CodeOrder::Mlx) and the activations in
+// theirs: 8-bit weights keep the element order; for 4-bit weights each run of 128 columns
+// (64 bytes of codes) is permuted as the bytes unpack, low nibbles (elements 0, 2, ...,
+// 126) first and high nibbles (1, 3, ..., 127) second, so 4-bit rows must be whole runs.
+// The VNNI kernels take rows in CodeOrder::GroupLanes and the activations in the same
+// order (int8_kernels.inc). quantize() writes the order of its instruction set. Groups are
+// 64 or 128 columns.
 constexpr int64_t kRunColumns4 = 128;
 // The AVX2 kernels widen a row's group scales on the stack: rows of at most this many groups.
 constexpr int64_t kMaxGroups = 2048;
@@ -26,7 +29,7 @@ struct Int8Rows {
   const uint8_t* codes;  // packed weights, row r at codes + r * row_bytes
   size_t row_bytes;
   int64_t cols, group, n;  // input features, group size, input rows
-  // Activations [n][cols] as int8 codes in the activation order, per weight group
+  // Activations [n][cols] as int8 codes in the kernels' order, per weight group
   // x ≈ d·q, d = max|x|/127 over the group, with xs = d [n][cols/group]; gsum
   // [n][cols/group] are the group sums of the coded x for the affine bias term.
   const int8_t* xq;
@@ -40,16 +43,16 @@ struct Int8Rows {
 };
 
 // rows4/rows8: y for weight rows [r0, r1) and every input row. quantize: one input row of
-// `cols` into q [cols], xs and gsum [cols/group] (run_order for 4-bit weights).
+// `cols` into q [cols], xs and gsum [cols/group], ordered for weights of `bits`.
 namespace avx2 {
 void rows4(const Int8Rows& a, int64_t r0, int64_t r1);
 void rows8(const Int8Rows& a, int64_t r0, int64_t r1);
-void quantize(const float* x, int64_t cols, int64_t group, bool run_order, int8_t* q, float* xs, float* gsum);
+void quantize(const float* x, int64_t cols, int64_t group, int bits, int8_t* q, float* xs, float* gsum);
 }  // namespace avx2
 namespace vnni {
 void rows4(const Int8Rows& a, int64_t r0, int64_t r1);
 void rows8(const Int8Rows& a, int64_t r0, int64_t r1);
-void quantize(const float* x, int64_t cols, int64_t group, bool run_order, int8_t* q, float* xs, float* gsum);
+void quantize(const float* x, int64_t cols, int64_t group, int bits, int8_t* q, float* xs, float* gsum);
 }  // namespace vnni
 
 }  // namespace mlxcpp::cpu

@@ -32,17 +32,18 @@ struct QInput {
 
 // Into the calling thread's buffer, kept from call to call (no allocation once it has
 // grown to the largest input).
-const QInput& quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, bool run_order, ThreadPool& pool) {
+const QInput& quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, int bits, bool vnni_order,
+                             ThreadPool& pool) {
   thread_local QInput kept;
   QInput& in = kept;  // the workers below reach the caller's through this reference
   const int64_t groups = cols / group;
   in.q.resize(size_t(n * cols));
   in.scale.resize(size_t(n * groups));
   in.gsum.resize(size_t(n * groups));
-  auto* quantize = kernel() == Kernel::Avx512 ? vnni::quantize : avx2::quantize;
+  auto* quantize = vnni_order ? vnni::quantize : avx2::quantize;
   auto rows = [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i)
-      quantize(x + i * cols, cols, group, run_order, &in.q[size_t(i * cols)], &in.scale[size_t(i * groups)],
+      quantize(x + i * cols, cols, group, bits, &in.q[size_t(i * cols)], &in.scale[size_t(i * groups)],
                &in.gsum[size_t(i * groups)]);
   };
   if (n == 1) rows(0, 1);  // decode: not worth waking the pool
@@ -52,19 +53,34 @@ const QInput& quantize_input(const float* x, int64_t n, int64_t cols, int64_t gr
 
 int stored_kind(DType t) { return t == DType::F32 ? kStoredF32 : t == DType::BF16 ? kStoredBF16 : kStoredF16; }
 
-bool supported_alone(const WeightMatrix& w) {
+// The formats the int8 kernels take.
+bool int8_format(const WeightMatrix& w) {
   return w.quant && w.quant->mode == QuantMode::Affine && (w.quant->bits == 4 || w.quant->bits == 8) &&
-         (w.quant->group_size == 64 || w.quant->group_size == 128) && (w.quant->bits == 8 || w.cols % kRunColumns4 == 0) &&
-         w.cols / w.quant->group_size <= kMaxGroups && (w.dtype == DType::F32 || w.dtype == DType::BF16 || w.dtype == DType::F16);
+         (w.quant->group_size == 64 || w.quant->group_size == 128) && w.cols / w.quant->group_size <= kMaxGroups &&
+         (w.dtype == DType::F32 || w.dtype == DType::BF16 || w.dtype == DType::F16);
+}
+
+// Which kernels run w on this CPU: the VNNI ones take rows in group-lane order, the AVX2
+// ones rows in the file's order (4-bit: whole runs of 128 columns).
+Kernel kernels_for(const WeightMatrix& w) {
+  if (kernel() == Kernel::None || !int8_format(w)) return Kernel::None;
+  if (w.order == CodeOrder::GroupLanes) return kernel() == Kernel::Avx512 ? Kernel::Avx512 : Kernel::None;
+  return w.quant->bits == 8 || w.cols % kRunColumns4 == 0 ? Kernel::Avx2 : Kernel::None;
 }
 
 }  // namespace
 
+CodeOrder int8_code_order(const WeightMatrix& w) {
+  return kernel() == Kernel::Avx512 && int8_format(w) ? CodeOrder::GroupLanes : CodeOrder::Mlx;
+}
+
 bool int8_matmul_supported(std::span<const Product> products) {
-  if (kernel() == Kernel::None || products.empty()) return false;
+  if (products.empty()) return false;
   const WeightMatrix& first = *products[0].w;
+  const Kernel kernels = kernels_for(first);
+  if (kernels == Kernel::None) return false;
   for (const Product& p : products)
-    if (!supported_alone(*p.w) || p.w->cols != first.cols || p.w->quant->bits != first.quant->bits ||
+    if (kernels_for(*p.w) != kernels || p.w->cols != first.cols || p.w->quant->bits != first.quant->bits ||
         p.w->quant->group_size != first.quant->group_size)
       return false;
   return true;
@@ -81,8 +97,9 @@ const char* int8_kernel_name() {
 void int8_matmul(std::span<const Product> products, const float* x, int64_t n, ThreadPool& pool) {
   const WeightMatrix& first = *products[0].w;
   const int bits = first.quant->bits;
-  const QInput& in = quantize_input(x, n, first.cols, first.quant->group_size, bits == 4, pool);
-  auto* run = kernel() == Kernel::Avx512 ? (bits == 4 ? vnni::rows4 : vnni::rows8) : (bits == 4 ? avx2::rows4 : avx2::rows8);
+  const bool vnni = kernels_for(first) == Kernel::Avx512;
+  const QInput& in = quantize_input(x, n, first.cols, first.quant->group_size, bits, vnni, pool);
+  auto* run = vnni ? (bits == 4 ? vnni::rows4 : vnni::rows8) : (bits == 4 ? avx2::rows4 : avx2::rows8);
   // The caller's list, kept from call to call; the workers reach it through this reference
   // (a thread_local named inside the lambda would be each worker's own).
   thread_local std::vector<Int8Rows> kept;
@@ -90,7 +107,7 @@ void int8_matmul(std::span<const Product> products, const float* x, int64_t n, T
   parts.clear();
   for (const Product& p : products) {
     const WeightMatrix& w = *p.w;
-    parts.push_back({w.data, size_t(w.cols) * size_t(bits) / 8, w.cols, w.quant->group_size, n, in.q.data(),
+    parts.push_back({w.data, w.row_bytes(), w.cols, w.quant->group_size, n, in.q.data(),
                      in.scale.data(), in.gsum.data(), w.scales, w.biases, stored_kind(w.dtype),
                      w.bias, p.y, w.rows});
   }
@@ -99,6 +116,7 @@ void int8_matmul(std::span<const Product> products, const float* x, int64_t n, T
 
 #else  // not x86-64: the float SIMD path serves instead
 
+CodeOrder int8_code_order(const WeightMatrix&) { return CodeOrder::Mlx; }
 bool int8_matmul_supported(std::span<const Product>) { return false; }
 const char* int8_kernel_name() { return "none"; }
 void int8_matmul(std::span<const Product>, const float*, int64_t, ThreadPool&) {}

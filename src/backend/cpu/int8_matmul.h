@@ -7,14 +7,18 @@
 #include <cstdint>
 #include <span>
 
+#include "backend/weight_matrix.h"
+
 namespace mlxcpp {
 
-struct WeightMatrix;
 struct Product;
 class ThreadPool;
 
 namespace cpu {
 
+// The order this CPU's fastest int8 kernels want w's codes in (the CPU backend copies the
+// weights so).
+CodeOrder int8_code_order(const WeightMatrix& w);
 // True when this CPU has an integer kernel for the weights' format and the products can
 // share one quantized input (same columns, bits and group size).
 bool int8_matmul_supported(std::span<const Product> products);

@@ -6,6 +6,7 @@
 #include "backend/cpu/bf16_matmul.h"
 #include "backend/cpu/fast_matmul.h"
 #include "backend/cpu/int8_matmul.h"
+#include "util/error.h"
 #include "util/thread_pool.h"
 
 namespace mlxcpp {
@@ -30,6 +31,10 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPo
     cpu::int8_matmul({&self, 1}, x, n, pool);
     return;
   }
+  // Of the fast kernels only the int8 ones read codes in another order than the file's
+  // (the exact path below dequantizes any order).
+  if (precision == Precision::Fast && w.order != CodeOrder::Mlx)
+    fail("{}: no fast kernel on this CPU takes its codes' order", w.name);
   if (precision == Precision::Fast && cpu::bf16_matmul_supported({&self, 1})) {
     cpu::bf16_matmul({&self, 1}, x, n, pool);
     return;

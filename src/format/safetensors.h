@@ -68,6 +68,7 @@ class SafetensorsFile {
   bool contains(const std::string& name) const { return index_.count(name) != 0; }
   TensorView tensor(const std::string& name) const;  // throws Error if absent
   size_t file_size() const { return file_.size(); }
+  std::span<const uint8_t> bytes() const { return {file_.data(), file_.size()}; }  // the whole file as held
   void release_resident() const { file_.release_resident(); }
   Residency residency() const { return file_.residency(); }
 

@@ -42,10 +42,10 @@ std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const Eng
   if (e->model_->config().multimodal)
     std::cerr << "note: " << dir.string() << " is multimodal: its text model runs; its vision tower is not loaded\n";
   if (!e->backend_) {
-    e->backend_ = make_cpu_backend(e->model_->program(), {.threads = options.threads,
-                                                          .kv_quantization = options.kv_quantization,
-                                                          .huge_pages = options.huge_pages,
-                                                          .drop_source_pages = true});
+    CpuBackendOptions cpu{.threads = options.threads, .kv_quantization = options.kv_quantization,
+                          .huge_pages = options.huge_pages, .source_files = {}};
+    for (const auto& f : e->model_->weights().files()) cpu.source_files.push_back(f->bytes());
+    e->backend_ = make_cpu_backend(e->model_->program(), cpu);
     for (const auto& f : e->model_->weights().files()) f->release_resident();
   }
   e->threads_ = options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));

@@ -48,7 +48,7 @@ float* sized(std::vector<float>& v, int64_t n) {
 class CpuBackend final : public Backend {
  public:
   CpuBackend(const ModelProgram& program, const CpuBackendOptions& o)
-      : pool_(o.threads), weights_(program, o.huge_pages, o.drop_source_pages, pool_), p_(weights_.program()), kvq_(o.kv_quantization) {
+      : pool_(o.threads), weights_(program, o.huge_pages, o.source_files, pool_), p_(weights_.program()), kvq_(o.kv_quantization) {
     const ModelProgram& p = p_;
     validate_kv_quantization(kvq_, p.head_dim);
     for (const LayerProgram& L : p.layers) {

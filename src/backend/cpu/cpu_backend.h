@@ -6,7 +6,10 @@
 // so a sequence gets the same bits alone or in any batch.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "backend/backend.h"
 #include "backend/kv_pool.h"
@@ -17,7 +20,8 @@ struct CpuBackendOptions {
   int threads = 0;  // 0: every core
   KvQuantization kv_quantization;
   bool huge_pages = true;  // the backend's copy of the weights on huge pages (util/huge_buffer.h)
-  bool drop_source_pages = false;  // the program's weights are mapped from the page cache (resident_weights.h)
+  // The page-cache file mappings the program's weights lie in (resident_weights.h).
+  std::vector<std::span<const uint8_t>> source_files;
 };
 
 // The backend copies the program's weight matrices (backend/cpu/resident_weights.h); the

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "backend/program.h"
 #include "util/huge_buffer.h"
@@ -20,10 +21,11 @@ namespace cpu {
 
 class ResidentWeights {
  public:
-  // drop_source_pages: the source's arrays are a file mapping of the page cache
-  // (Residency::PageCache), whose pages this process can drop once they are copied (they
-  // are read again from the file if touched) — so that peak RSS stays near one copy.
-  ResidentWeights(const ModelProgram& source, bool huge_pages, bool drop_source_pages, ThreadPool& pool);
+  // sources: the page-cache file mappings (Residency::PageCache) that the program's arrays
+  // lie in, if it is known: their pages are dropped as they are copied (they are read again
+  // from the file if touched), so that peak RSS stays near one copy.
+  ResidentWeights(const ModelProgram& source, bool huge_pages, std::span<const std::span<const uint8_t>> sources,
+                  ThreadPool& pool);
   const ModelProgram& program() const { return program_; }
   uint64_t bytes() const { return memory_.size(); }
   bool on_huge_pages() const { return memory_.on_huge_pages(); }

@@ -122,6 +122,7 @@ class CpuBackend final : public Backend {
   std::vector<int64_t> expert_offset_, expert_group_;
   std::vector<uint8_t> expert_done_;
   std::vector<Product> expert_products_;
+  std::vector<const float*> down_inputs_;
   // Each thread's attention scratch, sized by the caller before the jobs start (so that a
   // step of a shape seen before allocates nothing, whichever thread takes which job).
   struct JobScratch {
@@ -448,8 +449,15 @@ void CpuBackend::mixture(const FeedForwardStep& f, float* out) {
         }
       }
       activate(f.activation, f.clamp_limit, gate, up, m * F);
-      cpu::matmul(x.down, gate, m, y + offset[size_t(group[size_t(g)])] * Hd, pool_, p_.precision);
     }
+    // The group's down products in one parallel loop (decode: the token's k experts).
+    products.clear();
+    down_inputs_.clear();
+    for (int64_t g = 0; g < G; ++g) {
+      products.push_back({&f.experts[size_t(group[size_t(g)])].down, y + offset[size_t(group[size_t(g)])] * Hd});
+      down_inputs_.push_back(gu + g * 2 * m * F);
+    }
+    cpu::matmul_each_input(products, down_inputs_, m, pool_, p_.precision);
   }
   std::fill_n(out, n_ * Hd, 0.0f);
   for (int64_t e = 0; e < E; ++e) {

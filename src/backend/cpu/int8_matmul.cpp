@@ -30,12 +30,11 @@ struct QInput {
   std::vector<float> scale, gsum;  // [n][cols/group]: d and Σ of the coded x
 };
 
-// Into the calling thread's buffer, kept from call to call (no allocation once it has
-// grown to the largest input).
-const QInput& quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, int bits, bool vnni_order,
-                             ThreadPool& pool) {
-  thread_local QInput kept;
-  QInput& in = kept;  // the workers below reach the caller's through this reference
+// One input row set in the kernels' layout; `into` is kept by the caller from call to call
+// (no allocation once it has grown to the largest input).
+void quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, int bits, bool vnni_order, ThreadPool& pool,
+                    QInput& into) {
+  QInput& in = into;  // the workers below reach the caller's through this reference
   const int64_t groups = cols / group;
   in.q.resize(size_t(n * cols));
   in.scale.resize(size_t(n * groups));
@@ -48,7 +47,6 @@ const QInput& quantize_input(const float* x, int64_t n, int64_t cols, int64_t gr
   };
   if (n == 1) rows(0, 1);  // decode: not worth waking the pool
   else pool.parallel_for(n, rows);
-  return in;
 }
 
 int stored_kind(DType t) { return t == DType::F32 ? kStoredF32 : t == DType::BF16 ? kStoredBF16 : kStoredF16; }
@@ -94,24 +92,61 @@ const char* int8_kernel_name() {
   }
 }
 
-void int8_matmul(std::span<const Product> products, const float* x, int64_t n, ThreadPool& pool) {
-  const WeightMatrix& first = *products[0].w;
-  const int bits = first.quant->bits;
-  const bool vnni = kernels_for(first) == Kernel::Avx512;
-  const QInput& in = quantize_input(x, n, first.cols, first.quant->group_size, bits, vnni, pool);
-  auto* run = vnni ? (bits == 4 ? vnni::rows4 : vnni::rows8) : (bits == 4 ? avx2::rows4 : avx2::rows8);
-  // The caller's list, kept from call to call; the workers reach it through this reference
-  // (a thread_local named inside the lambda would be each worker's own).
-  thread_local std::vector<Int8Rows> kept;
-  std::vector<Int8Rows>& parts = kept;
+bool int8_matmul_each_supported(std::span<const Product> products) {
+  for (const Product& p : products)
+    if (kernels_for(*p.w) == Kernel::None) return false;
+  return !products.empty();
+}
+
+void int8_matmul_each(std::span<const Product> products, std::span<const float* const> x, int64_t n, ThreadPool& pool) {
+  // Each distinct input quantized once for its format (products sharing an input share its
+  // codes); the buffers and the list are the caller's, kept from call to call, and the
+  // workers reach them through these references (a thread_local named inside the lambda
+  // would be each worker's own).
+  thread_local std::vector<QInput> kept_inputs;
+  thread_local std::vector<Int8Rows> kept_parts;
+  thread_local std::vector<void (*)(const Int8Rows&, int64_t, int64_t)> kept_runs;
+  std::vector<QInput>& inputs = kept_inputs;
+  std::vector<Int8Rows>& parts = kept_parts;
+  auto& runs = kept_runs;
   parts.clear();
-  for (const Product& p : products) {
-    const WeightMatrix& w = *p.w;
-    parts.push_back({w.data, w.row_bytes(), w.cols, w.quant->group_size, n, in.q.data(),
-                     in.scale.data(), in.gsum.data(), w.scales, w.biases, stored_kind(w.dtype),
-                     w.bias, p.y, w.rows});
+  runs.clear();
+  struct Coded {
+    const float* x;
+    int64_t cols, group;
+    int bits;
+    bool vnni;
+  };
+  thread_local std::vector<Coded> kept_coded;
+  std::vector<Coded>& coded = kept_coded;
+  coded.clear();
+  for (size_t m = 0; m < products.size(); ++m) {
+    const WeightMatrix& w = *products[m].w;
+    const int bits = w.quant->bits;
+    const bool vnni = kernels_for(w) == Kernel::Avx512;
+    const Coded want{x[m], w.cols, w.quant->group_size, bits, vnni};
+    size_t k = 0;
+    while (k < coded.size() && !(coded[k].x == want.x && coded[k].cols == want.cols && coded[k].group == want.group &&
+                                 coded[k].bits == want.bits && coded[k].vnni == want.vnni))
+      ++k;
+    if (k == coded.size()) {
+      coded.push_back(want);
+      if (inputs.size() < coded.size()) inputs.resize(coded.size());
+      quantize_input(want.x, n, want.cols, want.group, bits, vnni, pool, inputs[k]);
+    }
+    const QInput& in = inputs[k];
+    parts.push_back({w.data, w.row_bytes(), w.cols, w.quant->group_size, n, in.q.data(), in.scale.data(),
+                     in.gsum.data(), w.scales, w.biases, stored_kind(w.dtype), w.bias, products[m].y, w.rows});
+    runs.push_back(vnni ? (bits == 4 ? vnni::rows4 : vnni::rows8) : (bits == 4 ? avx2::rows4 : avx2::rows8));
   }
-  parallel_product_rows(products, /*tile_rows=*/4, pool, [&](size_t m, int64_t r0, int64_t r1) { run(parts[m], r0, r1); });
+  parallel_product_rows(products, /*tile_rows=*/4, pool, [&](size_t m, int64_t r0, int64_t r1) { runs[m](parts[m], r0, r1); });
+}
+
+void int8_matmul(std::span<const Product> products, const float* x, int64_t n, ThreadPool& pool) {
+  thread_local std::vector<const float*> kept;
+  std::vector<const float*>& inputs = kept;
+  inputs.assign(products.size(), x);
+  int8_matmul_each(products, inputs, n, pool);
 }
 
 #else  // not x86-64: the float SIMD path serves instead
@@ -120,6 +155,8 @@ CodeOrder int8_code_order(const WeightMatrix&) { return CodeOrder::Mlx; }
 bool int8_matmul_supported(std::span<const Product>) { return false; }
 const char* int8_kernel_name() { return "none"; }
 void int8_matmul(std::span<const Product>, const float*, int64_t, ThreadPool&) {}
+bool int8_matmul_each_supported(std::span<const Product>) { return false; }
+void int8_matmul_each(std::span<const Product>, std::span<const float* const>, int64_t, ThreadPool&) {}
 
 #endif
 

@@ -24,6 +24,10 @@ CodeOrder int8_code_order(const WeightMatrix& w);
 bool int8_matmul_supported(std::span<const Product> products);
 // Every product of x (n rows), in one parallel loop over all their weight rows.
 void int8_matmul(std::span<const Product> products, const float* x, int64_t n, ThreadPool& pool);
+// Products each with its own input (x[m]: n rows of products[m]'s columns), in one parallel
+// loop: when every product alone has an integer kernel.
+bool int8_matmul_each_supported(std::span<const Product> products);
+void int8_matmul_each(std::span<const Product> products, std::span<const float* const> x, int64_t n, ThreadPool& pool);
 const char* int8_kernel_name();  // "avx512vnni", "avx2" or "none"
 
 }  // namespace cpu

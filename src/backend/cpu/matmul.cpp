@@ -25,6 +25,15 @@ void matmul_shared_input(std::span<const Product> products, const float* x, int6
   for (const Product& p : products) matmul(*p.w, x, n, p.y, pool, precision);
 }
 
+void matmul_each_input(std::span<const Product> products, std::span<const float* const> x, int64_t n, ThreadPool& pool,
+                       Precision precision) {
+  if (precision == Precision::Fast && cpu::int8_matmul_each_supported(products)) {
+    cpu::int8_matmul_each(products, x, n, pool);
+    return;
+  }
+  for (size_t m = 0; m < products.size(); ++m) matmul(*products[m].w, x[m], n, products[m].y, pool, precision);
+}
+
 void matmul(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool, Precision precision) {
   const Product self{&w, y};
   if (precision == Precision::Fast && cpu::int8_matmul_supported({&self, 1})) {

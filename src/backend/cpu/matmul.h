@@ -30,6 +30,11 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPo
 // separate matmul calls.
 void matmul_shared_input(std::span<const Product> products, const float* x, int64_t n, ThreadPool& pool,
                          Precision precision);
+// Several products each of its own input (x[m]: n rows for products[m]; a mixture's down
+// products), in one parallel loop where the int8 kernels take them all. Results are those
+// of separate matmul calls.
+void matmul_each_input(std::span<const Product> products, std::span<const float* const> x, int64_t n, ThreadPool& pool,
+                       Precision precision);
 
 }  // namespace cpu
 }  // namespace mlxcpp

@@ -1,8 +1,9 @@
 // Private anonymous memory for data that is streamed again and again (a CPU's weights), in
 // 2 MiB transparent huge pages where the kernel allows them: on 4 KiB pages the hardware
-// prefetchers stop at every page boundary and every 4 KiB costs a TLB miss (see
-// util/mapped_file.h for the measurement). Where transparent huge pages are off
-// ("never") or not asked for, the memory is on ordinary pages.
+// prefetchers stop at every page boundary and every 4 KiB costs a TLB miss — on the 2-core
+// EPYC, decode of a 4-bit 1B model ran 16 % faster from huge pages (46.2 against 39.9
+// tokens/s, interleaved runs). Where transparent huge pages are off ("never") or not asked
+// for, the memory is on ordinary pages.
 #pragma once
 
 #include <cstddef>

@@ -1,15 +1,13 @@
 // A whole file's bytes in memory, read-only. Two ways to hold them:
 //  - PageCache: mmapped and used in place from the page cache — near-instant to open,
-//    shared with other processes, peak RSS only what is touched. (The GPU path: its host
-//    copy is read once, uploaded and dropped.)
-//  - HugePages: read into private memory in 2 MiB transparent huge pages. Streaming the
-//    weights once per token is what CPU decoding does, and on 4 KiB pages the hardware
-//    prefetchers stop at every page boundary and every 4 KiB costs a TLB miss: on the 2-core
-//    EPYC, decode of a 4-bit 1B model ran 16 % faster from huge pages (46.2 against 39.9
-//    tokens/s, interleaved runs). It costs reading the file at open (~0.1 s per GB from the
-//    page cache) and the sharing of the page cache; peak RSS is still the file's size.
-//    Where the kernel has transparent huge pages off ("never"), or the engine is told not to (EngineOptions::huge_pages),
-//    HugePages falls back to PageCache.
+//    shared with other processes, peak RSS only what is touched. The engine's way: each
+//    backend copies the weights into its own memory (the GPU's; the CPU backend's huge
+//    pages, backend/cpu/resident_weights.h) and the file's pages are dropped.
+//  - HugePages: read into private memory in 2 MiB transparent huge pages
+//    (util/huge_buffer.h says why streamed data wants them), for a reader that uses the
+//    file's bytes in place for long. It costs reading the file at open and the sharing of
+//    the page cache. Where the kernel has transparent huge pages off ("never"), HugePages
+//    falls back to PageCache.
 #pragma once
 
 #include <cstddef>

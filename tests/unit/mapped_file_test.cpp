@@ -1,5 +1,5 @@
 // The two ways a weights file is held (util/mapped_file.h): mmapped from the page cache, or
-// read into 2 MiB-aligned private memory for huge pages (the CPU decoder's) — the same
+// read into 2 MiB-aligned private memory for huge pages — the same
 // bytes either way, read in parallel slices for large files, and errors that name the file.
 #include <gtest/gtest.h>
 #include <unistd.h>

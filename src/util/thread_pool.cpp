@@ -1,5 +1,8 @@
 #include "util/thread_pool.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -46,12 +49,25 @@ std::pair<int64_t, int64_t> slice(int64_t n, int index, int count) {
   return {begin, begin + base + (index < extra ? 1 : 0)};
 }
 
+// A signal sent to the process (Ctrl-C, a terminal resize, kill) goes to any thread that
+// does not block it: a worker that took SIGINT would leave the main thread's terminal read
+// uninterrupted (chat's Ctrl-C at the prompt, seen under load). The workers block them;
+// faults (SIGSEGV, SIGBUS, ...) stay with the thread that caused them.
+void block_process_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGCHLD, SIGWINCH, SIGPIPE})
+    sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] {
     t_thread_index = i;
+    block_process_signals();
     worker_loop();
   });
 }

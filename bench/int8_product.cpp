@@ -2,7 +2,7 @@
 // backend holds it, times n inputs, timed over many calls on the given threads. Prints
 // the time per call, the weight bytes streamed per second and the multiply-adds per
 // second, so that a kernel change can be seen apart from the rest of a decode step.
-//   int8_product [ROWS COLS N THREADS BITS]   (defaults 8192 2048 4 2 4)
+//   [MLXCPP_CPU_KERNEL=avx512|avx2] int8_product [ROWS COLS N THREADS BITS]   (defaults 8192 2048 4 2 4)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -12,10 +12,12 @@
 #include "backend/cpu/int8_matmul.h"
 #include "backend/cpu/matmul.h"
 #include "quant/quantize_tensor.h"
+#include "runtime/tuning.h"
 #include "util/thread_pool.h"
 
 int main(int argc, char** argv) {
   using namespace mlxcpp;
+  apply_tuning(tuning_from_environment());  // MLXCPP_CPU_KERNEL=avx512: without AMX
   const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 8192, cols = argc > 2 ? std::atoll(argv[2]) : 2048;
   const int64_t n = argc > 3 ? std::atoll(argv[3]) : 4;
   const int threads = argc > 4 ? std::atoi(argv[4]) : 2, bits = argc > 5 ? std::atoi(argv[5]) : 4;

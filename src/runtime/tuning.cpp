@@ -13,6 +13,7 @@ namespace mlxcpp {
 Tuning tuning_from_environment() {
   Tuning t;
   if (const char* k = std::getenv("MLXCPP_CPU_KERNEL")) {
+    if (std::string_view(k) == "avx512") t.cpu_kernel_cap = 2;
     if (std::string_view(k) == "avx2") t.cpu_kernel_cap = 1;
     if (std::string_view(k) == "none") t.cpu_kernel_cap = 0;
   }
@@ -24,7 +25,8 @@ Tuning tuning_from_environment() {
 void apply_tuning(const Tuning& t) {
   cpu::cap_kernel_choice(t.cpu_kernel_cap <= 0 ? cpu::Kernel::None
                          : t.cpu_kernel_cap == 1 ? cpu::Kernel::Avx2
-                                                 : cpu::Kernel::Avx512);
+                                                 : cpu::Kernel::Avx512,
+                         /*amx=*/t.cpu_kernel_cap > 2);
   set_single_block_draw(t.single_block_draw);
 }
 

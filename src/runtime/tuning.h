@@ -1,7 +1,7 @@
 // Process-wide settings for testing and ruling out kernels, read from the environment by
 // the front ends (the CLI, the C API, the test programs) and handed down: nothing below
 // reads the environment.
-//   MLXCPP_CPU_KERNEL=avx2|none  caps the CPU kernels (backend/cpu/kernel_choice.h)
+//   MLXCPP_CPU_KERNEL=avx512|avx2|none  caps the CPU kernels (backend/cpu/kernel_choice.h)
 //   MLXCPP_HUGE_PAGES=0          CPU weights stay mapped from the page cache (EngineOptions)
 //   MLXCPP_DRAW_CTAS=1           the GPU draw in one block, as before sm_90
 #pragma once
@@ -11,7 +11,7 @@ namespace mlxcpp {
 struct EngineOptions;
 
 struct Tuning {
-  int cpu_kernel_cap = 2;  // 0: none, 1: AVX2, 2: the best the CPU has
+  int cpu_kernel_cap = 3;  // 0: none, 1: AVX2, 2: AVX-512 without AMX, 3: the best the CPU has
   bool huge_pages = true;
   bool single_block_draw = false;
 };

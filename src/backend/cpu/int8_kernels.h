@@ -40,6 +40,13 @@ struct Int8Rows {
   const float* bias;  // the Linear bias [rows], or null
   float* y;           // y[i * y_stride + r]
   int64_t y_stride;
+  // The AMX kernels' activations (4-bit weights, 16 inputs or more): per tile of 16 inputs
+  // (the last padded with zeros) and group, the group's codes as the tile unit's right
+  // operand — dword j of input t at byte 64·j + 4·t, dword j being the 4 bytes at
+  // j·step + 4·lane of the group-lane order — then xs and gsum of the 16 inputs. Null
+  // otherwise.
+  const int8_t* tiles = nullptr;                         // [input tiles][groups][group / 4][16][4]
+  const float *tile_xs = nullptr, *tile_gsum = nullptr;  // [input tiles][groups][16]
 };
 
 // rows4/rows8: y for weight rows [r0, r1) and every input row. quantize: one input row of
@@ -54,5 +61,14 @@ void rows4(const Int8Rows& a, int64_t r0, int64_t r1);
 void rows8(const Int8Rows& a, int64_t r0, int64_t r1);
 void quantize(const float* x, int64_t cols, int64_t group, int bits, int8_t* q, float* xs, float* gsum);
 }  // namespace vnni
+// The VNNI kernels with the AMX tile unit for 4-bit rows when Int8Rows::tiles is set (the
+// same bits as vnni::rows4); the caller has been granted the tile state (kernel_choice).
+namespace amx {
+void rows4(const Int8Rows& a, int64_t r0, int64_t r1);
+void rows8(const Int8Rows& a, int64_t r0, int64_t r1);
+void quantize(const float* x, int64_t cols, int64_t group, int bits, int8_t* q, float* xs, float* gsum);
+}  // namespace amx
+// Inputs from which 4-bit products take the AMX kernels.
+constexpr int64_t kMinAmxInputs = 16;
 
 }  // namespace mlxcpp::cpu

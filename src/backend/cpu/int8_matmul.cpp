@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "backend/cpu/matmul.h"
@@ -28,6 +29,9 @@ Kernel kernel() { return kernel_choice().level; }
 struct QInput {
   std::vector<int8_t> q;           // [n][cols]
   std::vector<float> scale, gsum;  // [n][cols/group]: d and Σ of the coded x
+  // The same for the AMX kernels (Int8Rows::tiles), when they run.
+  std::vector<int8_t> tiles;
+  std::vector<float> tile_xs, tile_gsum;
 };
 
 // One input row set in the kernels' layout; `into` is kept by the caller from call to call
@@ -47,6 +51,31 @@ void quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, int 
   };
   if (n == 1) rows(0, 1);  // decode: not worth waking the pool
   else pool.parallel_for(n, rows);
+}
+
+// The coded input (group-lane order) as the AMX kernels' tiles: 16 inputs a tile, the
+// last one padded with zeros.
+void pack_tiles(int64_t n, int64_t cols, int64_t group, ThreadPool& pool, QInput& into) {
+  QInput& in = into;
+  constexpr int64_t kTile = 16;
+  const int64_t groups = cols / group, tiles = (n + kTile - 1) / kTile, dwords = group / 4;
+  in.tiles.assign(size_t(tiles * groups * kTile * group), 0);
+  in.tile_xs.assign(size_t(tiles * groups * kTile), 0.0f);
+  in.tile_gsum.assign(in.tile_xs.size(), 0.0f);
+  pool.parallel_for(tiles, [&](int64_t b, int64_t e) {
+    for (int64_t tile = b; tile < e; ++tile)
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t g0 = g / kTile * kTile, step = 4 * std::min(kTile, groups - g0), at = tile * groups + g;
+        for (int64_t t = 0; t < kTile && tile * kTile + t < n; ++t) {
+          const int64_t c = tile * kTile + t;
+          const int8_t* src = &in.q[size_t(c * cols + g0 * group + 4 * (g - g0))];
+          int8_t* dst = &in.tiles[size_t(at * kTile * group + 4 * t)];
+          for (int64_t j = 0; j < dwords; ++j) std::memcpy(dst + 64 * j, src + j * step, 4);
+          in.tile_xs[size_t(at * kTile + t)] = in.scale[size_t(c * groups + g)];
+          in.tile_gsum[size_t(at * kTile + t)] = in.gsum[size_t(c * groups + g)];
+        }
+      }
+  });
 }
 
 int stored_kind(DType t) { return t == DType::F32 ? kStoredF32 : t == DType::BF16 ? kStoredBF16 : kStoredF16; }
@@ -86,7 +115,7 @@ bool int8_matmul_supported(std::span<const Product> products) {
 
 const char* int8_kernel_name() {
   switch (kernel()) {
-    case Kernel::Avx512: return "avx512vnni";
+    case Kernel::Avx512: return kernel_choice().amx ? "avx512vnni, amx" : "avx512vnni";
     case Kernel::Avx2: return "avx2";
     default: return "none";
   }
@@ -116,14 +145,17 @@ void int8_matmul_each(std::span<const Product> products, std::span<const float* 
     int64_t cols, group;
     int bits;
     bool vnni;
+    bool tiles = false;  // packed for the AMX kernels
   };
   thread_local std::vector<Coded> kept_coded;
   std::vector<Coded>& coded = kept_coded;
   coded.clear();
+  bool any_amx = false;
   for (size_t m = 0; m < products.size(); ++m) {
     const WeightMatrix& w = *products[m].w;
     const int bits = w.quant->bits;
     const bool vnni = kernels_for(w) == Kernel::Avx512;
+    const bool amx = vnni && bits == 4 && n >= kMinAmxInputs && kernel_choice().amx;
     const Coded want{x[m], w.cols, w.quant->group_size, bits, vnni};
     size_t k = 0;
     while (k < coded.size() && !(coded[k].x == want.x && coded[k].cols == want.cols && coded[k].group == want.group &&
@@ -134,12 +166,25 @@ void int8_matmul_each(std::span<const Product> products, std::span<const float* 
       if (inputs.size() < coded.size()) inputs.resize(coded.size());
       quantize_input(want.x, n, want.cols, want.group, bits, vnni, pool, inputs[k]);
     }
+    if (amx && !coded[k].tiles) {
+      pack_tiles(n, want.cols, want.group, pool, inputs[k]);
+      coded[k].tiles = true;
+    }
     const QInput& in = inputs[k];
     parts.push_back({w.data, w.row_bytes(), w.cols, w.quant->group_size, n, in.q.data(), in.scale.data(),
                      in.gsum.data(), w.scales, w.biases, stored_kind(w.dtype), w.bias, products[m].y, w.rows});
-    runs.push_back(vnni ? (bits == 4 ? vnni::rows4 : vnni::rows8) : (bits == 4 ? avx2::rows4 : avx2::rows8));
+    if (amx) {
+      parts.back().tiles = in.tiles.data();
+      parts.back().tile_xs = in.tile_xs.data();
+      parts.back().tile_gsum = in.tile_gsum.data();
+    }
+    any_amx = any_amx || amx;
+    runs.push_back(amx    ? amx::rows4
+                   : vnni ? (bits == 4 ? vnni::rows4 : vnni::rows8)
+                          : (bits == 4 ? avx2::rows4 : avx2::rows8));
   }
-  parallel_product_rows(products, /*tile_rows=*/4, pool, [&](size_t m, int64_t r0, int64_t r1) { runs[m](parts[m], r0, r1); });
+  parallel_product_rows(products, /*tile_rows=*/any_amx ? 16 : 4, pool,
+                        [&](size_t m, int64_t r0, int64_t r1) { runs[m](parts[m], r0, r1); });
 }
 
 void int8_matmul(std::span<const Product> products, const float* x, int64_t n, ThreadPool& pool) {

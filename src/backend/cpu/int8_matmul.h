@@ -28,7 +28,7 @@ void int8_matmul(std::span<const Product> products, const float* x, int64_t n, T
 // loop: when every product alone has an integer kernel.
 bool int8_matmul_each_supported(std::span<const Product> products);
 void int8_matmul_each(std::span<const Product> products, std::span<const float* const> x, int64_t n, ThreadPool& pool);
-const char* int8_kernel_name();  // "avx512vnni", "avx2" or "none"
+const char* int8_kernel_name();  // "avx512vnni, amx", "avx512vnni", "avx2" or "none"
 
 }  // namespace cpu
 }  // namespace mlxcpp

@@ -40,7 +40,7 @@ struct Int8Rows {
   const float* bias;  // the Linear bias [rows], or null
   float* y;           // y[i * y_stride + r]
   int64_t y_stride;
-  // The AMX kernels' activations (4-bit weights, 16 inputs or more): per tile of 16 inputs
+  // The AMX kernels' activations (16 inputs or more): per tile of 16 inputs
   // (the last padded with zeros) and group, the group's codes as the tile unit's right
   // operand — dword j of input t at byte 64·j + 4·t, dword j being the 4 bytes at
   // j·step + 4·lane of the group-lane order — then xs and gsum of the 16 inputs. Null
@@ -61,14 +61,14 @@ void rows4(const Int8Rows& a, int64_t r0, int64_t r1);
 void rows8(const Int8Rows& a, int64_t r0, int64_t r1);
 void quantize(const float* x, int64_t cols, int64_t group, int bits, int8_t* q, float* xs, float* gsum);
 }  // namespace vnni
-// The VNNI kernels with the AMX tile unit for 4-bit rows when Int8Rows::tiles is set (the
-// same bits as vnni::rows4); the caller has been granted the tile state (kernel_choice).
+// The VNNI kernels with the AMX tile unit when Int8Rows::tiles is set (the same bits as
+// vnni's); the caller has been granted the tile state (kernel_choice).
 namespace amx {
 void rows4(const Int8Rows& a, int64_t r0, int64_t r1);
 void rows8(const Int8Rows& a, int64_t r0, int64_t r1);
 void quantize(const float* x, int64_t cols, int64_t group, int bits, int8_t* q, float* xs, float* gsum);
 }  // namespace amx
-// Inputs from which 4-bit products take the AMX kernels.
+// Inputs from which products take the AMX kernels.
 constexpr int64_t kMinAmxInputs = 16;
 
 }  // namespace mlxcpp::cpu

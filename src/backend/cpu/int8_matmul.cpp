@@ -155,7 +155,7 @@ void int8_matmul_each(std::span<const Product> products, std::span<const float* 
     const WeightMatrix& w = *products[m].w;
     const int bits = w.quant->bits;
     const bool vnni = kernels_for(w) == Kernel::Avx512;
-    const bool amx = vnni && bits == 4 && n >= kMinAmxInputs && kernel_choice().amx;
+    const bool amx = vnni && n >= kMinAmxInputs && kernel_choice().amx;
     const Coded want{x[m], w.cols, w.quant->group_size, bits, vnni};
     size_t k = 0;
     while (k < coded.size() && !(coded[k].x == want.x && coded[k].cols == want.cols && coded[k].group == want.group &&
@@ -179,7 +179,7 @@ void int8_matmul_each(std::span<const Product> products, std::span<const float* 
       parts.back().tile_gsum = in.tile_gsum.data();
     }
     any_amx = any_amx || amx;
-    runs.push_back(amx    ? amx::rows4
+    runs.push_back(amx    ? (bits == 4 ? amx::rows4 : amx::rows8)
                    : vnni ? (bits == 4 ? vnni::rows4 : vnni::rows8)
                           : (bits == 4 ? avx2::rows4 : avx2::rows8));
   }

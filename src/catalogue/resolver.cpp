@@ -76,9 +76,10 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 
 // Ollama's names ("llama3.2", "llama3.2:1b", "phi3.5", "qwen2.5-coder:7b", "gemma2:2b-q8_0"):
 // the family with its punctuation dropped, then an optional tag whose leading "<n>b" is
-// the size and whose q8 / fp16 asks for that quantization. Without a size: the family's
-// largest model up to 10B parameters, which is Ollama's default tag for every family in
-// the catalogue. Returns the catalogue id, or "".
+// the size ("<n>x<m>b" for a mixture: n × m) and whose q8 / fp16 asks for that quantization.
+// Without a size: the family's largest model up to 10B parameters, or its smallest when it
+// has none that small, which is Ollama's default tag for every family in the catalogue.
+// Returns the catalogue id, or "".
 std::string ollama_style_id(const Catalogue& cat, const std::string& name) {
   const auto squash = [](const std::string& t) {
     std::string out;
@@ -97,6 +98,15 @@ std::string ollama_style_id(const Catalogue& cat, const std::string& name) {
     } catch (const std::exception&) {
       used = 0;
     }
+    if (used > 0 && used < tag.size() && tag[used] == 'x') {  // a mixture's "8x7b": 8 experts of 7B
+      size_t more = 0;
+      try {
+        size *= std::stod(tag.substr(used + 1), &more);
+      } catch (const std::exception&) {
+        more = 0;
+      }
+      used = more == 0 ? 0 : used + 1 + more;
+    }
     if (used == 0 || used >= tag.size() || tag[used] != 'b') size = 0;
   }
   const std::string quant = tag.find("q8") != std::string::npos                                               ? "8bit"
@@ -110,6 +120,8 @@ std::string ollama_style_id(const Catalogue& cat, const std::string& name) {
   if (want == 0)
     for (const auto* e : family_entries)
       if (e->parameters_b <= 10) want = std::max(want, e->parameters_b);
+  if (want == 0)  // a family that starts above 10B (mixtral, gpt-oss, qwen3-coder): its smallest
+    for (const auto* e : family_entries) want = want == 0 ? e->parameters_b : std::min(want, e->parameters_b);
   const CatalogueEntry* best = nullptr;
   const auto rank = [&](const CatalogueEntry* e) { return e->quantization == quant ? 0 : e->quantization == "4bit" ? 1 : 2; };
   for (const auto* e : family_entries) {

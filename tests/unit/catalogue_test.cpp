@@ -7,6 +7,7 @@
 #include <set>
 
 #include "catalogue/resolver.h"
+#include "format/model_config.h"
 #include "test_support.h"
 #include "util/error.h"
 
@@ -34,6 +35,31 @@ TEST(Catalogue, HoldsTheRequiredModelsUnderTheirCategories) {
     EXPECT_GT(e.size_gb, 0) << e.id;
     EXPECT_GT(e.context_length, 0) << e.id;
   }
+}
+
+// Issue 17's families, each under an mlx-community id, and loadable: an entry marked
+// supported must name a model_type the engine has, or `generate` would fail on it.
+TEST(Catalogue, HoldsTheNewArchitecturesAndEverySupportedOneLoads) {
+  const Catalogue c = Catalogue::builtin();
+  const auto& types = supported_model_types();
+  for (const auto& e : c.entries())
+    if (e.supported)
+      EXPECT_NE(std::find(types.begin(), types.end(), e.architecture), types.end()) << e.id << ": " << e.architecture;
+  std::set<std::string> archs;
+  for (const auto& e : c.entries()) archs.insert(e.architecture);
+  for (const char* a : {"gemma3_text", "gemma3", "qwen3_moe", "gpt_oss", "mixtral", "smollm3", "olmo2"})
+    EXPECT_TRUE(archs.count(a)) << a;
+  EXPECT_TRUE(in_category(c, "mlx-community/Qwen3-Coder-30B-A3B-Instruct-4bit", "code"));
+  // A mixture of experts carries the parameters a token reads, which recommend's speed
+  // estimate divides the bandwidth by; a dense model does not.
+  for (const char* id : {"mlx-community/Qwen3-30B-A3B-Instruct-2507-4bit", "mlx-community/gpt-oss-20b-OptiQ-4bit",
+                         "mlx-community/Mixtral-8x7B-Instruct-v0.1-4bit"}) {
+    const CatalogueEntry* e = c.find(id);
+    ASSERT_NE(e, nullptr) << id;
+    EXPECT_TRUE(e->mixture()) << id;
+    EXPECT_LT(e->active_parameters_b * 3, e->parameters_b) << id;
+  }
+  EXPECT_FALSE(c.find("mlx-community/gemma-3-1b-it-4bit")->mixture());
 }
 
 TEST(Catalogue, UserFileAddsAndReplacesEntries) {
@@ -77,6 +103,12 @@ TEST(Resolver, OllamaStyleNamesAreTheFamilyAndTheSize) {
   EXPECT_EQ(found("qwen2.5-coder:7b"), "mlx-community/Qwen2.5-Coder-7B-Instruct-4bit");
   EXPECT_EQ(found("qwen2.5:0.5b"), "mlx-community/Qwen2.5-0.5B-Instruct-4bit");
   EXPECT_EQ(found("gemma2:2b"), "mlx-community/gemma-2-2b-it-4bit");
+  EXPECT_EQ(found("qwen3:30b"), "mlx-community/Qwen3-30B-A3B-Instruct-2507-4bit");
+  EXPECT_EQ(found("mixtral:8x7b"), "mlx-community/Mixtral-8x7B-Instruct-v0.1-4bit");
+  EXPECT_EQ(found("mixtral"), "mlx-community/Mixtral-8x7B-Instruct-v0.1-4bit");
+  EXPECT_EQ(found("gpt-oss:20b"), "mlx-community/gpt-oss-20b-OptiQ-4bit");
+  EXPECT_EQ(found("gemma3:27b"), "mlx-community/gemma-3-text-27b-it-4bit");
+  EXPECT_EQ(found("olmo2"), "mlx-community/OLMo-2-1124-7B-Instruct-4bit");
   EXPECT_EQ(found("llama3.1:8b-instruct-q8_0"), "mlx-community/Meta-Llama-3.1-8B-Instruct-8bit");
   EXPECT_EQ(found("tinyllama"), "mlx-community/TinyLlama-1.1B-Chat-v1.0-mlx");
   EXPECT_NE(resolve_model_name(Catalogue::builtin(), "llama3.1:70b").status, Resolution::Found);  // no such size here

@@ -51,7 +51,10 @@ TEST(Recommend, CommittedTableOfBudgets) {
       const auto cats = m["categories"].get<std::vector<std::string>>();
       if (std::find(cats.begin(), cats.end(), category) == cats.end()) continue;
       if (m["context_length"].get<int64_t>() < ctx || !fits(need_gb(m, ctx), b)) continue;
-      best_score = std::max(best_score, m["parameters_b"].get<double>() * quantization_quality(m["quantization"]));
+      // A mixture of experts scores as the geometric mean of its total and active parameters.
+      const double total = m["parameters_b"].get<double>(), active = m.value("active_parameters_b", 0.0);
+      const double effective = active > 0 && active < total ? std::sqrt(total * active) : total;
+      best_score = std::max(best_score, effective * quantization_quality(m["quantization"]));
     }
     if (!rec.choice || !rec.other_category.empty()) {
       EXPECT_LT(best_score, 0) << label << ": said nothing in the category fits, but something does";

@@ -36,6 +36,9 @@ LineReader::LineReader(bool terminal) : terminal_(terminal) {
 LineReader::~LineReader() { sigaction(SIGINT, &g_previous, nullptr); }
 
 LineReader::Status LineReader::read_line(const char* prompt, std::string& line) {
+  // A Ctrl-C that came between two reads (while the last answer's footer was printed) found
+  // no read to interrupt: it counts at this prompt, not never.
+  if (interrupted().exchange(false)) return Status::Interrupted;
 #if MLXCPP_HAVE_LIBEDIT
   if (terminal_) {
     char* s = readline(prompt);

@@ -64,6 +64,7 @@ with tempfile.TemporaryDirectory() as tmp:
     c.drain(60, b"generated")
     c.send(f"/save {tmp}/conv.json\r".encode())
     c.drain(30, b"saved")
+    c.drain(30, b"json)\r\n> ")  # the next prompt, not an earlier one
     saved = json.load(open(f"{tmp}/conv.json"))
     if has_libedit:
         check("arrow keys edit the line", saved[0]["content"] == "HeXl", repr(saved[0]))

@@ -21,12 +21,11 @@ void reorder_codes(const WeightMatrix& w, const uint8_t* row, CodeOrder from, Co
     return;
   }
   // A block's words as a [groups][words per group] matrix, transposed (GroupLanes) or back.
-  constexpr int64_t kBlockGroups = 16;
   const int64_t words = int64_t(w.quant->group_size) * w.quant->bits / 32, groups = w.cols / w.quant->group_size;
   const bool to_lanes = from == CodeOrder::Mlx;
-  for (int64_t g0 = 0; g0 < groups; g0 += kBlockGroups) {
-    const int64_t n = std::min(kBlockGroups, groups - g0);
-    uint32_t in[kBlockGroups * 32], at[kBlockGroups * 32];  // words <= 32: codes of <= 8 bits, groups <= 128
+  for (int64_t g0 = 0; g0 < groups; g0 += kGroupLaneBlock) {
+    const int64_t n = std::min(kGroupLaneBlock, groups - g0);
+    uint32_t in[kGroupLaneBlock * 32], at[kGroupLaneBlock * 32];  // words <= 32: codes of <= 8 bits, groups <= 128
     std::memcpy(in, row + size_t(g0 * words * 4), size_t(n * words * 4));
     if (to_lanes) {
       for (int64_t L = 0; L < n; ++L)

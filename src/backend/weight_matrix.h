@@ -24,6 +24,7 @@ enum class Precision { F32, Fast };
 // vector lane keeps to one group (the CPU's VNNI kernels, backend/cpu/int8_kernels.inc).
 // Within a word the bits are as in the file. Only affine 4- and 8-bit codes take it.
 enum class CodeOrder { Mlx, GroupLanes };
+constexpr int64_t kGroupLaneBlock = 16;  // groups a GroupLanes block interleaves
 
 struct WeightMatrix {
   std::string name;  // module path, for errors

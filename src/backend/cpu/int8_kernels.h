@@ -63,12 +63,14 @@ void quantize(const float* x, int64_t cols, int64_t group, int bits, int8_t* q, 
 }  // namespace vnni
 // The VNNI kernels with the AMX tile unit when Int8Rows::tiles is set (the same bits as
 // vnni's); the caller has been granted the tile state (kernel_choice).
+// It codes its inputs with vnni::quantize (the same order).
 namespace amx {
 void rows4(const Int8Rows& a, int64_t r0, int64_t r1);
 void rows8(const Int8Rows& a, int64_t r0, int64_t r1);
-void quantize(const float* x, int64_t cols, int64_t group, int bits, int8_t* q, float* xs, float* gsum);
 }  // namespace amx
 // Inputs from which products take the AMX kernels.
 constexpr int64_t kMinAmxInputs = 16;
+// Inputs (and weight rows, and groups) of one AMX tile: Int8Rows::tiles' layout.
+constexpr int64_t kAmxTile = 16;
 
 }  // namespace mlxcpp::cpu

@@ -57,22 +57,22 @@ void quantize_input(const float* x, int64_t n, int64_t cols, int64_t group, int 
 // last one padded with zeros.
 void pack_tiles(int64_t n, int64_t cols, int64_t group, ThreadPool& pool, QInput& into) {
   QInput& in = into;
-  constexpr int64_t kTile = 16;
-  const int64_t groups = cols / group, tiles = (n + kTile - 1) / kTile, dwords = group / 4;
-  in.tiles.assign(size_t(tiles * groups * kTile * group), 0);
-  in.tile_xs.assign(size_t(tiles * groups * kTile), 0.0f);
+  const int64_t groups = cols / group, tiles = (n + kAmxTile - 1) / kAmxTile, dwords = group / 4;
+  in.tiles.assign(size_t(tiles * groups * kAmxTile * group), 0);
+  in.tile_xs.assign(size_t(tiles * groups * kAmxTile), 0.0f);
   in.tile_gsum.assign(in.tile_xs.size(), 0.0f);
   pool.parallel_for(tiles, [&](int64_t b, int64_t e) {
     for (int64_t tile = b; tile < e; ++tile)
       for (int64_t g = 0; g < groups; ++g) {
-        const int64_t g0 = g / kTile * kTile, step = 4 * std::min(kTile, groups - g0), at = tile * groups + g;
-        for (int64_t t = 0; t < kTile && tile * kTile + t < n; ++t) {
-          const int64_t c = tile * kTile + t;
+        const int64_t g0 = g / kGroupLaneBlock * kGroupLaneBlock, at = tile * groups + g;
+        const int64_t step = 4 * std::min(kGroupLaneBlock, groups - g0);  // bytes of a group-lane step
+        for (int64_t t = 0; t < kAmxTile && tile * kAmxTile + t < n; ++t) {
+          const int64_t c = tile * kAmxTile + t;
           const int8_t* src = &in.q[size_t(c * cols + g0 * group + 4 * (g - g0))];
-          int8_t* dst = &in.tiles[size_t(at * kTile * group + 4 * t)];
+          int8_t* dst = &in.tiles[size_t(at * kAmxTile * group + 4 * t)];
           for (int64_t j = 0; j < dwords; ++j) std::memcpy(dst + 64 * j, src + j * step, 4);
-          in.tile_xs[size_t(at * kTile + t)] = in.scale[size_t(c * groups + g)];
-          in.tile_gsum[size_t(at * kTile + t)] = in.gsum[size_t(c * groups + g)];
+          in.tile_xs[size_t(at * kAmxTile + t)] = in.scale[size_t(c * groups + g)];
+          in.tile_gsum[size_t(at * kAmxTile + t)] = in.gsum[size_t(c * groups + g)];
         }
       }
   });

@@ -1,8 +1,8 @@
 // Which instruction-set kernels this CPU runs (x86-64): detected once, and capped by the
 // front end (runtime/tuning.h: MLXCPP_CPU_KERNEL "avx512": no AMX; "avx2": no AVX-512
-// kernels; "none": no intrinsic kernels, the vector-extension float path for everything) — how the lesser
-// kernels are tested on AVX-512 machines, and a way to rule a kernel out when results look
-// wrong.
+// kernels; "none": no intrinsic kernels, the vector-extension float path for everything).
+// The cap is how the lesser kernels are tested on AVX-512 machines, and a way to rule a
+// kernel out when results look wrong.
 #pragma once
 
 namespace mlxcpp::cpu {

@@ -140,14 +140,17 @@ TEST(CudaKernels, EveryFormatMatchesTheCpuReference) {
   }
 }
 
-// The tensor-core decode product (4-bit affine, 16-bit scales): each token's outputs are
-// the same bits whatever the number of tokens in the product and wherever the token sits
-// among them, and within bf16's rounding (weights and activations, 2^-8 each) of the exact
-// f32 product. 2,944 columns: 23 blocks of 128, so the kernel's 4 K slices are uneven;
-// 200 rows: a partial 32-row block.
-TEST(CudaKernels, TensorCoreProductGivesEveryTokenTheSameBitsAtAnyCount) {
-  REQUIRE_GPU();
-  const int64_t rows = 200, cols = 2944, most = 100;
+// A decode product's shape and formats, and what it checks: every token's outputs within
+// `tolerance(Σ|w·x|, block rounding)` of the f32 product, and the same bits whatever the
+// number of tokens in the product and wherever the token sits among them.
+struct DecodeProductCase {
+  int64_t rows, cols;
+  std::vector<Format> formats;
+  int tensor_core_rows;  // the bf16 tensor-core kernel from this many rows (0: never)
+};
+
+void expect_same_bits_at_any_count(const DecodeProductCase& c) {
+  const int64_t rows = c.rows, cols = c.cols, most = 100;
   std::mt19937 rng(5);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::vector<float> w(size_t(rows * cols)), x(size_t(most * cols)), bias(static_cast<size_t>(rows));
@@ -155,12 +158,9 @@ TEST(CudaKernels, TensorCoreProductGivesEveryTokenTheSameBitsAtAnyCount) {
   for (auto& v : x) v = nd(rng);
   for (auto& v : bias) v = nd(rng);
   ThreadPool pool(2);
-  const std::vector<Format> formats = {{QuantSpec{QuantMode::Affine, 4, 32}, DType::BF16},
-                                       {QuantSpec{QuantMode::Affine, 4, 64}, DType::BF16},
-                                       {QuantSpec{QuantMode::Affine, 4, 128}, DType::BF16},
-                                       {QuantSpec{QuantMode::Affine, 4, 64}, DType::F16}};
-  for (const Format& f : formats) {
-    SCOPED_TRACE(f.spec->to_string() + " " + std::string(dtype_name(f.dtype)));
+  for (const Format& f : c.formats) {
+    SCOPED_TRACE(f.spec->to_string() + " " + std::string(dtype_name(f.dtype)) + " " + std::to_string(rows) + " x " +
+                 std::to_string(cols));
     const QuantSpec& s = *f.spec;
     std::vector<uint8_t> packed(size_t(rows * cols * s.bits / 8));
     std::vector<uint8_t> scales(size_t(rows * cols / s.group_size) * dtype_size(f.dtype)), biases(scales.size());
@@ -175,19 +175,31 @@ TEST(CudaKernels, TensorCoreProductGivesEveryTokenTheSameBitsAtAnyCount) {
     m.scales = scales.data();
     m.biases = biases.data();
     m.bias = bias.data();
-    auto dev = make_cuda_linear(to_matrix_plan(m), false, /*tensor_core_rows=*/1);
+    auto dev = make_cuda_linear(to_matrix_plan(m), false, c.tensor_core_rows, /*decode=*/true);
     std::vector<float> all(size_t(most * rows)), ref(size_t(most * rows)), wrow(static_cast<size_t>(cols));
     dev->run(x.data(), most, all.data());
     cpu::matmul(m, x.data(), most, ref.data(), pool, Precision::F32);
-    for (int64_t r = 0; r < rows; ++r) {
+    const int64_t row_step = rows > 1000 ? 13 : 1;
+    for (int64_t r = 0; r < rows; r += row_step) {
       m.dequantize_row(r, wrow.data());
       for (int64_t i = 0; i < most; i += 7) {
-        double wx = 0;
-        for (int64_t k = 0; k < cols; ++k) wx += std::abs(double(wrow[size_t(k)]) * x[size_t(i * cols + k)]);
-        ASSERT_NEAR(all[size_t(i * rows + r)], ref[size_t(i * rows + r)], 1e-5 + wx / 128.0) << "row " << r << " token " << i;
+        // bf16 rounding of weights and activations (2^-8 each), or the int8 activation
+        // blocks' rounding (d/2 per value, d = the block's max|x|/127).
+        double wx = 0, blocks = 0;
+        for (int64_t k0 = 0; k0 < cols; k0 += 32) {
+          double amax = 0, wabs = 0;
+          for (int64_t k = k0; k < k0 + 32; ++k) {
+            wx += std::abs(double(wrow[size_t(k)]) * x[size_t(i * cols + k)]);
+            wabs += std::abs(wrow[size_t(k)]);
+            amax = std::max(amax, std::abs(double(x[size_t(i * cols + k)])));
+          }
+          blocks += amax / 127 / 2 * wabs;
+        }
+        const double tol = 1e-5 + 1e-5 * wx + (c.tensor_core_rows > 0 ? wx / 128.0 : blocks);
+        ASSERT_NEAR(all[size_t(i * rows + r)], ref[size_t(i * rows + r)], tol) << "row " << r << " token " << i;
       }
     }
-    for (int64_t n : {1, 2, 5, 8, 9, 16, 17, 31, 33, 64, 65}) {
+    for (int64_t n : {1, 2, 5, 7, 8, 9, 16, 17, 31, 33, 64, 65}) {
       for (int64_t first : {int64_t(0), most - n, (most - n) / 3}) {
         std::vector<float> got(size_t(n * rows));
         dev->run(x.data() + first * cols, n, got.data());
@@ -197,6 +209,36 @@ TEST(CudaKernels, TensorCoreProductGivesEveryTokenTheSameBitsAtAnyCount) {
       }
     }
   }
+}
+
+// The bf16 tensor-core decode product (`--fast-batches`; 4-bit affine, 16-bit scales), the
+// same bits at any count within its own path. 2,944 columns: 23 blocks of 128, so the
+// kernel's 4 K slices are uneven; 200 rows: a partial 32-row block.
+TEST(CudaKernels, TensorCoreProductGivesEveryTokenTheSameBitsAtAnyCount) {
+  REQUIRE_GPU();
+  expect_same_bits_at_any_count({200,
+                                 2944,
+                                 {{QuantSpec{QuantMode::Affine, 4, 32}, DType::BF16},
+                                  {QuantSpec{QuantMode::Affine, 4, 64}, DType::BF16},
+                                  {QuantSpec{QuantMode::Affine, 4, 128}, DType::BF16},
+                                  {QuantSpec{QuantMode::Affine, 4, 64}, DType::F16}},
+                                 1});
+}
+
+// The batch-invariant decode products: one token alone takes the dp4a kernel, up to 31 its
+// 4-token tiles, 32 or more the int8 tensor-core kernel (4-bit, groups of 64 or more) — and
+// every token gets the same bits from each. 768 columns: 24 chunks, so 8 of the 32 slices
+// are empty; 2,944: 92 chunks, slices of 2 and 3; 200 and 4,200 rows: a partial 128-row
+// block and different split-K counts. 8-bit and groups of 32 stay on the dp4a tiles.
+TEST(CudaKernels, DecodeProductsGiveEveryTokenTheSameBitsWhicheverKernelRuns) {
+  REQUIRE_GPU();
+  const std::vector<Format> formats = {{QuantSpec{QuantMode::Affine, 4, 64}, DType::BF16},
+                                       {QuantSpec{QuantMode::Affine, 4, 128}, DType::F16},
+                                       {QuantSpec{QuantMode::Affine, 4, 64}, DType::F32},
+                                       {QuantSpec{QuantMode::Affine, 4, 32}, DType::BF16},
+                                       {QuantSpec{QuantMode::Affine, 8, 64}, DType::BF16}};
+  for (int64_t cols : {768, 2944}) expect_same_bits_at_any_count({200, cols, formats, 0});
+  expect_same_bits_at_any_count({4200, 4096, {formats[0]}, 0});
 }
 
 // Decode attention at the shapes of real models (8B's 32 × 8 heads of 128, Qwen3-MoE's 8

@@ -13,7 +13,7 @@ namespace {
 
 class CudaLinear final : public DeviceLinear {
  public:
-  CudaLinear(const MatrixPlan& w, bool f32, int tensor_core_rows) : f32_(f32) {
+  CudaLinear(const MatrixPlan& w, bool f32, int tensor_core_rows, bool decode) : f32_(f32), decode_(decode) {
     s_.tensor_core_rows = tensor_core_rows;
     weights_.reserve(matrix_upload_bytes(w));
     weights_.allocate();
@@ -29,7 +29,7 @@ class CudaLinear final : public DeviceLinear {
     ensure(n);
     MLXCPP_CUDA_CHECK(cudaMemcpy(x_, x, size_t(n * m_.cols) * 4, cudaMemcpyHostToDevice));
     // Rows up to a decode pass's count take the decode kernels, as in the backend.
-    const Product product = s_.tensor_core_rows > 0 && n <= 128 ? Product::Gemv : Product::Auto;
+    const Product product = (decode_ || s_.tensor_core_rows > 0) && n <= 128 ? Product::Gemv : Product::Auto;
     linear(m_, XIn{x_, nullptr, nullptr}, int(n), y_, m_.rows, f32_, s_, nullptr, product);
     MLXCPP_CUDA_CHECK(cudaMemcpy(y, y_, size_t(n * m_.rows) * 4, cudaMemcpyDeviceToHost));
   }
@@ -46,7 +46,8 @@ class CudaLinear final : public DeviceLinear {
     MLXCPP_CUDA_CHECK(cudaMalloc(&s_.xconv, size_t(s_.x_elems) * 2));
     s_.xd_blocks = s_.x_elems / 32 + 1;
     MLXCPP_CUDA_CHECK(cudaMalloc(&s_.xd, size_t(s_.xd_blocks) * sizeof(float2)));
-    s_.tc_partial_elems = s_.tensor_core_rows > 0 ? tensor_core_partial_elems(m_.rows, m_.cols, int(n)) : 0;
+    s_.tc_partial_elems = std::max(s_.tensor_core_rows > 0 ? tensor_core_partial_elems(m_.rows, m_.cols, int(n)) : 0,
+                                   int8_mma_partial_elems(m_.rows, int(n)));
     if (s_.tc_partial_elems) MLXCPP_CUDA_CHECK(cudaMalloc(&s_.tc_partial, size_t(s_.tc_partial_elems) * 4));
     n_ = n;
   }
@@ -59,7 +60,7 @@ class CudaLinear final : public DeviceLinear {
     s_.xd = nullptr;
   }
 
-  bool f32_;
+  bool f32_, decode_;
   Arena weights_;
   DevMatrix m_;
   MatmulScratch s_;
@@ -72,10 +73,10 @@ class CudaLinear final : public DeviceLinear {
 
 namespace mlxcpp {
 
-std::unique_ptr<DeviceLinear> make_cuda_linear(const MatrixPlan& weight, bool f32, int tensor_core_rows) {
+std::unique_ptr<DeviceLinear> make_cuda_linear(const MatrixPlan& weight, bool f32, int tensor_core_rows, bool decode) {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) throw std::runtime_error("no CUDA device is available");
-  return std::make_unique<cuda::CudaLinear>(weight, f32, tensor_core_rows);
+  return std::make_unique<cuda::CudaLinear>(weight, f32, tensor_core_rows, decode);
 }
 
 }  // namespace mlxcpp

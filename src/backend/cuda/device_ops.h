@@ -19,8 +19,11 @@ class DeviceLinear {
   virtual void run(const float* x, int64_t n, float* y) = 0;
 };
 // tensor_core_rows: as MatmulScratch's (products of at least that many rows take the
-// tensor-core kernel where it serves the matrix; 0: never).
-std::unique_ptr<DeviceLinear> make_cuda_linear(const MatrixPlan& weight, bool f32, int tensor_core_rows = 0);
+// bf16 tensor-core kernel where it serves the matrix; 0: never). decode (or
+// tensor_core_rows > 0): up to 128 rows take the decode kernels, as a decode pass does;
+// otherwise more than 4 take cuBLAS, as a prefill chunk does.
+std::unique_ptr<DeviceLinear> make_cuda_linear(const MatrixPlan& weight, bool f32, int tensor_core_rows = 0,
+                                               bool decode = false);
 
 // `logits` (host, [vocab]) to the device, the draw there, the token back.
 class DeviceSampler {

@@ -28,6 +28,7 @@
 // that order (0, 2, 4, 6, 1, 3, 5, 7), so one 16-byte load is a lane's B fragments for
 // two MMA steps.
 #include "backend/cuda/gemv.cuh"
+#include "backend/cuda/mma_fragment.cuh"
 
 namespace mlxcpp::cuda {
 namespace {
@@ -174,20 +175,13 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) gemm_tc_q4(DevMatrix m
     }
   }
   if (!waited) griddep_wait();
-  // Outputs: c0, c1 are row g, tokens 2t and 2t + 1 of the tile; c2, c3 row g + 8.
-  float* out = gridDim.z == 1 ? y : partial + int64_t(blockIdx.z) * n * m.rows;
-  const int64_t stride = gridDim.z == 1 ? y_stride : m.rows;
+  const FragmentOut out(m, y, y_stride, partial, n);
 #pragma unroll
   for (int i = 0; i < R; ++i)
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        const int64_t row = r0 + 16 * i + g + (k >> 1) * 8;
-        const int tok = n0 + nt * 8 + 2 * t + (k & 1);
-        if (row < m.rows && tok < n)
-          out[int64_t(tok) * stride + row] = acc[i][nt][k] + (gridDim.z == 1 && m.bias ? m.bias[row] : 0.0f);
-      }
+      for (int k = 0; k < 4; ++k) out.store(r0 + 16 * i, n0 + nt * 8, g, t, k, acc[i][nt][k]);
 }
 
 // The splits' partial sums added in split order (and the bias).

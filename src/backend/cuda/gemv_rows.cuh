@@ -1,5 +1,18 @@
 // The dp4a matrix-vector rows shared by the dense decode products (gemv.cu) and the experts
 // of a mixture (moe.cu): affine 4- and 8-bit weights against int8 activations.
+//
+// The order of addition of every int8 decode product (these rows and the tensor-core
+// kernel of gemm_int8.cu), which makes a token's outputs the same bits whichever kernel
+// computes them, so that the product can change kernel with the batch size and a sequence
+// still gets the same logits alone and in any batch:
+//  - chunk c (32 values, one activation block) gives the exact int32 sum i of its codes'
+//    products, and its term is added to its slice's sum by add_chunk (fixed roundings);
+//  - slice p (0 <= p < 32) holds the chunks c = p, p + 32, p + 64, ..., added in that order
+//    to a sum that starts at 0;
+//  - the 32 slice sums are added as a pairwise tree of neighbours ((s0 + s1) + (s2 + s3))
+//    + ..., slice_tree_sum over a warp's lanes, then the linear bias (or 0).
+// A warp of these rows gives each lane a slice; the tensor-core kernel takes the slices in
+// pairs, one after the other, and keeps the tree's pending nodes.
 #pragma once
 
 #include <type_traits>
@@ -12,6 +25,19 @@ __device__ __forceinline__ int dp4a_us(uint32_t a, int b, int c) {
   int d;
   asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
   return d;
+}
+
+// acc + s·(dx·i) + b·(dx·Σq): chunk c's term (weights' scale s and bias b; the activation
+// block's d = (dx, dx·Σq), i = the int32 sum of code products), with each rounding fixed
+// (no contraction left to the compiler).
+__device__ __forceinline__ float add_chunk(float acc, float s, float b, float2 d, int i) {
+  return __fmaf_rn(s, __fmul_rn(d.x, __int2float_rn(i)), __fmaf_rn(b, d.y, acc));
+}
+
+// The slices' pairwise tree over a warp (lane p holds slice p); every lane gets the sum.
+__device__ __forceinline__ float slice_tree_sum(float v) {
+  for (int o = 1; o < 32; o <<= 1) v = __fadd_rn(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
 }
 
 template <int SCALE>  // 0: bf16, 1: f16, 2: f32
@@ -34,8 +60,8 @@ void with_dp4a_format(const DevMatrix& m, F&& f) {
   else by_scale(std::integral_constant<int, 8>{});
 }
 
-// Each warp computes R consecutive output rows (from r0) for n <= NT activation rows; a
-// lane takes 32-value chunks (BITS 32-bit words each: 16 B at 4 bits, 32 B at 8), U at a
+// Each warp computes R consecutive output rows (from r0) for n <= NT activation rows; lane
+// p takes slice p's 32-value chunks (BITS 32-bit words each: 16 B at 4 bits, 32 B at 8), U at a
 // time, all loaded before any is used so that enough bytes are in flight to cover the
 // memory latency: decode is a pure stream of weights. The weights of the first chunks are
 // requested before waiting for the previous kernel (programmatic dependent launch), unless
@@ -118,7 +144,7 @@ __device__ __forceinline__ void dp4a_rows(const DevMatrix& m, const int8_t* xq, 
 #pragma unroll
             for (int j = 0; j < 8; ++j) i1 = dp4a_us(wv[j], xw[j], i1);
           }
-          acc[r][t] += s[u][r] * (d[u][t].x * float(i1)) + b[u][r] * d[u][t].y;
+          acc[r][t] = add_chunk(acc[r][t], s[u][r], b[u][r], d[u][t], i1);
         }
       }
     }
@@ -127,7 +153,7 @@ __device__ __forceinline__ void dp4a_rows(const DevMatrix& m, const int8_t* xq, 
 #pragma unroll
   for (int r = 0; r < R; ++r)
 #pragma unroll
-    for (int t = 0; t < NT; ++t) acc[r][t] = warp_sum(acc[r][t]);
+    for (int t = 0; t < NT; ++t) acc[r][t] = slice_tree_sum(acc[r][t]);
   if (lane == 0 && active)
 #pragma unroll
     for (int t = 0; t < NT; ++t) {

@@ -16,7 +16,7 @@ std::vector<GpuInfo> cuda_devices(std::string* why) {
   return {};
 }
 
-std::unique_ptr<DeviceLinear> make_cuda_linear(const MatrixPlan&, bool, int) {
+std::unique_ptr<DeviceLinear> make_cuda_linear(const MatrixPlan&, bool, int, bool) {
   fail("this mlxcpp was built without CUDA (configure with -DMLXCPP_CUDA=ON)");
 }
 

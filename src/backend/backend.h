@@ -62,6 +62,9 @@ struct CudaOptions {
   // Off: decode batches of kTensorCoreBatch sequences or more take the tensor-core product,
   // several times faster there, but a sequence's logits then depend on the batch's size.
   bool batch_invariant = true;
+  // Off: decode passes launch their kernels one by one instead of replaying a captured CUDA
+  // graph — slower, but a kernel profiler (ncu) then sees each kernel.
+  bool graphs = true;
 };
 
 // Uploads the program's weights to CUDA device 0. Throws Error when the build has no

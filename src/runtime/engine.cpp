@@ -25,7 +25,7 @@ std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const Eng
     const std::string why = cuda_unsupported(program);
     if (why.empty()) {
       try {
-        e->backend_ = make_cuda_backend(program, {.batch_invariant = options.batch_invariant});
+        e->backend_ = make_cuda_backend(program, {.batch_invariant = options.batch_invariant, .graphs = options.cuda_graphs});
       } catch (const Error&) {
         throw;
       } catch (const std::exception& ex) {

@@ -28,6 +28,7 @@ struct EngineOptions {
   int64_t kv_pool_tokens = 0;      // positions the KV pool holds; 0: a default from the memory there is
   bool huge_pages = true;          // the CPU backend's copy of the weights on huge pages
   bool batch_invariant = true;     // CUDA: false lets large decode batches take faster, size-dependent products
+  bool cuda_graphs = true;         // CUDA: decode passes replay captured graphs (CudaOptions::graphs)
 };
 
 // One sequence's part of a batched step.

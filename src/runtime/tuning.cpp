@@ -19,6 +19,7 @@ Tuning tuning_from_environment() {
   }
   if (const char* h = std::getenv("MLXCPP_HUGE_PAGES")) t.huge_pages = std::string_view(h) != "0";
   if (const char* d = std::getenv("MLXCPP_DRAW_CTAS")) t.single_block_draw = std::string_view(d) == "1";
+  if (const char* g = std::getenv("MLXCPP_CUDA_GRAPHS")) t.cuda_graphs = std::string_view(g) != "0";
   return t;
 }
 
@@ -30,6 +31,9 @@ void apply_tuning(const Tuning& t) {
   set_single_block_draw(t.single_block_draw);
 }
 
-void apply_tuning(const Tuning& t, EngineOptions& options) { options.huge_pages = t.huge_pages; }
+void apply_tuning(const Tuning& t, EngineOptions& options) {
+  options.huge_pages = t.huge_pages;
+  options.cuda_graphs = t.cuda_graphs;
+}
 
 }  // namespace mlxcpp

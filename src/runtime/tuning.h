@@ -4,6 +4,7 @@
 //   MLXCPP_CPU_KERNEL=avx512|avx2|none  caps the CPU kernels (backend/cpu/kernel_choice.h)
 //   MLXCPP_HUGE_PAGES=0          CPU weights stay mapped from the page cache (EngineOptions)
 //   MLXCPP_DRAW_CTAS=1           the GPU draw in one block, as before sm_90
+//   MLXCPP_CUDA_GRAPHS=0         decode passes launch each kernel (for ncu), no CUDA graphs
 #pragma once
 
 namespace mlxcpp {
@@ -14,6 +15,7 @@ struct Tuning {
   int cpu_kernel_cap = 3;  // 0: none, 1: AVX2, 2: AVX-512 without AMX, 3: the best the CPU has
   bool huge_pages = true;
   bool single_block_draw = false;
+  bool cuda_graphs = true;
 };
 
 Tuning tuning_from_environment();

@@ -655,6 +655,22 @@ TEST(CudaBatch, LogitsAreTheSameAloneAndInAnyBatch) {
     }
 }
 
+// Decode passes replay captured CUDA graphs; without them (MLXCPP_CUDA_GRAPHS=0, so that
+// a profiler sees each kernel) every kernel is launched directly: the same logits, bit for
+// bit, at every position of a sequence decoded one token at a time.
+TEST(CudaGeneration, DirectLaunchesGiveTheLogitsOfGraphReplay) {
+  REQUIRE_GPU();
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 24; ++i) ids.push_back(int32_t((7 + 13 * i) % 200));
+  auto replayed = Engine::load(test::bundled_model(), {.threads = 2, .precision = Precision::Fast, .device = Device::Cuda});
+  auto direct = Engine::load(test::bundled_model(),
+                             {.threads = 2, .precision = Precision::Fast, .device = Device::Cuda, .cuda_graphs = false});
+  const auto a = test::logits_of_every_position(*replayed, ids, /*decode=*/true);
+  const auto b = test::logits_of_every_position(*direct, ids, /*decode=*/true);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+}
+
 // The router's top k on the device against a host reference, for the expert counts the
 // kernel is specialised for (up to 32, up to 128, up to 512 a row) and k up to 16: logits
 // from a few levels so that probabilities tie exactly (the lower index wins), weights

@@ -125,6 +125,7 @@ class CudaBackend final : public Backend {
     // they are compute-bound (int8 dot products per row) and the tensor cores are not.
     constexpr int kTensorCoreBatch = 8;
     scratch_.tensor_core_rows = options.batch_invariant ? 0 : kTensorCoreBatch;
+    graphs_enabled_ = options.graphs;
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) throw std::runtime_error("no CUDA device is available");
     MLXCPP_CUDA_CHECK(cudaSetDevice(0));
@@ -273,6 +274,7 @@ class CudaBackend final : public Backend {
   int64_t logits_rows_ = 0;
   // Decode passes' graphs by (rows, block-table width, output kind).
   std::map<std::tuple<int, int64_t, int>, cudaGraphExec_t> graphs_;
+  bool graphs_enabled_ = true;
 };
 
 void CudaBackend::plan_weights() {
@@ -670,7 +672,7 @@ void CudaBackend::run_pass(const std::vector<PassSeq>& seqs, bool decode) {
   // and stores its key and value (no other row reads them).
   const bool prepare = decode && std::all_of(seqs.begin(), seqs.end(), [](const PassSeq& q) { return q.count == 1; });
   const bool same_out = std::all_of(outs.begin(), outs.end(), [&](Out o) { return o == outs.front(); });
-  if (prepare && same_out && outs.front() != Out::None) {
+  if (graphs_enabled_ && prepare && same_out && outs.front() != Out::None) {
     cudaGraphExec_t& exec = graphs_[{int(m), width, int(outs.front())}];
     if (!exec) {
       if (graphs_.size() > 64) {  // batch shapes come and go: start over rather than grow

@@ -44,6 +44,17 @@ __device__ __forceinline__ float f16_bits_to_f32(uint16_t b) { return __half2flo
 
 inline unsigned ceil_div(int64_t a, int64_t b) { return unsigned((a + b - 1) / b); }
 
+// The current device's SM count, asked once: the products size their split-K grids by it.
+inline int sm_count() {
+  static const int sms = [] {
+    int device = 0, count = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
+    return count;
+  }();
+  return sms;
+}
+
 // Programmatic dependent launch (Hopper). A decode step is ~260 short dependent kernels,
 // each of which would otherwise pay its launch and its first memory latency in turn
 // (about 5 µs for a matrix-vector product, measured). Every kernel lets the next one

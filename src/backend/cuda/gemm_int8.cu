@@ -193,16 +193,6 @@ __global__ void add_split_tree(const float* partial, int splits, int n, int64_t 
   y[tok * y_stride + row] = v[0] + (bias ? bias[row] : 0.0f);
 }
 
-int sm_count() {
-  static const int sms = [] {
-    int device = 0, count = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
-    return count;
-  }();
-  return sms;
-}
-
 // Splits (1, 2, 4, 8 or 16) so that the grid has about two blocks an SM, from the matrix
 // and the GPU alone.
 int split_count(int64_t rows, int token_tiles) {

@@ -240,12 +240,7 @@ void launch_tc_tokens(const DevMatrix& m, const uint4* xh, int n, float* y, int6
 // K blocks per split: enough splits that the grid has two blocks per SM, each split at
 // least two K blocks long.
 int split_chunk(int64_t rows, int64_t cols) {
-  static const int sms = [] {
-    int device = 0, count = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
-    return count;
-  }();
+  const int sms = sm_count();
   const int64_t kblocks = cols >> 7, row_blocks = ceil_div(rows, kBlockRows);
   const int64_t wanted = std::max<int64_t>(1, ceil_div(2 * sms, row_blocks));
   return int(std::max<int64_t>(std::min<int64_t>(kblocks, 2), ceil_div(kblocks, wanted)));

@@ -51,7 +51,7 @@ struct PairLoads {
 };
 
 template <int NT, int SCALE>
-__global__ void __launch_bounds__(kWarps * 32, NT == 1 ? 4 : 3)
+__global__ void __launch_bounds__(kWarps * 32, 3)
     gemm_int8_q4(DevMatrix m, const int8_t* xq, const float2* xd, int n, float* y, int64_t y_stride,
                  int pairs_per_split, float* partial) {
   griddep_launch_dependents();
@@ -202,8 +202,8 @@ int split_count(int64_t rows, int token_tiles) {
   return splits;
 }
 
-// A block's tokens: 8 for up to 8, else 16 (a token's outputs are the same in either).
-int token_tiles(int n) { return n <= 8 ? 1 : int(ceil_div(n, 16)); }
+// A block's tokens: 16 (two 8-token MMA tiles); passes have kMinInt8MmaRows or more.
+int token_tiles(int n) { return int(ceil_div(n, 16)); }
 
 template <int NT, int SCALE>
 void launch_int8(const DevMatrix& m, const int8_t* xq, const float2* xd, int n, float* y, int64_t ys, float* partial,
@@ -235,12 +235,7 @@ void gemm_int8_mma(const DevMatrix& m, const int8_t* xq, const float2* xd, int n
   const int splits = split_count(m.rows, token_tiles(n));
   if (splits > 1 && int64_t(splits) * n * m.rows > s.tc_partial_elems)
     throw std::runtime_error("matmul: split-K scratch too small");
-  with_dp4a_format(m, [&](auto, auto scale) {
-    if (n <= 8)
-      launch_int8<1, scale()>(m, xq, xd, n, y, y_stride, s.tc_partial, st);
-    else
-      launch_int8<2, scale()>(m, xq, xd, n, y, y_stride, s.tc_partial, st);
-  });
+  with_dp4a_format(m, [&](auto, auto scale) { launch_int8<2, scale()>(m, xq, xd, n, y, y_stride, s.tc_partial, st); });
   MLXCPP_CUDA_CHECK(cudaGetLastError());
 }
 

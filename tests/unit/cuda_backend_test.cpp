@@ -226,10 +226,11 @@ TEST(CudaKernels, TensorCoreProductGivesEveryTokenTheSameBitsAtAnyCount) {
 }
 
 // The batch-invariant decode products: one token alone takes the dp4a kernel, up to 31 its
-// 4-token tiles, 32 or more the int8 tensor-core kernel (4-bit, groups of 64 or more) — and
-// every token gets the same bits from each. 768 columns: 24 chunks, so 8 of the 32 slices
-// are empty; 2,944: 92 chunks, slices of 2 and 3; 200 and 4,200 rows: a partial 128-row
-// block and different split-K counts. 8-bit and groups of 32 stay on the dp4a tiles.
+// 4-token tiles, 32 or more the int8 tensor-core kernel (4-bit, groups of 64 or more; sm_90)
+// — and every token gets the same bits from each. 768 columns: 24 chunks, so 8 of the 32
+// slices (one block of each cluster) are empty; 2,944: 92 chunks, slices of 2 and 3 and a
+// partial last stripe; 200 and 4,200 rows: partial 64-row tiles; 33, 65 and 100 tokens:
+// partial 32-token tiles. 8-bit and groups of 32 stay on the dp4a tiles.
 TEST(CudaKernels, DecodeProductsGiveEveryTokenTheSameBitsWhicheverKernelRuns) {
   REQUIRE_GPU();
   const std::vector<Format> formats = {{QuantSpec{QuantMode::Affine, 4, 64}, DType::BF16},

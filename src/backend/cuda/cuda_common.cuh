@@ -55,6 +55,17 @@ inline int sm_count() {
   return sms;
 }
 
+// The current device's compute capability major version, asked once.
+inline int compute_major() {
+  static const int major = [] {
+    int device = 0, v = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMajor, device);
+    return v;
+  }();
+  return major;
+}
+
 // Programmatic dependent launch (Hopper). A decode step is ~260 short dependent kernels,
 // each of which would otherwise pay its launch and its first memory latency in turn
 // (about 5 µs for a matrix-vector product, measured). Every kernel lets the next one
@@ -81,20 +92,36 @@ inline bool& pdl_enabled() {
   return on;
 }
 
+// A launch with programmatic serialization where enabled and, for cluster sizes above 1,
+// thread-block clusters of `cluster` blocks (sm_90).
 template <typename... KArgs, typename... Args>
-void launch(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t st, Args... args) {
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
+void launch_clustered(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t st, dim3 cluster,
+                      Args... args) {
+  cudaLaunchAttribute attr[2];
+  unsigned count = 0;
+  if (pdl_enabled()) {
+    attr[count].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[count++].val.programmaticStreamSerializationAllowed = 1;
+  }
+  if (cluster.x * cluster.y * cluster.z > 1) {
+    attr[count].id = cudaLaunchAttributeClusterDimension;
+    attr[count].val.clusterDim.x = cluster.x, attr[count].val.clusterDim.y = cluster.y;
+    attr[count++].val.clusterDim.z = cluster.z;
+  }
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = grid;
   cfg.blockDim = block;
   cfg.dynamicSmemBytes = smem;
   cfg.stream = st;
   cfg.attrs = attr;
-  cfg.numAttrs = pdl_enabled() ? 1 : 0;
+  cfg.numAttrs = count;
   const cudaError_t err = cudaLaunchKernelEx(&cfg, kernel, static_cast<KArgs>(args)...);
   if (err != cudaSuccess) throw_cuda(err, "kernel launch");
+}
+
+template <typename... KArgs, typename... Args>
+void launch(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t st, Args... args) {
+  launch_clustered(kernel, grid, block, smem, st, dim3(1, 1, 1), args...);
 }
 
 }  // namespace mlxcpp::cuda

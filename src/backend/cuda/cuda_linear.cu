@@ -46,8 +46,7 @@ class CudaLinear final : public DeviceLinear {
     MLXCPP_CUDA_CHECK(cudaMalloc(&s_.xconv, size_t(s_.x_elems) * 2));
     s_.xd_blocks = s_.x_elems / 32 + 1;
     MLXCPP_CUDA_CHECK(cudaMalloc(&s_.xd, size_t(s_.xd_blocks) * sizeof(float2)));
-    s_.tc_partial_elems = std::max(s_.tensor_core_rows > 0 ? tensor_core_partial_elems(m_.rows, m_.cols, int(n)) : 0,
-                                   int8_mma_partial_elems(m_.rows, int(n)));
+    s_.tc_partial_elems = s_.tensor_core_rows > 0 ? tensor_core_partial_elems(m_.rows, m_.cols, int(n)) : 0;
     if (s_.tc_partial_elems) MLXCPP_CUDA_CHECK(cudaMalloc(&s_.tc_partial, size_t(s_.tc_partial_elems) * 4));
     n_ = n;
   }

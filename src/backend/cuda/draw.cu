@@ -392,13 +392,7 @@ bool g_one_block = false;  // set_single_block_draw
 // The cluster's size: kClusterCtas on sm_90 and newer, else 1 (and 1 when the front end
 // asks for the older GPUs' path, for its test).
 int draw_ctas() {
-  static const int ctas = [] {
-    int device = 0, major = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-    return major >= 9 ? kClusterCtas : 1;
-  }();
-  return g_one_block ? 1 : ctas;
+  return g_one_block || compute_major() < 9 ? 1 : kClusterCtas;
 }
 
 }  // namespace

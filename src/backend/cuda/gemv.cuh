@@ -19,13 +19,11 @@ void gemm_tensor_cores(const DevMatrix& m, const float* x, int n, float* y, int6
 // The int8 tensor-core product for decode passes of at least kMinInt8MmaRows rows
 // (gemm_int8.cu): 4-bit affine weights with groups of 64 or more; each token's outputs are
 // the same bits as gemv_int8's. Fewer rows take gemv_int8's tiles, faster there
-// (bench/RESULTS.md, session 19). Its split-K nodes take s.tc_partial, of
-// int8_mma_partial_elems(rows, most tokens) floats.
+// (bench/RESULTS.md, session 19). It runs as thread-block clusters: sm_90 and newer.
 constexpr int kMinInt8MmaRows = 32;
 bool int8_mma_eligible(const DevMatrix& m);
-int64_t int8_mma_partial_elems(int64_t rows, int most_tokens);
 void gemm_int8_mma(const DevMatrix& m, const int8_t* xq, const float2* xd, int n, float* y, int64_t y_stride,
-                   MatmulScratch& s, cudaStream_t st);
+                   cudaStream_t st);
 void gemv_f32(const DevMatrix& m, const float* x, int n, float* y, int64_t y_stride, cudaStream_t st);
 
 }  // namespace mlxcpp::cuda

@@ -136,7 +136,7 @@ void linear(const DevMatrix& m, XIn x, int n, float* y, int64_t y_stride, bool f
     x.xq = static_cast<const int8_t*>(s.xconv);
     x.xd = s.xd;
   }
-  if (n >= kMinInt8MmaRows && int8_mma_eligible(m)) return gemm_int8_mma(m, x.xq, x.xd, n, y, y_stride, s, st);
+  if (n >= kMinInt8MmaRows && int8_mma_eligible(m)) return gemm_int8_mma(m, x.xq, x.xd, n, y, y_stride, st);
   gemv_int8(m, x.xq, x.xd, n, y, y_stride, st);
 }
 

@@ -1,4 +1,4 @@
-// Where the tensor-core decode products (gemm_tc.cu, gemm_int8.cu) put an m16n8
+// Where the bf16 tensor-core decode product (gemm_tc.cu) puts an m16n8
 // accumulator fragment: lane (g, t) holds rows g and g + 8 of the 16-row tile, tokens 2t
 // and 2t + 1 of the 8-token tile, as values k = 0..3 (k >> 1: the row, k & 1: the token).
 // A product of one K split writes y with the Linear's bias; a split writes its own slice

@@ -44,25 +44,21 @@ __device__ __forceinline__ float f16_bits_to_f32(uint16_t b) { return __half2flo
 
 inline unsigned ceil_div(int64_t a, int64_t b) { return unsigned((a + b - 1) / b); }
 
-// The current device's SM count, asked once: the products size their split-K grids by it.
+// An attribute of the current device.
+inline int device_attribute(cudaDeviceAttr attribute) {
+  int device = 0, value = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&value, attribute, device);
+  return value;
+}
+// Asked once: the products size their split-K grids by the SM count, and take cluster
+// kernels from compute capability 9.
 inline int sm_count() {
-  static const int sms = [] {
-    int device = 0, count = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
-    return count;
-  }();
+  static const int sms = device_attribute(cudaDevAttrMultiProcessorCount);
   return sms;
 }
-
-// The current device's compute capability major version, asked once.
 inline int compute_major() {
-  static const int major = [] {
-    int device = 0, v = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMajor, device);
-    return v;
-  }();
+  static const int major = device_attribute(cudaDevAttrComputeCapabilityMajor);
   return major;
 }
 

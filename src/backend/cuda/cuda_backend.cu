@@ -349,10 +349,10 @@ void CudaBackend::carve_scratch() {
   scratch_.xconv = a.take<void>(uint64_t(scratch_.x_elems) * 2);
   scratch_.xd_blocks = kChunk * max_cols / 32;
   scratch_.xd = a.take<float2>(uint64_t(scratch_.xd_blocks) * 8);
-  if (!f32_) {  // the bf16 tensor-core product's split-K sums, for a whole decode pass
+  if (!f32_ && scratch_.tensor_core_rows > 0) {  // --fast-batches' split-K sums, for a whole decode pass
     const auto need = [&](int64_t rows, int64_t cols) {
-      const int64_t bf16 = scratch_.tensor_core_rows > 0 ? tensor_core_partial_elems(rows, cols, int(kMaxSplitRows)) : 0;
-      scratch_.tc_partial_elems = std::max(scratch_.tc_partial_elems, bf16);
+      scratch_.tc_partial_elems =
+          std::max(scratch_.tc_partial_elems, tensor_core_partial_elems(rows, cols, int(kMaxSplitRows)));
     };
     scratch_.tc_partial_elems = 0;
     need(p.lm_head.rows, p.lm_head.cols);

@@ -9,9 +9,10 @@ work: quantize it with `llama-quantize --pure IN OUT Q4_0` and run llama-bench o
 `llama-quantize --pure` would give in type and size, without the F16 intermediate (an 8B model
 is written in about a minute instead of several).
 
-Needs numpy (Debian: python3-numpy) and gguf-py from a llama.cpp checkout (not part of this
-repository; see bench/README.md). Speed does not depend on the weight values, so they are
-random; norms are 1.
+Needs numpy and sentencepiece (Debian: python3-numpy, python3-sentencepiece) and gguf-py from
+a llama.cpp checkout (not part of this repository); bench/peer_compare.sh and
+bench/serve_compare.sh use its output. Speed does not depend on the weight values, so they
+are random; norms are 1.
 """
 import json
 import sys

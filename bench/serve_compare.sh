@@ -21,7 +21,8 @@ port=$(( 20000 + RANDOM % 20000 ))
 peer_pid=$!
 trap 'kill $peer_pid 2>/dev/null || true' EXIT
 for _ in $(seq 600); do
-  curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break
+  node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' \
+    "http://127.0.0.1:$port/health" && break
   kill -0 $peer_pid 2>/dev/null || { echo "llama-server exited: see /tmp/serve_compare_llama.log" >&2; exit 1; }
   sleep 0.5
 done

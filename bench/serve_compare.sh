@@ -20,12 +20,14 @@ port=$(( 20000 + RANDOM % 20000 ))
   > /tmp/serve_compare_llama.log 2>&1 &
 peer_pid=$!
 trap 'kill $peer_pid 2>/dev/null || true' EXIT
+ready=
 for _ in $(seq 600); do
   node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' \
-    "http://127.0.0.1:$port/health" && break
+    "http://127.0.0.1:$port/health" && { ready=1; break; }
   kill -0 $peer_pid 2>/dev/null || { echo "llama-server exited: see /tmp/serve_compare_llama.log" >&2; exit 1; }
   sleep 0.5
 done
+[ -n "$ready" ] || { echo "llama-server not ready after 300 s: see /tmp/serve_compare_llama.log" >&2; exit 1; }
 peer="$("${load[@]}" --url "http://127.0.0.1:$port" || true)"
 kill $peer_pid; wait $peer_pid 2>/dev/null || true
 # shellcheck disable=SC2086

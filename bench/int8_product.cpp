@@ -13,6 +13,7 @@
 #include "backend/cpu/matmul.h"
 #include "quant/quantize_tensor.h"
 #include "runtime/tuning.h"
+#include "util/cache_line_vector.h"
 #include "util/thread_pool.h"
 
 int main(int argc, char** argv) {
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
   m.name = "bench";
   m.rows = rows, m.cols = cols, m.quant = spec, m.dtype = DType::BF16;
   m.scales = scales.data(), m.biases = biases.data();
-  std::vector<uint8_t> ordered(packed.size());
+  CacheLineVector<uint8_t> ordered(packed.size());  // as the CPU backend holds them: lines aligned
   m.order = cpu::int8_code_order(m);
   for (int64_t r = 0; r < rows; ++r)
     reorder_codes(m, &packed[size_t(r) * m.row_bytes()], CodeOrder::Mlx, m.order, &ordered[size_t(r) * m.row_bytes()]);

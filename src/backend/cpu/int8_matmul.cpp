@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/cpu/matmul.h"
+#include "util/cache_line_vector.h"
 #include "util/thread_pool.h"
 
 
@@ -27,11 +28,11 @@ Kernel kernel() { return kernel_choice().level; }
 // Every row is coded the same whatever the batch, so results do not depend on it. 4-bit
 // weights permute each run of 128 columns (even elements first) as their nibbles unpack.
 struct QInput {
-  std::vector<int8_t> q;           // [n][cols]
-  std::vector<float> scale, gsum;  // [n][cols/group]: d and Σ of the coded x
+  CacheLineVector<int8_t> q;           // [n][cols]
+  CacheLineVector<float> scale, gsum;  // [n][cols/group]: d and Σ of the coded x
   // The same for the AMX kernels (Int8Rows::tiles), when they run.
-  std::vector<int8_t> tiles;
-  std::vector<float> tile_xs, tile_gsum;
+  CacheLineVector<int8_t> tiles;
+  CacheLineVector<float> tile_xs, tile_gsum;
 };
 
 // One input row set in the kernels' layout; `into` is kept by the caller from call to call

@@ -250,6 +250,7 @@ ToolResult McpTools::generate(const json& args, const ProgressFn& progress, cons
   job.on_done = [channel](const GenerationResult& r) { channel->push({StreamEvent::Kind::Done, "", r}); };
   job.on_error = [channel](const std::string& m) { channel->push({StreamEvent::Kind::Error, m, {}}); };
   auto cancel = job.cancel;
+  if (cancelled) cancel->store(true);  // already: the job must not start generating
   host->submit(std::move(job));
   size_t pieces = 0;
   for (;;) {

@@ -1,7 +1,7 @@
 // One sampled token's recipe, complete: the sampler (runtime/sampler.h) writes it from its
 // parameters, the history and its random generator, and whoever holds the logits carries
-// it out — the CPU (draw_token in sampler.cpp) or a device (DeviceDecoder::forward), so
-// the logits of a GPU never cross to the host. Plain C++17, no runtime types.
+// it out — the CPU (backend/cpu/draw.h) or the GPU (backend/cuda/draw.cu), so the logits
+// of a GPU never cross to the host. Plain C++17, no runtime types.
 #pragma once
 
 #include <cstdint>

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "backend/cpu/cpu_backend.h"
-#include "runtime/sampler.h"
+#include "backend/cpu/draw.h"
 #include "util/error.h"
 
 namespace mlxcpp {
@@ -112,7 +112,7 @@ void Engine::forward(std::span<EngineStep> steps) {
   for (size_t i = 0; i < steps.size(); ++i) {
     EngineStep& s = steps[i];
     s.kv->advance(int64_t(s.tokens.size()));
-    if (batch_[i].output != s.output) s.token = draw_token(draw_logits_[i], *s.draw);
+    if (batch_[i].output != s.output) s.token = cpu::draw_token(draw_logits_[i], *s.draw);
   }
 }
 

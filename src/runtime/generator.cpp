@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/cpu/draw.h"
 #include "util/error.h"
 
 namespace mlxcpp {
@@ -134,7 +135,7 @@ bool GenerationStream::plan(EngineStep& out, int64_t max_tokens) {
 void GenerationStream::complete(const EngineStep& done) {
   if (done.output != StepOutput::None) draw_planned_ = false;
   if (done.output == StepOutput::Token) next_ = done.token;
-  else if (done.output == StepOutput::Logits) next_ = draw_token(logits_, draw_, &logprobs_scratch_);
+  else if (done.output == StepOutput::Logits) next_ = cpu::draw_token(logits_, draw_, &logprobs_scratch_);
   if (state_ == State::Prefill) {
     prefill_pos_ += done.tokens.size();
     if (prefill_pos_ < prefill_target_) return;

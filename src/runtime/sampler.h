@@ -1,6 +1,6 @@
-// Token sampling with mlx-lm's semantics (mlx-format.md §11): logits processors
-// (logit_bias, repetition, presence, frequency penalties) first, then on the log-probs
-// the filters top_p → min_p → top_k, and temperature last; temperature 0 is argmax.
+// Token sampling with mlx-lm's semantics (mlx-format.md §11): the parameters, checked, and
+// for each token the recipe of its draw (backend/token_draw.h), which the backend holding
+// the logits carries out (backend/cpu/draw.h, backend/cuda/draw.cu).
 #pragma once
 
 #include <cstdint>
@@ -32,14 +32,6 @@ struct SamplingParams {
 
 // Throws Error naming the field when a value is out of range.
 void validate_sampling(const SamplingParams& p);
-
-// log softmax: logits − log Σ exp(logits), the sum in double after subtracting the largest.
-std::vector<float> log_probabilities(std::span<const float> logits);
-
-// Carries out a draw on logits held by the CPU: the edits in place, then the filters and
-// the draw; fills `logprobs` (log-softmax of the processed logits, before filters and
-// temperature) when non-null.
-int32_t draw_token(std::span<float> logits, const TokenDraw& draw, std::vector<float>* logprobs = nullptr);
 
 class Sampler {
  public:

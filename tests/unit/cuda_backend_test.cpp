@@ -28,6 +28,7 @@
 #include "quant/quantize_tensor.h"
 #include "runtime/generator.h"
 #include "runtime/perplexity.h"
+#include "backend/cpu/draw.h"
 #include "runtime/sampler.h"
 #include "util/thread_pool.h"
 #include "model_checks.h"
@@ -522,7 +523,7 @@ TEST(CudaSampling, DrawsWhatTheHostDraws) {
           TokenDraw d = s.next_draw(history, vocab);
           d.allowed = mask;
           std::vector<float> host = logits;
-          const int32_t want = draw_token(host, d);
+          const int32_t want = cpu::draw_token(host, d);
           const int32_t got = device->draw(logits.data(), d);
           ASSERT_EQ(got, want) << "vocab " << vocab << " shape " << shape << " T " << p.temperature << " top_p "
                                << p.top_p << " top_k " << p.top_k << " min_p " << p.min_p << " step " << step;

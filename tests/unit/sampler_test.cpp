@@ -12,6 +12,7 @@
 #include <set>
 #include <vector>
 
+#include "backend/cpu/draw.h"
 #include "runtime/sampler.h"
 #include "sampling_grid.h"
 
@@ -21,7 +22,7 @@ namespace {
 int32_t reference_sample(const SamplingParams& p, std::mt19937_64& rng, const std::vector<float>& logits,
                          std::vector<float>& lp) {
   const size_t n = logits.size();
-  lp = log_probabilities(logits);
+  lp = cpu::log_probabilities(logits);
   if (p.temperature == 0) return int32_t(std::max_element(lp.begin(), lp.end()) - lp.begin());
   std::vector<int32_t> order(n);
   std::iota(order.begin(), order.end(), 0);
@@ -70,7 +71,7 @@ TEST(Sampler, DrawsWhatThePlainReferenceDraws) {
         std::vector<float> logits(3000), lp, ref_lp;
         for (auto& v : logits) v = nd(gen);
         std::vector<float> edited = logits;
-        const int32_t got = draw_token(edited, s.next_draw({}, int64_t(logits.size())), &lp);
+        const int32_t got = cpu::draw_token(edited, s.next_draw({}, int64_t(logits.size())), &lp);
         const int32_t want = reference_sample(p, ref_rng, logits, ref_lp);
         ASSERT_EQ(got, want) << "spread " << spread << " T " << p.temperature << " top_p " << p.top_p << " top_k "
                              << p.top_k << " min_p " << p.min_p << " step " << step;
@@ -130,9 +131,9 @@ TEST(Sampler, ProcessorsChangeTheLogitsAsMlxLm) {
     std::vector<float> want = logits, got = logits, got_lp;
     reference_processors(p, want, history);
     Sampler s(p);
-    draw_token(got, s.next_draw(history, int64_t(logits.size())), &got_lp);
+    cpu::draw_token(got, s.next_draw(history, int64_t(logits.size())), &got_lp);
     ASSERT_EQ(got, want) << "case " << c;
-    ASSERT_EQ(got_lp, log_probabilities(want)) << "case " << c;
+    ASSERT_EQ(got_lp, cpu::log_probabilities(want)) << "case " << c;
     changed += got != logits;
   }
   EXPECT_GT(changed, 150);  // the cases did exercise the processors
@@ -146,7 +147,7 @@ TEST(Sampler, TheSameSeedDrawsTheSameTokens) {
   std::set<int32_t> seen;
   for (int i = 0; i < 50; ++i) {
     std::vector<float> la = logits, lb = logits;
-    const int32_t ta = draw_token(la, a.next_draw({}, 500)), tb = draw_token(lb, b.next_draw({}, 500));
+    const int32_t ta = cpu::draw_token(la, a.next_draw({}, 500)), tb = cpu::draw_token(lb, b.next_draw({}, 500));
     ASSERT_EQ(ta, tb);
     seen.insert(ta);
   }

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "backend/cpu/attention.h"
+#include "backend/cpu/draw.h"
 #include "backend/cpu/fast_math.h"
 #include "backend/cpu/int8_matmul.h"
 #include "backend/cpu/kv_blocks.h"
@@ -79,7 +80,7 @@ class CpuBackend final : public Backend {
     return std::make_unique<KvBlocks>(layout, f32, kvq_, blocks);
   }
 
-  bool can_draw(const TokenDraw&) const override { return false; }
+  bool can_draw(const TokenDraw&) const override { return true; }
 
   void forward(std::span<const SequenceStep> batch) override;
 
@@ -109,6 +110,7 @@ class CpuBackend final : public Backend {
   std::vector<Row> rows_;
   std::vector<AttentionJob> jobs_;
   std::vector<float> x_, h_, tmp_, q_, k_, v_, fused_, attn_, gate_, up_, out_rows_;
+  std::vector<std::pair<const SequenceStep*, float*>> draws_;  // the step's draws and their logits
   // Mixture of experts: the router's probabilities, each row's choices, an expert's rows.
   struct Choice {
     int32_t expert;
@@ -137,7 +139,6 @@ void CpuBackend::forward(std::span<const SequenceStep> batch) {
   KvBlocks* kv = nullptr;
   for (size_t s = 0; s < batch.size(); ++s) {
     const SequenceStep& st = batch[s];
-    if (st.output == StepOutput::Token) fail("the CPU backend hands back logits; the draw runs in the sampler");
     auto* blocks = dynamic_cast<KvBlocks*>(&st.kv->pool()->store());
     if (!blocks || (kv && blocks != kv)) fail("forward: a sequence's KV cache belongs to another backend or pool");
     kv = blocks;
@@ -171,7 +172,7 @@ void CpuBackend::forward(std::span<const SequenceStep> batch) {
   int64_t wanted = 0, r0 = 0;
   for (const SequenceStep& st : batch) {
     const int64_t n = int64_t(st.tokens.size());
-    const int64_t first = st.output == StepOutput::AllLogits ? 0 : st.output == StepOutput::Logits ? n - 1 : n;
+    const int64_t first = st.output == StepOutput::AllLogits ? 0 : st.output == StepOutput::None ? n : n - 1;
     for (int64_t i = r0 + first; i < r0 + n; ++i)
       cpu::rms_norm(x + i * Hd, p_.final_norm, h + wanted++ * Hd, Hd, p_.norm_eps, p_.norm_weight_offset);
     r0 += n;
@@ -180,13 +181,20 @@ void CpuBackend::forward(std::span<const SequenceStep> batch) {
   float* logits = sized(out_rows_, wanted * p_.vocab);
   cpu::matmul(p_.lm_head, h, wanted, logits, pool_, p_.precision);
   if (p_.final_softcap > 0) cpu::softcap(logits, wanted * p_.vocab, p_.final_softcap);
+  draws_.clear();
   for (const SequenceStep& st : batch) {
-    const int64_t count =
-        st.output == StepOutput::AllLogits ? int64_t(st.tokens.size()) : st.output == StepOutput::Logits;
-    if (count == 0) continue;
-    std::copy_n(logits, count * p_.vocab, st.logits);
+    const int64_t count = st.output == StepOutput::AllLogits ? int64_t(st.tokens.size()) : st.output != StepOutput::None;
+    if (st.output == StepOutput::Token) draws_.push_back({&st, logits});
+    else if (count) std::copy_n(logits, count * p_.vocab, st.logits);
     logits += count * p_.vocab;
   }
+  // A sampled draw takes two exponentials a token of the vocabulary: a sequence a thread.
+  pool_.parallel_for(int64_t(draws_.size()), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const auto [st, row] = draws_[size_t(i)];
+      *st->token = cpu::draw_token(std::span<float>(row, size_t(p_.vocab)), *st->draw);
+    }
+  });
 }
 
 void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const SequenceStep> batch, KvBlocks& kv,

@@ -1,4 +1,4 @@
-// The sampler's draw (runtime/sampler.cpp's draw_token) on logits in device memory, so a
+// The sampler's draw (backend/cpu/draw.cpp's draw_token) on logits in device memory, so a
 // sampled decode step copies one token to the host instead of the vocabulary's logits.
 //
 // One kernel does it all, in passes over the vocabulary (it sits in L2, just written by the

@@ -46,25 +46,30 @@ TEST(AttentionKernels, ScoresAreTheDotProductsWithEachKeyOfTheTile) {
   std::mt19937 rng(7);
   for (const int64_t dim : {8, 32, 64, 96, 128})
     for (const int64_t rows : {1, 3, 4, 8, 13})
-      for (const bool bf16 : {false, true}) {
-        SCOPED_TRACE("head_dim " + std::to_string(dim) + " rows " + std::to_string(rows) + (bf16 ? " bf16" : " f32"));
-        const Stored keys = random_values(size_t(dim * T), rng);  // [dim][16]
-        const auto q = random_floats(size_t(rows * dim), rng, -1.0f, 1.0f);
-        const int64_t stride = T + 5;
-        std::vector<float> s(size_t(rows * stride), -7.0f);
-        cpu::key_tile_scores(q.data(), rows, dim, keys.data(bf16), bf16, s.data(), stride);
-        for (int64_t r = 0; r < rows; ++r) {
-          for (int64_t j = 0; j < T; ++j) {
-            double want = 0, scale = 0;
-            for (int64_t d = 0; d < dim; ++d) {
-              const double term = double(q[size_t(r * dim + d)]) * keys.at(size_t(d * T + j), bf16);
-              want += term, scale += std::abs(term);
+      for (const bool bf16 : {false, true})
+        for (const int64_t tiles : {1, 2}) {
+          SCOPED_TRACE("head_dim " + std::to_string(dim) + " rows " + std::to_string(rows) + (bf16 ? " bf16" : " f32") +
+                       " tiles " + std::to_string(tiles));
+          const Stored keys = random_values(size_t(dim * T), rng), next = random_values(size_t(dim * T), rng);
+          const auto q = random_floats(size_t(rows * dim), rng, -1.0f, 1.0f);
+          const int64_t stride = tiles * T + 5;
+          std::vector<float> s(size_t(rows * stride), -7.0f);
+          cpu::key_tile_scores(q.data(), rows, dim, keys.data(bf16), tiles == 2 ? next.data(bf16) : nullptr, bf16,
+                               s.data(), stride);
+          for (int64_t r = 0; r < rows; ++r) {
+            for (int64_t j = 0; j < tiles * T; ++j) {
+              const Stored& tile = j < T ? keys : next;
+              double want = 0, scale = 0;
+              for (int64_t d = 0; d < dim; ++d) {
+                const double term = double(q[size_t(r * dim + d)]) * tile.at(size_t(d * T + j % T), bf16);
+                want += term, scale += std::abs(term);
+              }
+              ASSERT_NEAR(s[size_t(r * stride + j)], want, 1e-6 * scale + 1e-7) << "row " << r << " key " << j;
             }
-            ASSERT_NEAR(s[size_t(r * stride + j)], want, 1e-6 * scale + 1e-7) << "row " << r << " key " << j;
+            for (int64_t j = tiles * T; j < stride; ++j)
+              ASSERT_EQ(s[size_t(r * stride + j)], -7.0f) << "wrote past the tiles";
           }
-          for (int64_t j = T; j < stride; ++j) ASSERT_EQ(s[size_t(r * stride + j)], -7.0f) << "wrote past the tile";
         }
-      }
 }
 
 TEST(AttentionKernels, WeightedValuesAddEachPositionsValueTimesItsWeight) {
@@ -96,17 +101,20 @@ TEST(AttentionKernels, WeightedValuesAddEachPositionsValueTimesItsWeight) {
 TEST(AttentionKernels, ARowGetsTheSameResultWhateverRowsComeWithIt) {
   std::mt19937 rng(9);
   const int64_t dim = 64, rows = 13, count = 40;
-  const Stored keys = random_values(size_t(dim * T), rng), values = random_values(size_t(count * dim), rng);
+  const Stored keys = random_values(size_t(dim * T), rng), next = random_values(size_t(dim * T), rng);
+  const Stored values = random_values(size_t(count * dim), rng);
   const auto q = random_floats(size_t(rows * dim), rng, -1.0f, 1.0f);
   const auto p = random_floats(size_t(rows * count), rng, 0.0f, 1.0f);
-  std::vector<float> s_all(size_t(rows * T)), out_all(size_t(rows * dim), 0.0f);
-  cpu::key_tile_scores(q.data(), rows, dim, keys.data(true), true, s_all.data(), T);
+  // All rows against two tiles at once; each row alone against one tile at a time.
+  std::vector<float> s_all(size_t(rows * 2 * T)), out_all(size_t(rows * dim), 0.0f);
+  cpu::key_tile_scores(q.data(), rows, dim, keys.data(true), next.data(true), true, s_all.data(), 2 * T);
   cpu::add_weighted_values(p.data(), count, rows, values.data(true), true, count, dim, out_all.data());
   for (int64_t r = 0; r < rows; ++r) {
-    std::vector<float> s(T), out(size_t(dim), 0.0f);
-    cpu::key_tile_scores(&q[size_t(r * dim)], 1, dim, keys.data(true), true, s.data(), T);
+    std::vector<float> s(2 * T), out(size_t(dim), 0.0f);
+    cpu::key_tile_scores(&q[size_t(r * dim)], 1, dim, keys.data(true), nullptr, true, s.data(), T);
+    cpu::key_tile_scores(&q[size_t(r * dim)], 1, dim, next.data(true), nullptr, true, s.data() + T, T);
     cpu::add_weighted_values(&p[size_t(r * count)], count, 1, values.data(true), true, count, dim, out.data());
-    for (int64_t j = 0; j < T; ++j) ASSERT_EQ(s[size_t(j)], s_all[size_t(r * T + j)]) << "row " << r;
+    for (int64_t j = 0; j < 2 * T; ++j) ASSERT_EQ(s[size_t(j)], s_all[size_t(r * 2 * T + j)]) << "row " << r;
     for (int64_t d = 0; d < dim; ++d) ASSERT_EQ(out[size_t(d)], out_all[size_t(r * dim + d)]) << "row " << r;
   }
 }

@@ -18,9 +18,10 @@ namespace mlxcpp::cpu {
 constexpr int64_t kKeyTile = 16;  // positions per key tile
 
 // s[r * s_stride + j] = Σ_d q[r * head_dim + d] · K[d][j] for j < 16, with K the tile
-// (f32, or bf16 when `bf16`).
-void key_tile_scores(const float* q, int64_t rows, int64_t head_dim, const void* keys, bool bf16, float* s,
-                     int64_t s_stride);
+// (f32, or bf16 when `bf16`); and when `next_keys` is not null, the same for that tile at
+// s + 16 (two tiles at once keep twice the sums in flight when the rows are few).
+void key_tile_scores(const float* q, int64_t rows, int64_t head_dim, const void* keys, const void* next_keys, bool bf16,
+                     float* s, int64_t s_stride);
 
 // out[r * head_dim + d] += Σ_{j < count} p[r * p_stride + j] · V[j][d], positions in order,
 // with V [count][head_dim] (f32, or bf16 when `bf16`).

@@ -49,7 +49,10 @@ float* sized(std::vector<float>& v, int64_t n) {
 class CpuBackend final : public Backend {
  public:
   CpuBackend(const ModelProgram& program, const CpuBackendOptions& o)
-      : pool_(o.threads), weights_(program, o.huge_pages, o.source_files, pool_), p_(weights_.program()), kvq_(o.kv_quantization) {
+      : pool_(o.threads),
+        weights_(program, o.huge_pages, o.source_files, pool_),
+        p_(weights_.program()),
+        kvq_(o.kv_quantization) {
     const ModelProgram& p = p_;
     validate_kv_quantization(kvq_, p.head_dim);
     for (const LayerProgram& L : p.layers) {
@@ -87,7 +90,8 @@ class CpuBackend final : public Backend {
  private:
   void attention(const LayerProgram& L, int64_t layer, std::span<const SequenceStep> batch, KvBlocks& kv, float* out);
   void feed_forward(const FeedForwardStep& f, float* out);
-  void gated(const GatedProjections& g, const FeedForwardStep& f, const float* x, int64_t rows, int64_t width, float* out);
+  void gated(const GatedProjections& g, const FeedForwardStep& f, const float* x, int64_t rows, int64_t width,
+             float* out);
   void mixture(const FeedForwardStep& f, float* out);
   void activate(Activation activation, float clamp_limit, float* gate, const float* up, int64_t n) const;
   void norm_rows(const float* x, const float* w, float* y) const {
@@ -183,9 +187,12 @@ void CpuBackend::forward(std::span<const SequenceStep> batch) {
   if (p_.final_softcap > 0) cpu::softcap(logits, wanted * p_.vocab, p_.final_softcap);
   draws_.clear();
   for (const SequenceStep& st : batch) {
-    const int64_t count = st.output == StepOutput::AllLogits ? int64_t(st.tokens.size()) : st.output != StepOutput::None;
-    if (st.output == StepOutput::Token) draws_.push_back({&st, logits});
-    else if (count) std::copy_n(logits, count * p_.vocab, st.logits);
+    const int64_t count =
+        st.output == StepOutput::AllLogits ? int64_t(st.tokens.size()) : st.output != StepOutput::None;
+    if (st.output == StepOutput::Token)
+      draws_.push_back({&st, logits});
+    else if (count)
+      std::copy_n(logits, count * p_.vocab, st.logits);
     logits += count * p_.vocab;
   }
   // A sampled draw takes two exponentials a token of the vocabulary: a sequence a thread.
@@ -228,8 +235,10 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
       cpu::rms_norm(ki, A.k_norm, ki, KV * D, p_.norm_eps, p_.norm_weight_offset);
     } else if (A.q_norm) {
       // (Gemma 3's q/k norms scale by 1 + w too.)
-      for (int64_t hh = 0; hh < H; ++hh) cpu::rms_norm(qi + hh * D, A.q_norm, qi + hh * D, D, p_.norm_eps, p_.norm_weight_offset);
-      for (int64_t hh = 0; hh < KV; ++hh) cpu::rms_norm(ki + hh * D, A.k_norm, ki + hh * D, D, p_.norm_eps, p_.norm_weight_offset);
+      for (int64_t hh = 0; hh < H; ++hh)
+        cpu::rms_norm(qi + hh * D, A.q_norm, qi + hh * D, D, p_.norm_eps, p_.norm_weight_offset);
+      for (int64_t hh = 0; hh < KV; ++hh)
+        cpu::rms_norm(ki + hh * D, A.k_norm, ki + hh * D, D, p_.norm_eps, p_.norm_weight_offset);
     }
     if (A.rope >= 0) {
       const RopeSpec& rope = p_.ropes[size_t(A.rope)];
@@ -245,7 +254,8 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
   // not depend on the job's other rows, so decoding a position gives what its prompt row
   // gave, and a sequence in a batch what it gets alone. When that gives fewer jobs than
   // threads (decode of a model with few KV heads), a job takes one query head instead:
-  // less sharing, every thread busy.
+  // less sharing, every thread busy. A sequence's jobs go head by head (a thread's run of
+  // consecutive jobs then reads one head's keys and values again while they are in its cache).
   constexpr int64_t kPositions = 4, T = cpu::kKeyTile;
   int64_t blocks = 0;
   for (const SequenceStep& st : batch) blocks += (int64_t(st.tokens.size()) + kPositions - 1) / kPositions;
@@ -255,8 +265,8 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
     int64_t r0 = 0;
     for (size_t s = 0; s < batch.size(); ++s) {
       const int64_t n = int64_t(batch[s].tokens.size());
-      for (int64_t i0 = 0; i0 < n; i0 += kPositions)
-        for (int64_t head0 = 0; head0 < H; head0 += heads_per_job)
+      for (int64_t head0 = 0; head0 < H; head0 += heads_per_job)
+        for (int64_t i0 = 0; i0 < n; i0 += kPositions)
           jobs_.push_back({int32_t(s), head0 / group, head0, heads_per_job, r0 + i0, std::min(kPositions, n - i0)});
       r0 += n;
     }
@@ -273,7 +283,7 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
       sized(js.rows_q, rows * D);
       sized(js.rows_out, rows * D);
       sized(js.scores, rows * stride);
-      sized(js.scratch, T * D);
+      sized(js.scratch, 2 * T * D);  // two key tiles, or one block of values
     }
   }
   pool_.parallel_for(int64_t(jobs_.size()), [&](int64_t b, int64_t e) {
@@ -295,9 +305,18 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
       const int64_t p0 = rows_[size_t(job.row0)].pos, p1 = p0 + job.rows - 1;
       const int64_t lo = first_seen(p0), hi = p1, base = lo / T * T;
       const int64_t stride = (hi / T + 1) * T - base;
-      for (int64_t tile = base / T; tile <= hi / T; ++tile) {
+      // Two tiles at a time; their blocks lie apart in memory, so each is asked for a pair of
+      // tiles before its use.
+      constexpr int64_t kAhead = 2;
+      const int64_t last = hi / T;
+      for (int64_t tile = base / T; tile <= last; tile += 2) {
+        for (int64_t t = tile + kAhead; t <= std::min(last, tile + kAhead + 1); ++t)
+          kv.prefetch(seq, layer, job.kv_head, t, false);
         const KvBlocks::Span keys = kv.key_tile(seq, layer, job.kv_head, tile, scratch.data());
-        cpu::key_tile_scores(rows_q.data(), rows, D, keys.data, keys.bf16, &scores[size_t(tile * T - base)], stride);
+        const void* next =
+            tile < last ? kv.key_tile(seq, layer, job.kv_head, tile + 1, scratch.data() + T * D).data : nullptr;
+        cpu::key_tile_scores(rows_q.data(), rows, D, keys.data, next, keys.bf16, &scores[size_t(tile * T - base)],
+                             stride);
       }
       // Each row's softmax over the positions it sees; zero weight for the others in [lo, hi].
       for (int64_t r = 0; r < rows; ++r) {
@@ -314,8 +333,11 @@ void CpuBackend::attention(const LayerProgram& L, int64_t layer, std::span<const
         std::fill(row + (pos - base) + 1, row + (hi - base) + 1, 0.0f);
       }
       // Values block by block, positions in order (each row's sums run over them in order).
+      for (int64_t tile = lo / T; tile <= std::min(hi / T, lo / T + kAhead - 1); ++tile)
+        kv.prefetch(seq, layer, job.kv_head, tile, true);
       for (int64_t t = lo; t <= hi;) {
         const int64_t count = std::min(T - t % T, hi - t + 1);
+        if (t / T + kAhead <= hi / T) kv.prefetch(seq, layer, job.kv_head, t / T + kAhead, true);
         const KvBlocks::Span vals = kv.values(seq, layer, job.kv_head, t, count, scratch.data());
         cpu::add_weighted_values(&scores[size_t(t - base)], stride, rows, vals.data, vals.bf16, count, D,
                                  rows_out.data());
@@ -393,9 +415,8 @@ void CpuBackend::mixture(const FeedForwardStep& f, float* out) {
     float* row = probs + i * E;
     cpu::softmax(row, E);
     for (int32_t e = 0; e < int32_t(E); ++e) order[size_t(e)] = e;
-    std::partial_sort(order.begin(), order.begin() + K, order.end(), [row](int32_t a, int32_t b) {
-      return row[a] > row[b] || (row[a] == row[b] && a < b);
-    });
+    std::partial_sort(order.begin(), order.begin() + K, order.end(),
+                      [row](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
     float sum = 0.0f;
     for (int64_t k = 0; k < K; ++k) sum += row[order[size_t(k)]];
     for (int64_t k = 0; k < K; ++k) {
@@ -411,7 +432,8 @@ void CpuBackend::mixture(const FeedForwardStep& f, float* out) {
   offset.assign(size_t(E), -1);
   int64_t outputs = 0;
   for (int64_t e = 0; e < E; ++e)
-    if (!expert_slots_[size_t(e)].empty()) offset[size_t(e)] = outputs, outputs += int64_t(expert_slots_[size_t(e)].size());
+    if (!expert_slots_[size_t(e)].empty())
+      offset[size_t(e)] = outputs, outputs += int64_t(expert_slots_[size_t(e)].size());
   float* y = sized(expert_out_, outputs * Hd);
   std::vector<uint8_t>& done = expert_done_;
   done.assign(size_t(E), 0);
@@ -428,7 +450,8 @@ void CpuBackend::mixture(const FeedForwardStep& f, float* out) {
     if (done[size_t(e0)] || expert_slots_[size_t(e0)].empty()) continue;
     group.clear();
     for (int64_t e = e0; e < E; ++e)
-      if (!done[size_t(e)] && !expert_slots_[size_t(e)].empty() && same_rows(e0, e)) group.push_back(e), done[size_t(e)] = 1;
+      if (!done[size_t(e)] && !expert_slots_[size_t(e)].empty() && same_rows(e0, e))
+        group.push_back(e), done[size_t(e)] = 1;
     const auto& slots = expert_slots_[size_t(e0)];
     const int64_t m = int64_t(slots.size()), G = int64_t(group.size());
     float* in = sized(expert_in_, m * Hd);
@@ -440,8 +463,10 @@ void CpuBackend::mixture(const FeedForwardStep& f, float* out) {
     for (int64_t g = 0; g < G; ++g) {
       const GatedProjections& x = f.experts[size_t(group[size_t(g)])];
       float* base = gu + g * 2 * m * F;
-      if (x.gate_up.size() == 1) products.push_back({&x.gate_up[0], base});
-      else products.push_back({&x.gate_up[0], base}), products.push_back({&x.gate_up[1], base + m * F});
+      if (x.gate_up.size() == 1)
+        products.push_back({&x.gate_up[0], base});
+      else
+        products.push_back({&x.gate_up[0], base}), products.push_back({&x.gate_up[1], base + m * F});
     }
     cpu::matmul_shared_input(products, in, m, pool_, p_.precision);
     for (int64_t g = 0; g < G; ++g) {

@@ -42,13 +42,24 @@ __attribute__((always_inline)) inline void exp16(v16f* v) {
 
 MLXCPP_SIMD_CLONES
 void softmax_fast(float* x, int64_t n, float sink) {
+  // The largest, 16 lanes at a time and then across them: the same value in any order (a
+  // tie of +0 and -0 may pick either, and x - (+0) and x - (-0) are equal for every x
+  // that is not zero, whose exponential is 1 either way).
+  v16f lanes = v16f{} + sink;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    v16f v;
+    std::memcpy(&v, x + i, 64);
+    lanes = v > lanes ? v : lanes;
+  }
   float m = sink;
-  for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  for (int k = 0; k < 16; ++k) m = lanes[k] > m ? lanes[k] : m;
+  for (int64_t k = i; k < n; ++k) m = x[k] > m ? x[k] : m;
   // The normaliser in double, as the reference: a float sum moved 1/sum by an ulp, which
   // was enough to change a near-tied greedy token of the bundled model.
   v8d sum8 = {};
   double sum = 0.0;
-  int64_t i = 0;
+  i = 0;
   for (; i + 16 <= n; i += 16) {
     v16f v;
     std::memcpy(&v, x + i, 64);
@@ -58,12 +69,14 @@ void softmax_fast(float* x, int64_t n, float sink) {
     sum8 += __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7), v8d) +
             __builtin_convertvector(__builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15), v8d);
   }
-  for (; i < n; ++i) {  // the tail through the same exponential, one lane used
+  if (i < n) {  // the tail through the same exponential, its terms summed in order
+    const int64_t tail = n - i;
     v16f v = {};
-    v[0] = x[i] - m;
+    std::memcpy(&v, x + i, size_t(tail) * 4);
+    v -= m;
     exp16(&v);
-    x[i] = v[0];
-    sum += x[i];
+    std::memcpy(x + i, &v, size_t(tail) * 4);
+    for (int64_t k = 0; k < tail; ++k) sum += v[k];
   }
   for (int k = 0; k < 8; ++k) sum += sum8[k];
   if (sink > -INFINITY) {  // its share, through the same exponential

@@ -110,6 +110,12 @@ KvBlocks::Span KvBlocks::key_tile(const KvSequence& seq, int64_t layer, int64_t 
   return {scratch, false};
 }
 
+void KvBlocks::prefetch(const KvSequence& seq, int64_t layer, int64_t head, int64_t tile, bool value) const {
+  const uint8_t* p = plane(seq.blocks()[size_t(tile)], layer, head, value);
+  const uint64_t bytes = seq.quantized() ? uint64_t(kTile) * quantized_row_bytes() : plane_bytes_;
+  for (uint64_t at = 0; at < bytes; at += 64) __builtin_prefetch(p + at);
+}
+
 KvBlocks::Span KvBlocks::values(const KvSequence& seq, int64_t layer, int64_t head, int64_t pos, int64_t count,
                                 float* scratch) const {
   const uint8_t* vp = plane(seq.blocks()[size_t(pos / kTile)], layer, head, true);

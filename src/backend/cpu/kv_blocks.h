@@ -46,6 +46,9 @@ class KvBlocks final : public KvBlockStore {
   // count × head_dim floats.
   Span values(const KvSequence& seq, int64_t layer, int64_t head, int64_t pos, int64_t count, float* scratch) const;
 
+  // Asks the memory for the K (or V) of block `tile` ahead of its use: a sequence's blocks
+  // lie a block's bytes apart, so the hardware prefetchers cannot follow from one to the next.
+  void prefetch(const KvSequence& seq, int64_t layer, int64_t head, int64_t tile, bool value) const;
   // Before a forward pass: converts the sequence's rows to quantized storage when it holds
   // more than `start` positions (its shared blocks are copied first).
   void quantize_if_due(KvSequence& seq);

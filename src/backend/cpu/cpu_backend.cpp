@@ -172,12 +172,15 @@ void CpuBackend::forward(std::span<const SequenceStep> batch) {
     if (L.ffn_post_norm) norm_rows(tmp, L.ffn_post_norm, tmp);
     for (int64_t k = 0; k < n_ * Hd; ++k) x[k] += tmp[k];
   }
-  // The rows whose logits are wanted, gathered for one product with the output head.
+  // The rows whose logits are wanted (a sequence's last ones), gathered for one product with
+  // the output head.
+  auto rows_wanted = [](const SequenceStep& st) -> int64_t {
+    return st.output == StepOutput::AllLogits ? int64_t(st.tokens.size()) : st.output != StepOutput::None;
+  };
   int64_t wanted = 0, r0 = 0;
   for (const SequenceStep& st : batch) {
     const int64_t n = int64_t(st.tokens.size());
-    const int64_t first = st.output == StepOutput::AllLogits ? 0 : st.output == StepOutput::None ? n : n - 1;
-    for (int64_t i = r0 + first; i < r0 + n; ++i)
+    for (int64_t i = r0 + n - rows_wanted(st); i < r0 + n; ++i)
       cpu::rms_norm(x + i * Hd, p_.final_norm, h + wanted++ * Hd, Hd, p_.norm_eps, p_.norm_weight_offset);
     r0 += n;
   }
@@ -187,8 +190,7 @@ void CpuBackend::forward(std::span<const SequenceStep> batch) {
   if (p_.final_softcap > 0) cpu::softcap(logits, wanted * p_.vocab, p_.final_softcap);
   draws_.clear();
   for (const SequenceStep& st : batch) {
-    const int64_t count =
-        st.output == StepOutput::AllLogits ? int64_t(st.tokens.size()) : st.output != StepOutput::None;
+    const int64_t count = rows_wanted(st);
     if (st.output == StepOutput::Token)
       draws_.push_back({&st, logits});
     else if (count)

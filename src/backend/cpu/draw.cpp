@@ -68,16 +68,6 @@ struct DrawScratch {
   std::vector<double> prob, weight;
 };
 
-}  // namespace
-
-std::vector<float> log_probabilities(std::span<const float> logits) {
-  std::vector<float> lp;
-  log_probabilities_into(logits, lp);
-  return lp;
-}
-
-namespace {
-
 // The filters and the draw of `d` on processed logits.
 int32_t pick(std::span<const float> logits, const TokenDraw& d, std::vector<float>* logprobs_out) {
   const size_t n = logits.size();
@@ -94,7 +84,9 @@ int32_t pick(std::span<const float> logits, const TokenDraw& d, std::vector<floa
   // keep: top_p the smallest whose probability reaches top_p (the token that crosses it
   // included, as mlx-lm's ascending-cumsum > 1 - top_p rule), min_p those within log(min_p)
   // of the best (at least min_tokens_to_keep), top_k the first k.
-  const bool top_p = d.top_p > 0 && d.top_p<1, min_p = d.min_p, top_k = d.top_k> 0;
+  const bool top_p = d.top_p > 0 && d.top_p < 1;
+  const bool min_p = d.min_p;
+  const bool top_k = d.top_k > 0;
   std::vector<int32_t> kept;                 // empty: the whole vocabulary
   std::vector<double>& prob = scratch.prob;  // top_p: each token's probability, computed once
   if (top_p) {
@@ -157,6 +149,12 @@ int32_t pick(std::span<const float> logits, const TokenDraw& d, std::vector<floa
 }
 
 }  // namespace
+
+std::vector<float> log_probabilities(std::span<const float> logits) {
+  std::vector<float> lp;
+  log_probabilities_into(logits, lp);
+  return lp;
+}
 
 int32_t draw_token(std::span<float> logits, const TokenDraw& draw, std::vector<float>* logprobs) {
   // Greedy decoding on the CPU takes no log-softmax (two passes over the vocabulary, one
